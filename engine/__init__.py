@@ -1,0 +1,70 @@
+"""JitGrad's engine: a Numba-compiled autograd with torch's API.
+
+``import engine as torch`` runs the classic autograd tutorial unchanged:
+
+>>> import engine as torch
+>>> x = torch.ones(5); y = torch.zeros(3)
+>>> w = torch.randn(5, 3, requires_grad=True); b = torch.randn(3, requires_grad=True)
+>>> z = torch.matmul(x, w) + b
+>>> loss = torch.nn.functional.binary_cross_entropy_with_logits(z, y)
+>>> loss.backward(); w.grad.shape
+engine.Size([5, 3])
+"""
+
+from engine import (
+                             _numba_cache,  # noqa: F401  (sets NUMBA_CACHE_DIR before numba loads)
+                             autograd,
+                             nn,
+                             ops,
+)
+from engine.creation import (
+                             arange,
+                             eye,
+                             from_numpy,
+                             full,
+                             full_like,
+                             manual_seed,
+                             ones,
+                             ones_like,
+                             rand,
+                             randn,
+                             randn_like,
+                             tensor,
+                             zeros,
+                             zeros_like,
+)
+from engine.dtypes import bool_ as bool  # noqa: A001 - torch's name
+from engine.dtypes import dtype, float32, float64, int64
+from engine.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from engine.ops.arithmetic import add, div, mul, neg, pow, sub
+from engine.ops.linalg import bmm, dot, matmul, mm, mv
+from engine.ops.reduce import mean, sum
+from engine.ops.shape import (
+                             clone,
+                             expand,
+                             flatten,
+                             permute,
+                             reshape,
+                             squeeze,
+                             t,
+                             transpose,
+                             unsqueeze,
+)
+from engine.ops.unary import abs, exp, log, reciprocal, relu, sigmoid, sqrt, tanh
+from engine.tensor import Size, Tensor
+
+float = float32  # noqa: A001 - torch's aliases
+double = float64
+long = int64
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Size", "Tensor", "abs", "add", "arange", "autograd", "bmm", "bool", "clone", "div", "dot",
+    "double", "dtype", "enable_grad", "exp", "expand", "eye", "flatten", "float", "float32",
+    "float64", "from_numpy", "full", "full_like", "int64", "is_grad_enabled", "log", "long",
+    "manual_seed", "matmul", "mean", "mm", "mul", "mv", "neg", "nn", "no_grad", "ones",
+    "ones_like", "ops", "permute", "pow", "rand", "randn", "randn_like", "reciprocal", "relu",
+    "reshape", "set_grad_enabled", "sigmoid", "sqrt", "squeeze", "sub", "sum", "t", "tanh",
+    "tensor", "transpose", "unsqueeze", "zeros", "zeros_like",
+]

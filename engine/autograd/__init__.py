@@ -1,0 +1,59 @@
+"""``engine.autograd``: backward, grad, gradcheck and the stepwise ``backward_steps``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from engine.autograd.engine import Step, backward_steps, run
+from engine.autograd.gradcheck import gradcheck
+from engine.graph import Node, RemovableHandle
+from engine.tensor import Tensor, _wrap
+
+__all__ = ["backward", "grad", "gradcheck", "backward_steps", "Step", "Node", "RemovableHandle"]
+
+
+def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
+             retain_graph: bool | None = None, create_graph: bool = False,
+             inputs: Sequence[Tensor] | None = None) -> None:
+    """Accumulate the gradients of ``tensors`` into the ``.grad`` of the graph's leaves.
+
+    >>> engine.autograd.backward(loss)                 # same as loss.backward()
+    >>> engine.autograd.backward(out, engine.ones_like(out), retain_graph=True)
+    """
+    if isinstance(inputs, Tensor):
+        inputs = (inputs,)
+    run(tensors, grad_tensors, retain_graph, create_graph, inputs)
+
+
+def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
+         grad_outputs: Any = None, retain_graph: bool | None = None,
+         create_graph: bool = False, allow_unused: bool | None = None,
+         materialize_grads: bool = False) -> tuple[Tensor | None, ...]:
+    """The gradients of ``outputs`` w.r.t. ``inputs``, returned; no ``.grad`` is touched.
+
+    >>> (gw,) = engine.autograd.grad(loss, [w])
+    """
+    targets = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    if not targets:
+        raise RuntimeError("grad requires non-empty inputs.")
+    captured = run(outputs, grad_outputs, retain_graph, create_graph, targets,
+                   accumulate=False)
+    result: list[Tensor | None] = []
+    for t, g in zip(targets, captured):
+        if g is None:
+            if materialize_grads:
+                from engine.creation import zeros_like
+
+                result.append(zeros_like(t))
+                continue
+            if not allow_unused:
+                raise RuntimeError(
+                    "One of the differentiated Tensors appears to not have been used in the "
+                    "graph. Set allow_unused=True if this is the desired behavior.")
+            result.append(None)
+        else:
+            result.append(_wrap(g.astype(t._data.dtype, copy=False).reshape(t._data.shape)))
+    return tuple(result)
+
+

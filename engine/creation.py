@@ -1,0 +1,175 @@
+"""Tensor factories: ``tensor``, ``ones``, ``randn``, ... and the engine's random generator."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from engine import dtypes
+from engine.tensor import Tensor, _wrap
+
+_rng = np.random.default_rng()
+
+
+def manual_seed(seed: int) -> np.random.Generator:
+    """Seed the engine's own random generator (numpy's PCG64, not torch's stream)."""
+    global _rng
+    _rng = np.random.default_rng(seed)
+    return _rng
+
+
+def _infer_np_dtype(data: Any) -> np.dtype:
+    """torch's rule for Python data: any float -> float32, else int -> int64, else bool."""
+    flat = np.asarray(data, dtype=object).reshape(-1) if not np.isscalar(data) else [data]
+    kind = 0
+    for v in flat:
+        if isinstance(v, Tensor):
+            v = v.item()
+        if isinstance(v, (builtins.bool, np.bool_)):
+            continue
+        if isinstance(v, (int, np.integer)):
+            kind = max(kind, 1)
+        elif isinstance(v, (float, np.floating)):
+            return dtypes.DEFAULT.np
+        else:
+            raise TypeError(f"can't build a tensor from an element of type {type(v).__name__}")
+    return (dtypes.bool_.np, dtypes.int64.np)[kind] if len(flat) else dtypes.DEFAULT.np
+
+
+def to_array(data: Any, dtype: dtypes.dtype | None = None) -> np.ndarray:
+    """Copy ``data`` (nested lists, numbers, numpy arrays, tensors) into a fresh array."""
+    if isinstance(data, Tensor):
+        arr = data._data
+    elif isinstance(data, np.ndarray):
+        arr = data.astype(dtypes.canonical_np(data.dtype))
+    elif isinstance(data, (np.generic,)):
+        arr = np.asarray(data)
+        arr = arr.astype(dtypes.canonical_np(arr.dtype))
+    else:
+        try:
+            arr = np.array(data, dtype=_infer_np_dtype(data))
+        except ValueError as exc:
+            raise ValueError(f"can't build a tensor from ragged data: {exc}") from None
+    if dtype is not None:
+        arr = arr.astype(_np(dtype))
+    return np.array(arr, copy=True, order="C")
+
+
+def _np(dtype: dtypes.dtype | None) -> np.dtype:
+    if dtype is None:
+        return dtypes.DEFAULT.np
+    if not isinstance(dtype, dtypes.dtype):
+        raise TypeError(f"dtype must be an engine dtype such as engine.float32, got {dtype!r}")
+    return dtype.np
+
+
+def _finish(arr: np.ndarray, requires_grad: bool) -> Tensor:
+    t = _wrap(arr)
+    if requires_grad:
+        t.requires_grad = True  # validates the dtype
+    return t
+
+
+def tensor(data: Any, dtype: dtypes.dtype | None = None, requires_grad: bool = False) -> Tensor:
+    """A new tensor holding a copy of ``data``.
+
+    >>> engine.tensor([1.0, 2.0], requires_grad=True)
+    tensor([1., 2.], requires_grad=True)
+    """
+    return _finish(to_array(data, dtype), requires_grad)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing memory with ``array`` (which keeps its dtype)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
+    dtypes.from_np(array.dtype)
+    return _wrap(array)
+
+
+def _shape(size: Sequence[Any]) -> tuple[int, ...]:
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    shape = tuple(int(s) for s in size)
+    if any(s < 0 for s in shape):
+        raise RuntimeError(f"Trying to create tensor with negative dimension: {list(shape)}")
+    return shape
+
+
+def zeros(*size: Any, dtype: dtypes.dtype | None = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros: ``zeros(3)``, ``zeros(2, 3)`` or ``zeros((2, 3))``."""
+    return _finish(np.zeros(_shape(size), _np(dtype)), requires_grad)
+
+
+def ones(*size: Any, dtype: dtypes.dtype | None = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones: ``ones(5)``."""
+    return _finish(np.ones(_shape(size), _np(dtype)), requires_grad)
+
+
+def full(size: Sequence[int], fill_value: float, dtype: dtypes.dtype | None = None,
+         requires_grad: bool = False) -> Tensor:
+    """A tensor of one value; its dtype follows the value like torch (float -> float32)."""
+    np_dtype = _np(dtype) if dtype is not None else _infer_np_dtype(fill_value)
+    return _finish(np.full(_shape((size,)), fill_value, np_dtype), requires_grad)
+
+
+def eye(n: int, m: int | None = None, dtype: dtypes.dtype | None = None,
+        requires_grad: bool = False) -> Tensor:
+    """The identity matrix: ``eye(5, requires_grad=True)``."""
+    return _finish(np.eye(n, m, dtype=_np(dtype)), requires_grad)
+
+
+def arange(start: float, end: float | None = None, step: float = 1,
+           dtype: dtypes.dtype | None = None, requires_grad: bool = False) -> Tensor:
+    """Evenly spaced values in ``[start, end)``; int64 unless a bound or the step is a float."""
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        dtype_np = _infer_np_dtype([start, end, step])
+    else:
+        dtype_np = _np(dtype)
+    return _finish(np.arange(start, end, step).astype(dtype_np), requires_grad)
+
+
+def randn(*size: Any, dtype: dtypes.dtype | None = None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples from the engine's generator (see ``manual_seed``)."""
+    return _finish(_rng.standard_normal(_shape(size)).astype(_np(dtype)), requires_grad)
+
+
+def rand(*size: Any, dtype: dtypes.dtype | None = None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples in ``[0, 1)`` from the engine's generator."""
+    return _finish(_rng.random(_shape(size)).astype(_np(dtype)), requires_grad)
+
+
+def _like(t: Tensor, dtype: dtypes.dtype | None) -> tuple[tuple[int, ...], np.dtype]:
+    return t._data.shape, (t._data.dtype if dtype is None else _np(dtype))
+
+
+def zeros_like(t: Tensor, dtype: dtypes.dtype | None = None,
+               requires_grad: bool = False) -> Tensor:
+    shape, d = _like(t, dtype)
+    return _finish(np.zeros(shape, d), requires_grad)
+
+
+def ones_like(t: Tensor, dtype: dtypes.dtype | None = None,
+              requires_grad: bool = False) -> Tensor:
+    """Ones of ``t``'s shape and dtype: the usual ``gradient`` for ``out.backward``."""
+    shape, d = _like(t, dtype)
+    return _finish(np.ones(shape, d), requires_grad)
+
+
+def full_like(t: Tensor, fill_value: float, dtype: dtypes.dtype | None = None,
+              requires_grad: bool = False) -> Tensor:
+    shape, d = _like(t, dtype)
+    return _finish(np.full(shape, fill_value, d), requires_grad)
+
+
+def randn_like(t: Tensor, dtype: dtypes.dtype | None = None,
+               requires_grad: bool = False) -> Tensor:
+    shape, d = _like(t, dtype)
+    if d.kind != "f":
+        raise RuntimeError(f'"normal_kernel_cpu" not implemented for \'{dtypes.from_np(d).name}\'')
+    return _finish(_rng.standard_normal(shape).astype(d), requires_grad)

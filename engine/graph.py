@@ -1,0 +1,195 @@
+"""Graph nodes: the objects behind ``tensor.grad_fn``.
+
+A node is created by each differentiable op.  Its public API is torch's:
+``name()``, ``next_functions`` (``(node or None, input_nr)`` per input),
+``register_hook``, ``register_prehook`` and ``metadata``.  Subclasses carry the
+op's saved values and implement ``apply(grads) -> grads per input``, with numpy
+arrays in and out; the autograd loop is the only caller.
+"""
+
+from __future__ import annotations
+
+import itertools
+import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from engine.tensor import Tensor
+
+_seq = itertools.count()
+
+SECOND_BACKWARD = (
+    "Trying to backward through the graph a second time (or directly access saved "
+    "tensors after they have already been freed). Saved intermediate values of the graph "
+    "are freed when you call .backward() or autograd.grad(). Specify retain_graph=True if "
+    "you need to backward through the graph a second time or if you need to access saved "
+    "tensors after calling backward."
+)
+
+
+class RemovableHandle:
+    """Returned by every ``register_*hook``; ``remove()`` unregisters the hook."""
+
+    __slots__ = ("_store", "id")
+    _ids = itertools.count()
+
+    def __init__(self, store: dict) -> None:
+        self._store = weakref.ref(store) if _weakrefable(store) else (lambda: store)
+        self.id = next(RemovableHandle._ids)
+
+    def remove(self) -> None:
+        store = self._store()
+        if store is not None:
+            store.pop(self.id, None)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+
+class _HookDict(dict):
+    """A dict that can be weakly referenced, so handles never keep hooks alive."""
+
+    __slots__ = ("__weakref__",)
+
+
+def _weakrefable(obj: object) -> bool:
+    return isinstance(obj, _HookDict)
+
+
+def add_hook(store: _HookDict, fn: Callable) -> RemovableHandle:
+    handle = RemovableHandle(store)
+    store[handle.id] = fn
+    return handle
+
+
+class _Saved:
+    """One tensor saved for backward: its buffer and the version it had then."""
+
+    __slots__ = ("data", "counter", "version", "producer", "output_nr")
+
+    def __init__(self, t: Tensor, data: np.ndarray | None = None) -> None:
+        self.data = t._data if data is None else data
+        self.counter = t._vc
+        self.version = t._vc[0]
+        fn = t.grad_fn  # kept by name only: holding the node could make a cycle
+        self.producer = type(fn).__name__ if fn is not None else None
+        self.output_nr = t._output_nr
+
+
+class Node:
+    """Base of every ``grad_fn`` class; the class name is what torch prints."""
+
+    __slots__ = ("next_functions", "_saved", "_seq", "_released", "_pre_hooks", "_hooks",
+                 "_tensor_hooks", "_retains", "_metadata", "__weakref__")
+    num_outputs = 1
+
+    def __init__(self, next_functions: tuple) -> None:
+        self.next_functions = next_functions
+        self._seq = next(_seq)
+        self._saved: tuple[_Saved, ...] | None = None
+        self._released = False
+        self._pre_hooks: _HookDict | None = None
+        self._hooks: _HookDict | None = None
+        self._tensor_hooks: dict[int, _HookDict] | None = None
+        self._retains: dict[int, weakref.ref] | None = None
+        self._metadata: dict | None = None
+
+    # -- public API ---------------------------------------------------------
+    def name(self) -> str:
+        """The node's class name, e.g. ``'AddBackward0'``."""
+        return type(self).__name__
+
+    @property
+    def metadata(self) -> dict:
+        """A free-form dict for the user (kept as long as the node lives)."""
+        if self._metadata is None:
+            self._metadata = {}
+        return self._metadata
+
+    def register_hook(self, fn: Callable) -> RemovableHandle:
+        """``fn(grad_inputs, grad_outputs)`` runs after the node; it may return new grad_inputs."""
+        if self._hooks is None:
+            self._hooks = _HookDict()
+        return add_hook(self._hooks, fn)
+
+    def register_prehook(self, fn: Callable) -> RemovableHandle:
+        """``fn(grad_outputs)`` runs before the node; it may return new grad_outputs."""
+        if self._pre_hooks is None:
+            self._pre_hooks = _HookDict()
+        return add_hook(self._pre_hooks, fn)
+
+    @property
+    def saved_tensors_released(self) -> bool:
+        """True once a backward without ``retain_graph`` has freed the saved values."""
+        return self._released
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} object at {id(self):#x}>"
+
+    def __call__(self, *grads: Any) -> Any:
+        raise RuntimeError("graph nodes are run by the autograd engine; call .backward()")
+
+    # -- for op implementations --------------------------------------------
+    def save(self, *tensors: Tensor) -> None:
+        """Keep tensors for backward, with their versions for the in-place check."""
+        self._saved = tuple(_Saved(t) for t in tensors)
+
+    def save_as(self, *pairs: tuple[Tensor, np.ndarray]) -> None:
+        """Like ``save``, but keep a converted buffer (e.g. cast for type promotion)."""
+        self._saved = tuple(_Saved(t, d) for t, d in pairs)
+
+    def saved(self) -> tuple:
+        """The saved buffers (already checked by the engine before the pass started)."""
+        return tuple(s.data for s in self._saved)
+
+    def check_saved(self) -> None:
+        """Raise torch's errors if the saved values were freed or modified in place."""
+        if self._released:
+            raise RuntimeError(SECOND_BACKWARD)
+        for s in self._saved or ():
+            if s.counter[0] != s.version:
+                raise RuntimeError(_modified_message(self, s))
+
+    def release(self) -> None:
+        if self._saved is not None:
+            self._saved = None
+            self._released = True
+
+    def apply(self, grads: list) -> tuple:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+def _modified_message(node: Node, s: _Saved) -> str:
+    from engine.dtypes import from_np
+
+    kind = from_np(s.data.dtype).tensor_type
+    shape = ", ".join(str(d) for d in s.data.shape)
+    # torch names the producing op without its "Backward<N>" suffix here.
+    op = s.producer.rsplit("Backward", 1)[0] if s.producer else None
+    where = f", which is output {s.output_nr} of {op}," if op else ""
+    return (
+        "one of the variables needed for gradient computation has been modified by an "
+        f"inplace operation: [engine.{kind} [{shape}]]{where} is at version {s.counter[0]}; "
+        f"expected version {s.version} instead. Hint: the backward of {node.name()} needs "
+        "the value it had in the forward pass; clone() it before modifying it in place."
+    )
+
+
+class AccumulateGrad(Node):
+    """The sink for a leaf tensor: adds the incoming gradient into ``variable.grad``."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable: Tensor) -> None:
+        Node.__init__(self, ())
+        self.variable = variable
+
+    def apply(self, grads: list) -> tuple:
+        self.variable._accumulate(grads[0])
+        return ()

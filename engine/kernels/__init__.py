@@ -1,0 +1,38 @@
+"""Array-only Numba kernels.  They never see a Tensor.
+
+Each kernel is registered with the group it belongs to and a signature string so
+``engine.warmup`` can compile it for float32 and float64 ahead of first use:
+``a`` float array, ``s`` float scalar, ``i`` int64 array (a shape or strides),
+``n`` Python int.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numba
+
+import engine._numba_cache  # noqa: F401  (must run before numba is imported)
+
+
+@dataclass(frozen=True)
+class Kernel:
+    group: str
+    name: str
+    sig: str
+    fn: Callable
+
+
+REGISTRY: list[Kernel] = []
+
+
+def kernel(group: str, sig: str) -> Callable[[Callable], Callable]:
+    """Compile ``fn`` with ``@njit(cache=True)`` and register it for warm-up."""
+
+    def deco(fn: Callable) -> Callable:
+        jitted = numba.njit(cache=True, nogil=True)(fn)
+        REGISTRY.append(Kernel(group, fn.__name__, sig, jitted))
+        return jitted
+
+    return deco

@@ -1,0 +1,173 @@
+"""Backward kernels of elementwise ops.
+
+All take flat, C-contiguous buffers of one length (the op wrapper broadcasts and
+flattens), return a fresh buffer, and follow torch's formulas, including its
+choices at the edges (``x**0``, ``0**y``, relu at 0).
+"""
+
+import math
+
+import numpy as np
+
+from engine.kernels import kernel
+
+
+@kernel("elementwise", "a")
+def neg_bwd(g):
+    out = np.empty_like(g)
+    for i in range(g.size):
+        out[i] = -g[i]
+    return out
+
+
+@kernel("elementwise", "as")
+def scale_bwd(g, s):
+    """g * s: the backward of multiplying by a Python number."""
+    out = np.empty_like(g)
+    for i in range(g.size):
+        out[i] = g[i] * s
+    return out
+
+
+@kernel("elementwise", "as")
+def div_scalar_bwd(g, s):
+    """g / s: the backward of dividing by a Python number."""
+    out = np.empty_like(g)
+    for i in range(g.size):
+        out[i] = g[i] / s
+    return out
+
+
+@kernel("elementwise", "aa")
+def mul_bwd(g, other):
+    out = np.empty_like(g)
+    for i in range(g.size):
+        out[i] = g[i] * other[i]
+    return out
+
+
+@kernel("elementwise", "aa")
+def div_bwd_a(g, b):
+    out = np.empty_like(g)
+    for i in range(g.size):
+        out[i] = g[i] / b[i]
+    return out
+
+
+@kernel("elementwise", "aaa")
+def div_bwd_b(g, a, b):
+    out = np.empty_like(g)
+    for i in range(g.size):
+        out[i] = -g[i] * (a[i] / b[i]) / b[i]
+    return out
+
+
+@kernel("elementwise", "aas")
+def pow_scalar_bwd(g, x, p):
+    """d/dx x**p for a number p; zero when p == 0, as torch."""
+    out = np.empty_like(g)
+    if p == 0.0:
+        out[:] = 0
+        return out
+    for i in range(g.size):
+        out[i] = g[i] * (p * x[i] ** (p - 1.0))
+    return out
+
+
+@kernel("elementwise", "aaa")
+def pow_base_bwd(g, x, y):
+    """d/dx x**y for a tensor exponent; zero where y == 0."""
+    out = np.empty_like(g)
+    for i in range(g.size):
+        out[i] = 0.0 if y[i] == 0 else g[i] * (y[i] * x[i] ** (y[i] - 1))
+    return out
+
+
+@kernel("elementwise", "aaaa")
+def pow_exp_bwd(g, x, y, res):
+    """d/dy x**y = x**y * log(x); zero where x == 0 and y >= 0."""
+    out = np.empty_like(g)
+    for i in range(g.size):
+        if x[i] == 0 and y[i] >= 0:
+            out[i] = 0.0
+        else:
+            out[i] = g[i] * (res[i] * math.log(x[i]))
+    return out
+
+
+@kernel("elementwise", "aas")
+def rpow_bwd(g, res, base):
+    """d/dy base**y for a number base; zero where base == 0 and y >= 0 (res==0 or 1)."""
+    out = np.empty_like(g)
+    lb = math.log(base) if base > 0 else math.nan
+    for i in range(g.size):
+        if base == 0.0:
+            out[i] = 0.0
+        else:
+            out[i] = g[i] * (res[i] * lb)
+    return out
+
+
+@kernel("elementwise", "aa")
+def exp_bwd(g, res):
+    out = np.empty_like(g)
+    for i in range(g.size):
+        out[i] = g[i] * res[i]
+    return out
+
+
+@kernel("elementwise", "aa")
+def log_bwd(g, x):
+    out = np.empty_like(g)
+    for i in range(g.size):
+        out[i] = g[i] / x[i]
+    return out
+
+
+@kernel("elementwise", "aa")
+def sqrt_bwd(g, res):
+    out = np.empty_like(g)
+    for i in range(g.size):
+        out[i] = g[i] / (2 * res[i])
+    return out
+
+
+@kernel("elementwise", "aa")
+def abs_bwd(g, x):
+    out = np.empty_like(g)
+    for i in range(g.size):
+        v = x[i]
+        out[i] = g[i] if v > 0 else (-g[i] if v < 0 else (v if v != v else 0.0) * g[i])
+    return out
+
+
+@kernel("elementwise", "aa")
+def sigmoid_bwd(g, res):
+    out = np.empty_like(g)
+    for i in range(g.size):
+        out[i] = g[i] * ((1 - res[i]) * res[i])
+    return out
+
+
+@kernel("elementwise", "aa")
+def tanh_bwd(g, res):
+    out = np.empty_like(g)
+    for i in range(g.size):
+        out[i] = g[i] * (1 - res[i] * res[i])
+    return out
+
+
+@kernel("elementwise", "aa")
+def relu_bwd(g, res):
+    out = np.empty_like(g)
+    for i in range(g.size):
+        out[i] = g[i] if res[i] > 0 else 0.0
+    return out
+
+
+@kernel("elementwise", "aa")
+def reciprocal_bwd(g, res):
+    out = np.empty_like(g)
+    for i in range(g.size):
+        out[i] = -g[i] * (res[i] * res[i])
+    return out

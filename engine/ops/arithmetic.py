@@ -1,0 +1,300 @@
+"""Arithmetic: + - * / ** and negation, with broadcasting and torch's type promotion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from engine import dtypes
+from engine.graph import Node
+from engine.kernels import elementwise as ek
+from engine.ops.base import (
+    broadcast_shape,
+    edge,
+    expand_flat,
+    flat,
+    out,
+    recording,
+    scalar_or_data,
+    unbroadcast,
+)
+from engine.tensor import Tensor
+
+
+def _prep(a: Tensor, b: Any, true_div: bool = False) -> tuple[np.ndarray, Any, np.dtype]:
+    """Both operands' data cast to the promoted dtype; checks broadcastability."""
+    ad = a._data
+    bd, bdt, b0 = scalar_or_data(b)
+    if bdt is not None and bdt == ad.dtype:
+        want = bdt
+    else:
+        want = dtypes.result_np_dtype(ad.dtype, ad.ndim == 0, bd, bdt, b0)
+    if true_div and want.kind != "f":
+        want = dtypes.DEFAULT.np
+    if ad.dtype != want:
+        ad = ad.astype(want)
+    if bdt is not None:
+        if bdt != want:
+            bd = bd.astype(want)
+        if bd.shape != ad.shape:
+            broadcast_shape(ad.shape, bd.shape)
+    return ad, bd, want
+
+
+def _meta(t: Any) -> tuple[tuple[int, ...], np.dtype] | None:
+    return (t._data.shape, t._data.dtype) if type(t) is Tensor else None
+
+
+def _edges(a: Tensor, b: Any) -> tuple:
+    return (edge(a), edge(b) if type(b) is Tensor else (None, 0))
+
+
+# ---------------------------------------------------------------- add / sub
+class AddBackward0(Node):
+    __slots__ = ("a", "b", "alpha")
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        (fa, _), (fb, _) = self.next_functions
+        ga = unbroadcast(g, *self.a) if fa is not None else None
+        gb = None
+        if fb is not None:
+            gb = unbroadcast(g if self.alpha == 1 else ek.scale_bwd(flat(g), self.alpha)
+                             .reshape(g.shape), *self.b)
+        return ga, gb
+
+
+class SubBackward0(AddBackward0):
+    __slots__ = ()
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        (fa, _), (fb, _) = self.next_functions
+        ga = unbroadcast(g, *self.a) if fa is not None else None
+        gb = None
+        if fb is not None:
+            gb = unbroadcast(ek.scale_bwd(flat(g), -self.alpha).reshape(g.shape), *self.b)
+        return ga, gb
+
+
+class RsubBackward1(Node):
+    __slots__ = ("alpha",)
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        return (ek.scale_bwd(flat(g), -self.alpha).reshape(g.shape),)
+
+
+def add(a: Tensor, b: Any, alpha: float = 1) -> Tensor:
+    """a + alpha * b."""
+    ad, bd, _ = _prep(a, b)
+    res = ad + bd if alpha == 1 else ad + alpha * bd
+    if recording(a, b):
+        node = AddBackward0(_edges(a, b))
+        node.a, node.b, node.alpha = _meta(a), _meta(b), alpha
+        return out(res, node)
+    return out(res)
+
+
+def sub(a: Tensor, b: Any, alpha: float = 1) -> Tensor:
+    """a - alpha * b."""
+    if a._data.dtype == np.bool_ or (type(b) is Tensor and b._data.dtype == np.bool_):
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
+            "trying to invert a mask, use the `~` or `logical_not()` operator instead.")
+    ad, bd, _ = _prep(a, b)
+    res = ad - bd if alpha == 1 else ad - alpha * bd
+    if recording(a, b):
+        node = SubBackward0(_edges(a, b))
+        node.a, node.b, node.alpha = _meta(a), _meta(b), alpha
+        return out(res, node)
+    return out(res)
+
+
+def rsub(a: Tensor, b: Any, alpha: float = 1) -> Tensor:
+    """b - alpha * a, for a Python number b (``1 - x``)."""
+    ad, bd, _ = _prep(a, b)
+    res = bd - ad if alpha == 1 else bd - alpha * ad
+    if recording(a):
+        node = RsubBackward1((edge(a),))
+        node.alpha = alpha
+        return out(res, node)
+    return out(res)
+
+
+# ---------------------------------------------------------------- mul / div
+class MulBackward0(Node):
+    __slots__ = ("a", "b", "scalar")
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        if self.b is None:  # times a Python number
+            return (ek.scale_bwd(flat(g), self.scalar).reshape(g.shape),)
+        (fa, _), (fb, _) = self.next_functions
+        saved = self.saved()  # (a if b needs grad) + (b if a needs grad)
+        shape = g.shape
+        ga = gb = None
+        if fa is not None:
+            ga = unbroadcast(ek.mul_bwd(flat(g), expand_flat(saved[-1], shape)).reshape(shape),
+                             *self.a)
+        if fb is not None:
+            gb = unbroadcast(ek.mul_bwd(flat(g), expand_flat(saved[0], shape)).reshape(shape),
+                             *self.b)
+        return ga, gb
+
+
+def mul(a: Tensor, b: Any) -> Tensor:
+    """a * b, elementwise with broadcasting."""
+    ad, bd, _ = _prep(a, b)
+    res = ad * bd
+    if recording(a, b):
+        node = MulBackward0(_edges(a, b))
+        if type(b) is Tensor:
+            node.a, node.b = _meta(a), _meta(b)
+            keep = []
+            if b._rg:
+                keep.append((a, ad))
+            if a._rg:
+                keep.append((b, bd))
+            node.save_as(*keep)
+        else:
+            node.a, node.b, node.scalar = None, None, bd
+        return out(res, node)
+    return out(res)
+
+
+class DivBackward0(Node):
+    __slots__ = ("a", "b", "scalar")
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        if self.b is None:
+            return (ek.div_scalar_bwd(flat(g), self.scalar).reshape(g.shape),)
+        (fa, _), (fb, _) = self.next_functions
+        saved = self.saved()  # b, then a if b needs grad
+        shape = g.shape
+        bf = expand_flat(saved[0], shape)
+        ga = gb = None
+        if fa is not None:
+            ga = unbroadcast(ek.div_bwd_a(flat(g), bf).reshape(shape), *self.a)
+        if fb is not None:
+            gb = unbroadcast(ek.div_bwd_b(flat(g), expand_flat(saved[1], shape), bf)
+                             .reshape(shape), *self.b)
+        return ga, gb
+
+
+def div(a: Tensor, b: Any) -> Tensor:
+    """a / b (true division: integer inputs give float32, as torch)."""
+    ad, bd, _ = _prep(a, b, true_div=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        res = ad / bd
+    if recording(a, b):
+        node = DivBackward0(_edges(a, b))
+        if type(b) is Tensor:
+            node.a, node.b = _meta(a), _meta(b)
+            node.save_as((b, bd), (a, ad)) if b._rg else node.save_as((b, bd))
+        else:
+            node.a, node.b, node.scalar = None, None, bd
+        return out(res, node)
+    return out(res)
+
+
+def rdiv(a: Tensor, b: Any) -> Tensor:
+    """b / a for a Python number b: recorded as reciprocal then multiply, as torch does."""
+    from engine.ops.unary import reciprocal
+
+    return mul(reciprocal(a), b)
+
+
+# ---------------------------------------------------------------- neg / pow
+class NegBackward0(Node):
+    __slots__ = ()
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        return (ek.neg_bwd(flat(g)).reshape(g.shape),)
+
+
+def neg(a: Tensor) -> Tensor:
+    """-a."""
+    if a._data.dtype == np.bool_:
+        raise RuntimeError(
+            "Negation, the `-` operator, on a bool tensor is not supported. If you are trying "
+            "to invert a mask, use the `~` or `logical_not()` operator instead.")
+    res = -a._data
+    return out(res, NegBackward0((edge(a),))) if recording(a) else out(res)
+
+
+class PowBackward0(Node):
+    """x ** p for a Python number p."""
+
+    __slots__ = ("p",)
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        (x,) = self.saved()
+        return (ek.pow_scalar_bwd(flat(g), flat(x), float(self.p)).reshape(g.shape),)
+
+
+class PowBackward1(Node):
+    """x ** y for two tensors."""
+
+    __slots__ = ("a", "b")
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        (fa, _), (fb, _) = self.next_functions
+        x, y, res = self.saved()
+        shape = g.shape
+        xf, yf = expand_flat(x, shape), expand_flat(y, shape)
+        ga = gb = None
+        if fa is not None:
+            ga = unbroadcast(ek.pow_base_bwd(flat(g), xf, yf).reshape(shape), *self.a)
+        if fb is not None:
+            gb = unbroadcast(ek.pow_exp_bwd(flat(g), xf, yf, flat(res)).reshape(shape), *self.b)
+        return ga, gb
+
+
+class PowBackward2(Node):
+    """p ** y for a Python number p."""
+
+    __slots__ = ("base",)
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        (res,) = self.saved()
+        return (ek.rpow_bwd(flat(g), flat(res), float(self.base)).reshape(g.shape),)
+
+
+def pow(a: Tensor, b: Any) -> Tensor:  # noqa: A001 - torch's name
+    """a ** b, for a number or tensor exponent."""
+    ad, bd, _ = _prep(a, b)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        res = np.power(ad, bd)
+    if not recording(a, b):
+        return out(res)
+    if type(b) is not Tensor:
+        node = PowBackward0((edge(a),))
+        node.p = bd
+        node.save_as((a, ad))
+        return out(res, node)
+    node = PowBackward1(_edges(a, b))
+    node.a, node.b = _meta(a), _meta(b)
+    result = out(res, node)
+    node.save_as((a, ad), (b, bd), (result, res))
+    return result
+
+
+def rpow(a: Tensor, base: Any) -> Tensor:
+    """base ** a for a Python number base (``2 ** x``)."""
+    ad, bd, _ = _prep(a, base)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        res = np.power(bd, ad)
+    if not recording(a):
+        return out(res)
+    node = PowBackward2((edge(a),))
+    node.base = bd
+    result = out(res, node)
+    node.save(result)
+    return result

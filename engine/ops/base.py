@@ -1,0 +1,116 @@
+"""What every op shares: graph edges, output wrapping, broadcasting both ways.
+
+Broadcast reduction lives here once (MyGrad's lesson) so each op writes only its math.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from engine import dtypes, grad_mode
+from engine.graph import Node
+from engine.kernels import broadcast as bk
+from engine.tensor import Tensor, _wrap, wrap_dim  # noqa: F401  (re-exported for ops)
+
+NO_EDGE = (None, 0)
+
+
+def edge(t: Tensor) -> tuple[Node | None, int]:
+    """Where a gradient for ``t`` must go: its grad_fn, its leaf accumulator, or nowhere."""
+    if not t._rg:
+        return NO_EDGE
+    fn = t.grad_fn
+    if fn is not None:
+        return (fn, t._output_nr)
+    return (t._accumulator(), 0)
+
+
+def recording(*ts: Any) -> bool:
+    """True when the op must record a node: grad mode on and some input requires grad."""
+    if not grad_mode._state.enabled:
+        return False
+    for t in ts:
+        if type(t) is Tensor and t._rg:
+            return True
+    return False
+
+
+def out(data: Any, node: Node | None = None, nr: int = 0) -> Tensor:
+    """Wrap a forward result, attaching ``node`` as its grad_fn."""
+    if type(data) is not np.ndarray:
+        data = np.asarray(data)
+    return _wrap(data, node is not None, node, nr)
+
+
+def flat(a: np.ndarray) -> np.ndarray:
+    """A contiguous 1-D view (or copy) for the Numba kernels."""
+    return a.reshape(-1)
+
+
+@lru_cache(maxsize=4096)
+def broadcast_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    """The broadcast of two shapes, with torch's error naming the mismatch."""
+    n = max(len(a), len(b))
+    pa = (1,) * (n - len(a)) + a
+    pb = (1,) * (n - len(b)) + b
+    res = []
+    for i, (x, y) in enumerate(zip(pa, pb)):
+        if x != y and x != 1 and y != 1:
+            raise RuntimeError(
+                f"The size of tensor a ({x}) must match the size of tensor b ({y}) at "
+                f"non-singleton dimension {i}")
+        res.append(y if x == 1 else x)
+    return tuple(res)
+
+
+@lru_cache(maxsize=4096)
+def _plan(small: tuple[int, ...], big: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, int]:
+    """Element strides of ``small`` laid over ``big`` (0 on broadcast dims)."""
+    pad = (1,) * (len(big) - len(small)) + small
+    strides = [0] * len(big)
+    acc = 1
+    for d in range(len(big) - 1, -1, -1):
+        strides[d] = acc if pad[d] == big[d] and pad[d] != 1 else 0
+        acc *= pad[d]
+    shape = np.array(big, np.int64)
+    st = np.array(strides, np.int64)
+    shape.setflags(write=False)
+    st.setflags(write=False)
+    return shape, st, acc
+
+
+def unbroadcast(g: np.ndarray, shape: tuple[int, ...], dtype: np.dtype | None = None
+                ) -> np.ndarray:
+    """Sum a gradient of the broadcast shape down to an input's ``shape`` (and dtype)."""
+    if g.shape != shape:
+        big, strides, size = _plan(shape, g.shape)
+        g = bk.sum_to(flat(g), big, strides, size).reshape(shape)
+    if dtype is not None and g.dtype != dtype:
+        g = g.astype(dtype)
+    return g
+
+
+def expand_flat(a: np.ndarray, shape: tuple[int, ...], divisor: float = 1.0) -> np.ndarray:
+    """``a`` broadcast to ``shape`` (divided by ``divisor``) as a flat contiguous buffer."""
+    if a.shape == shape and divisor == 1.0:
+        return flat(a)
+    big, strides, size = _plan(a.shape, shape)
+    return bk.expand(flat(a), big, strides, size, divisor)
+
+
+def scalar_or_data(x: Any) -> tuple[Any, np.dtype | None, bool]:
+    """(value, numpy dtype or None for a Python number, is zero-dim)."""
+    if type(x) is Tensor:
+        d = x._data
+        return d, d.dtype, d.ndim == 0
+    if isinstance(x, (bool, int, float, np.number, np.bool_)):
+        return x, None, True
+    raise TypeError(f"unsupported operand type: {type(x).__name__}")
+
+
+def float_dtype(d: np.dtype) -> np.dtype:
+    """Integer/bool inputs of float-only ops compute in the default float32, as torch."""
+    return d if d.kind == "f" else dtypes.DEFAULT.np

@@ -1,0 +1,209 @@
+"""Matrix products: ``mm``, ``mv``, ``dot``, ``bmm`` and ``matmul`` built from them.
+
+``matmul`` follows torch's own decomposition (1-D operands are unsqueezed or folded,
+batches are expanded and flattened for ``bmm``), so ``grad_fn`` chains read the same
+as torch's.  Backward products go to BLAS through numpy: no hand-written loop beats
+it, and it is the one place the engine's backward leaves Numba.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine import dtypes
+from engine.graph import Node
+from engine.kernels import elementwise as ek
+from engine.ops.base import broadcast_shape, edge, flat, out, recording
+from engine.ops.shape import (
+    SqueezeBackward4,
+    _unsafe_view,
+    contiguous,
+    expand,
+    mT,
+    reshape,
+    squeeze,
+    unsqueeze,
+)
+from engine.tensor import Tensor
+
+
+def _same_dtype(a: Tensor, b: Tensor, what: str) -> None:
+    if a._data.dtype != b._data.dtype:
+        names = {"float32": "float", "float64": "double", "int64": "long", "bool": "bool"}
+        an = names[dtypes.from_np(a._data.dtype).name]
+        bn = names[dtypes.from_np(b._data.dtype).name]
+        raise RuntimeError(f"expected {what} to have the same dtype, but got: {an} != {bn}")
+
+
+def _save_other(node: Node, a: Tensor, b: Tensor) -> None:
+    """Save a if b needs grad, then b if a needs grad (what each gradient uses)."""
+    keep = []
+    if b._rg:
+        keep.append(a)
+    if a._rg:
+        keep.append(b)
+    node.save(*keep)
+
+
+class MmBackward0(Node):
+    __slots__ = ()
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        (fa, _), (fb, _) = self.next_functions
+        saved = self.saved()
+        ga = g @ saved[-1].T if fa is not None else None
+        gb = saved[0].T @ g if fb is not None else None
+        return ga, gb
+
+
+class BmmBackward0(Node):
+    __slots__ = ()
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        (fa, _), (fb, _) = self.next_functions
+        saved = self.saved()
+        ga = np.matmul(g, np.swapaxes(saved[-1], -1, -2)) if fa is not None else None
+        gb = np.matmul(np.swapaxes(saved[0], -1, -2), g) if fb is not None else None
+        return ga, gb
+
+
+class MvBackward0(Node):
+    __slots__ = ()
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        (fa, _), (fb, _) = self.next_functions
+        saved = self.saved()
+        ga = np.outer(g, saved[-1]) if fa is not None else None
+        gb = saved[0].T @ g if fb is not None else None
+        return ga, gb
+
+
+class DotBackward0(Node):
+    __slots__ = ()
+
+    def apply(self, grads: list) -> tuple:
+        g = float(grads[0])
+        (fa, _), (fb, _) = self.next_functions
+        saved = self.saved()
+        ga = ek.scale_bwd(flat(saved[-1]), g) if fa is not None else None
+        gb = ek.scale_bwd(flat(saved[0]), g) if fb is not None else None
+        return ga, gb
+
+
+def _record(cls: type, a: Tensor, b: Tensor, res: np.ndarray) -> Tensor:
+    if not recording(a, b):
+        return out(res)
+    node = cls((edge(a), edge(b)))
+    _save_other(node, a, b)
+    return out(res, node)
+
+
+def mm(a: Tensor, b: Tensor) -> Tensor:
+    """Matrix product of two 2-D tensors."""
+    ad, bd = a._data, b._data
+    if ad.ndim != 2 or bd.ndim != 2:
+        raise RuntimeError(f"{'self' if ad.ndim != 2 else 'mat2'} must be a matrix")
+    if ad.shape[1] != bd.shape[0]:
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({ad.shape[0]}x"
+                           f"{ad.shape[1]} and {bd.shape[0]}x{bd.shape[1]})")
+    _same_dtype(a, b, "m1 and m2")
+    return _record(MmBackward0, a, b, ad @ bd)
+
+
+def bmm(a: Tensor, b: Tensor) -> Tensor:
+    """Batched matrix product of two 3-D tensors with the same batch size."""
+    ad, bd = a._data, b._data
+    if ad.ndim != 3 or bd.ndim != 3:
+        raise RuntimeError(f"batch{1 if ad.ndim != 3 else 2} must be a 3D tensor")
+    if bd.shape[:2] != (ad.shape[0], ad.shape[2]):
+        raise RuntimeError(
+            f"Expected size for first two dimensions of batch2 tensor to be: "
+            f"[{ad.shape[0]}, {ad.shape[2]}] but got: [{bd.shape[0]}, {bd.shape[1]}].")
+    _same_dtype(a, b, "scalar type")
+    return _record(BmmBackward0, a, b, np.matmul(ad, bd))
+
+
+def mv(a: Tensor, v: Tensor) -> Tensor:
+    """Matrix-vector product."""
+    ad, vd = a._data, v._data
+    if ad.ndim != 2 or vd.ndim != 1 or ad.shape[1] != vd.shape[0]:
+        raise RuntimeError(
+            f"size mismatch, got input ({ad.shape[0] if ad.ndim else 0}), mat "
+            f"({'x'.join(map(str, ad.shape))}), vec ({'x'.join(map(str, vd.shape))})")
+    _same_dtype(a, v, "self and vec")
+    return _record(MvBackward0, a, v, ad @ vd)
+
+
+def dot(a: Tensor, b: Tensor) -> Tensor:
+    """Inner product of two 1-D tensors."""
+    ad, bd = a._data, b._data
+    if ad.ndim != 1 or bd.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {ad.ndim}D and {bd.ndim}D tensors")
+    if ad.shape != bd.shape:
+        raise RuntimeError(
+            f"inconsistent tensor size, expected tensor [{ad.size}] and src [{bd.size}] to have "
+            f"the same number of elements, but got {ad.size} and {bd.size} elements respectively")
+    _same_dtype(a, b, "both vectors")
+    return _record(DotBackward0, a, b, np.asarray(ad @ bd))
+
+
+def matmul(a: Tensor, b: Tensor) -> Tensor:
+    """torch.matmul: dot, mv, mm, or batched products with broadcasting, by dims."""
+    if not isinstance(b, Tensor) or not isinstance(a, Tensor):
+        raise TypeError("matmul(): argument 'other' must be Tensor")
+    d1, d2 = a._data.ndim, b._data.ndim
+    if d1 == 0 or d2 == 0:
+        raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are "
+                           f"{d1}D and {d2}D")
+    if d1 == 1 and d2 == 1:
+        return dot(a, b)
+    if d1 == 2 and d2 == 1:
+        return mv(a, b)
+    if d1 == 1 and d2 == 2:
+        return squeeze(mm(unsqueeze(a, 0), b), 0, _cls=SqueezeBackward4)
+    if d1 == 2 and d2 == 2:
+        return mm(a, b)
+    if (d1 >= 3 and d2 in (1, 2)) or (d2 >= 3 and d1 in (1, 2)):
+        return _folded(a, b)
+    return _batched(a, b)
+
+
+def _folded(a: Tensor, b: Tensor) -> Tensor:
+    """One operand is a batch, the other a vector or matrix: flatten the batch into rows."""
+    transpose = b._data.ndim > a._data.ndim
+    t1 = mT(b) if transpose else a
+    t2 = (mT(a) if a._data.ndim == 2 else a) if transpose else b
+    lead = t1._data.shape[:-1]
+    rows = int(np.prod(lead))
+    folded = reshape(t1, rows, t1._data.shape[-1])
+    if t2._data.ndim == 1:
+        if folded._data.shape[1] != t2._data.shape[0]:
+            raise RuntimeError(
+                f"size mismatch, got input ({rows}), mat ({rows}x{folded._data.shape[1]}), "
+                f"vec ({t2._data.shape[0]})")
+        return _unsafe_view(mv(folded, t2), lead)
+    res = _unsafe_view(mm(folded, t2), lead + (t2._data.shape[1],))
+    return contiguous(mT(res)) if transpose else res
+
+
+def _batched(a: Tensor, b: Tensor) -> Tensor:
+    """Both operands have batch dims: broadcast the batches, then one bmm."""
+    sa, sb = a._data.shape, b._data.shape
+    n = sa[-2] if len(sa) > 1 else 1
+    m1 = sa[-1]
+    m2 = sb[-2] if len(sb) > 1 else sb[0]
+    p = sb[-1] if len(sb) > 1 else 1
+    batch = broadcast_shape(sa[:-2], sb[:-2])
+    count = int(np.prod(batch))
+    a3 = a if len(sa) > 1 else unsqueeze(a, 0)
+    b3 = b if len(sb) > 1 else unsqueeze(b, -1)
+    if a3._data.shape != batch + (n, m1):
+        a3 = expand(a3, *(batch + (n, m1)))
+    if b3._data.shape != batch + (m2, p):
+        b3 = expand(b3, *(batch + (m2, p)))
+    res = bmm(reshape(a3, count, n, m1), reshape(b3, count, m2, p))
+    shape = batch + ((n,) if len(sa) > 1 else ()) + ((p,) if len(sb) > 1 else ())
+    return _unsafe_view(res, shape)

@@ -1,0 +1,90 @@
+"""Losses: ``binary_cross_entropy_with_logits`` (the tutorial's loss)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.graph import Node
+from engine.kernels import loss as lk
+from engine.ops.base import broadcast_shape, edge, expand_flat, flat, out, recording
+from engine.tensor import Tensor
+
+_REDUCTIONS = ("none", "mean", "sum")
+_EMPTY: dict[np.dtype, np.ndarray] = {}
+
+
+def _empty(dtype: np.dtype) -> np.ndarray:
+    if dtype not in _EMPTY:
+        _EMPTY[dtype] = np.empty(0, dtype)
+    return _EMPTY[dtype]
+
+
+class BinaryCrossEntropyWithLogitsBackward0(Node):
+    __slots__ = ("reduction", "weight", "pos_weight")
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        x, y = self.saved()
+        shape = x.shape
+        denom = float(x.size) if self.reduction == "mean" else 1.0
+        dt = x.dtype
+        w = expand_flat(self.weight.astype(dt, copy=False), shape) \
+            if self.weight is not None else _empty(dt)
+        pw = expand_flat(self.pos_weight.astype(dt, copy=False), shape) \
+            if self.pos_weight is not None else _empty(dt)
+        gf = flat(g.astype(dt, copy=False))
+        (fx, _), (fy, _) = self.next_functions
+        gx = lk.bce_logits_bwd_input(gf, flat(x), flat(y), w, pw, denom).reshape(shape) \
+            if fx is not None else None
+        gy = lk.bce_logits_bwd_target(gf, flat(x), w, pw, denom).reshape(shape) \
+            if fy is not None else None
+        return gx, gy
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,  # noqa: A002
+                                     weight: Tensor | None = None, size_average: None = None,
+                                     reduce: None = None, reduction: str = "mean",
+                                     pos_weight: Tensor | None = None) -> Tensor:
+    """Sigmoid plus binary cross-entropy in one numerically stable step.
+
+    >>> F.binary_cross_entropy_with_logits(z, y)          # mean over elements
+    tensor(0.6819, grad_fn=<BinaryCrossEntropyWithLogitsBackward0>)
+    """
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    if not isinstance(input, Tensor) or not isinstance(target, Tensor):
+        raise TypeError("binary_cross_entropy_with_logits(): input and target must be Tensors")
+    x, y = input._data, target._data
+    if x.shape != y.shape:
+        raise ValueError(f"Target size ({target.shape!r}) must be the same as input size "
+                         f"({input.shape!r})")
+    if x.dtype.kind != "f":
+        raise RuntimeError(f"binary_cross_entropy_with_logits: expected a floating point input, "
+                           f"got {input.dtype}")
+    if y.dtype != x.dtype:
+        y = y.astype(x.dtype)
+    w = weight._data if weight is not None else None
+    pw = pos_weight._data if pos_weight is not None else None
+    for name, extra in (("weight", w), ("pos_weight", pw)):
+        if extra is not None and broadcast_shape(extra.shape, x.shape) != x.shape:
+            raise RuntimeError(f"{name} of shape {list(extra.shape)} cannot be broadcast to the "
+                               f"input's shape {list(x.shape)}")
+    with np.errstate(over="ignore"):
+        log_sig = np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+    if pw is not None:
+        log_sig = log_sig * ((pw - 1) * y + 1)
+    loss = (1 - y) * x - log_sig
+    if w is not None:
+        loss = loss * w
+    if reduction == "mean":
+        loss = loss.mean(dtype=x.dtype)
+    elif reduction == "sum":
+        loss = loss.sum(dtype=x.dtype)
+    loss = np.asarray(loss, dtype=x.dtype)
+    if not recording(input, target):
+        return out(loss)
+    node = BinaryCrossEntropyWithLogitsBackward0((edge(input), edge(target)))
+    node.reduction = reduction
+    node.weight, node.pos_weight = w, pw
+    node.save_as((input, x), (target, y))
+    return out(loss, node)

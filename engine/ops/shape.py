@@ -1,0 +1,359 @@
+"""Shape ops: views (view, reshape, transpose, permute, squeeze, unsqueeze, expand),
+basic indexing, clone and contiguous.
+
+Views share their base's buffer and version counter, so an in-place change through
+a view is seen by every saved-tensor check.  Their backward only moves data, so it
+is plain numpy; reductions (expand's backward) use the Numba broadcast kernel.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from engine.graph import Node
+from engine.ops.base import edge, out, recording, unbroadcast, wrap_dim
+from engine.tensor import Tensor
+
+
+def _view_out(a: Tensor, res: np.ndarray, node: Node | None) -> Tensor:
+    t = out(res, node)
+    t._vc = a._vc
+    return t
+
+
+def _unary_node(cls: type, a: Tensor, **attrs: Any) -> Node | None:
+    if not recording(a):
+        return None
+    node = cls((edge(a),))
+    for k, v in attrs.items():
+        setattr(node, k, v)
+    return node
+
+
+def _sizes(shape: Sequence[Any]) -> tuple[int, ...]:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    return tuple(int(s) for s in shape)
+
+
+def _infer(shape: tuple[int, ...], numel: int) -> tuple[int, ...]:
+    if shape.count(-1) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    known = 1
+    for s in shape:
+        if s != -1:
+            known *= s
+    if -1 in shape:
+        if known == 0 or numel % known:
+            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+        shape = tuple(numel // known if s == -1 else s for s in shape)
+    elif known != numel:
+        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+    return shape
+
+
+# ---------------------------------------------------------------- reshape family
+class ViewBackward0(Node):
+    __slots__ = ("shape",)
+
+    def apply(self, grads: list) -> tuple:
+        return (grads[0].reshape(self.shape),)
+
+
+class UnsafeViewBackward0(ViewBackward0):
+    __slots__ = ()
+
+
+class CloneBackward0(Node):
+    __slots__ = ()
+
+    def apply(self, grads: list) -> tuple:
+        return (grads[0],)
+
+
+def view(a: Tensor, *shape: Any) -> Tensor:
+    """The same data seen with another shape (no copy; the tensor must be contiguous)."""
+    new = _infer(_sizes(shape), a._data.size)
+    if not a._data.flags.c_contiguous and a._data.size > 1:
+        raise RuntimeError(
+            "view size is not compatible with input tensor's size and stride (at least one "
+            "dimension spans across two contiguous subspaces). Use .reshape(...) instead.")
+    return _view_out(a, a._data.reshape(new),
+                     _unary_node(ViewBackward0, a, shape=a._data.shape))
+
+
+def _unsafe_view(a: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """A reshape of a fresh buffer, recorded as torch's ``_unsafe_view``."""
+    return out(a._data.reshape(shape), _unary_node(UnsafeViewBackward0, a, shape=a._data.shape))
+
+
+def clone(a: Tensor) -> Tensor:
+    """A copy with its own buffer, still connected to the graph."""
+    return out(np.array(a._data, order="C", copy=True), _unary_node(CloneBackward0, a))
+
+
+def contiguous(a: Tensor) -> Tensor:
+    """``a`` itself when already C-contiguous, else a recorded copy."""
+    return a if a._data.flags.c_contiguous else clone(a)
+
+
+def reshape(a: Tensor, *shape: Any) -> Tensor:
+    """``view`` when possible, otherwise copy then view (as torch records it)."""
+    new = _infer(_sizes(shape), a._data.size)
+    if a._data.flags.c_contiguous or a._data.size <= 1:
+        return _view_out(a, a._data.reshape(new),
+                         _unary_node(ViewBackward0, a, shape=a._data.shape))
+    return _unsafe_view(clone(a), new)
+
+
+def flatten(a: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge dims ``start_dim..end_dim`` into one."""
+    shape = a._data.shape
+    if not shape:
+        return reshape(a, 1)
+    s, e = wrap_dim(start_dim, len(shape)), wrap_dim(end_dim, len(shape))
+    if s == e:
+        return a
+    mid = 1
+    for d in shape[s:e + 1]:
+        mid *= d
+    return reshape(a, shape[:s] + (mid,) + shape[e + 1:])
+
+
+# ---------------------------------------------------------------- transposes
+class TransposeBackward0(Node):
+    __slots__ = ("d0", "d1")
+
+    def apply(self, grads: list) -> tuple:
+        return (np.swapaxes(grads[0], self.d0, self.d1),)
+
+
+class PermuteBackward0(Node):
+    __slots__ = ("inverse",)
+
+    def apply(self, grads: list) -> tuple:
+        return (np.transpose(grads[0], self.inverse),)
+
+
+class TBackward0(Node):
+    __slots__ = ()
+
+    def apply(self, grads: list) -> tuple:
+        return (grads[0].T,)
+
+
+def transpose(a: Tensor, dim0: int, dim1: int) -> Tensor:
+    """Swap two dims (a view)."""
+    nd = a._data.ndim
+    d0, d1 = wrap_dim(dim0, nd), wrap_dim(dim1, nd)
+    res = np.swapaxes(a._data, d0, d1) if nd else a._data
+    return _view_out(a, res, _unary_node(TransposeBackward0, a, d0=d0, d1=d1))
+
+
+def permute(a: Tensor, *dims: Any) -> Tensor:
+    """Reorder dims (a view)."""
+    nd = a._data.ndim
+    perm = tuple(wrap_dim(d, nd) for d in _sizes(dims))
+    if sorted(perm) != list(range(nd)):
+        raise RuntimeError(
+            f"permute(sparse_coo): number of dimensions in the tensor input does not match the "
+            f"length of the desired ordering of dimensions i.e. input.dim() = {nd} is not equal "
+            f"to len(dims) = {len(perm)}" if len(perm) != nd else "permute(): duplicate dims")
+    inverse = tuple(int(i) for i in np.argsort(perm))
+    return _view_out(a, np.transpose(a._data, perm),
+                     _unary_node(PermuteBackward0, a, inverse=inverse))
+
+
+def t(a: Tensor) -> Tensor:
+    """Transpose a matrix (``<= 2`` dims)."""
+    if a._data.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
+                           f"{a._data.ndim}D")
+    return _view_out(a, a._data.T, _unary_node(TBackward0, a))
+
+
+def T(a: Tensor) -> Tensor:  # noqa: N802 - torch's property name
+    """All dims reversed (torch records it as a permute)."""
+    nd = a._data.ndim
+    if nd != 2:
+        warnings.warn("The use of `x.T` on tensors of dimension other than 2 to reverse their "
+                      "shape is deprecated; use x.mT or x.permute(...)", UserWarning,
+                      stacklevel=3)
+    return permute(a, *range(nd - 1, -1, -1))
+
+
+def mT(a: Tensor) -> Tensor:  # noqa: N802
+    """Transpose the last two dims."""
+    if a._data.ndim < 2:
+        raise RuntimeError("tensor.mT is only supported on matrices or batches of matrices. "
+                           f"Got {a._data.ndim}-D tensor.")
+    return transpose(a, -2, -1)
+
+
+# ---------------------------------------------------------------- squeeze / unsqueeze / expand
+class SqueezeBackward0(ViewBackward0):
+    __slots__ = ()
+
+
+class SqueezeBackward1(ViewBackward0):
+    __slots__ = ()
+
+
+class SqueezeBackward2(ViewBackward0):
+    __slots__ = ()
+
+
+class SqueezeBackward4(ViewBackward0):
+    """Recorded by matmul's in-place ``squeeze_`` of a 1-D operand's result, as in torch."""
+
+    __slots__ = ()
+
+
+class UnsqueezeBackward0(ViewBackward0):
+    __slots__ = ()
+
+
+def squeeze(a: Tensor, dim: int | Sequence[int] | None = None, _cls: type | None = None
+            ) -> Tensor:
+    """Drop dims of size 1 (all, one, or a tuple of them)."""
+    shape = a._data.shape
+    if dim is None:
+        cls, dims = SqueezeBackward0, tuple(range(len(shape)))
+    elif isinstance(dim, int):
+        cls, dims = SqueezeBackward1, (wrap_dim(dim, len(shape)),)
+    else:
+        cls, dims = SqueezeBackward2, tuple(wrap_dim(d, len(shape)) for d in dim)
+    new = tuple(s for i, s in enumerate(shape) if not (i in dims and s == 1))
+    return _view_out(a, a._data.reshape(new), _unary_node(_cls or cls, a, shape=shape))
+
+
+def unsqueeze(a: Tensor, dim: int) -> Tensor:
+    """Insert a dim of size 1 at ``dim``."""
+    nd = a._data.ndim + 1
+    d = wrap_dim(dim, nd)
+    return _view_out(a, np.expand_dims(a._data, d),
+                     _unary_node(UnsqueezeBackward0, a, shape=a._data.shape))
+
+
+class ExpandBackward0(Node):
+    __slots__ = ("shape",)
+
+    def apply(self, grads: list) -> tuple:
+        return (unbroadcast(grads[0], self.shape),)
+
+
+def expand(a: Tensor, *sizes: Any) -> Tensor:
+    """Broadcast to ``sizes`` without copying; -1 keeps a dim."""
+    shape = a._data.shape
+    want = _sizes(sizes)
+    if len(want) < len(shape):
+        raise RuntimeError(
+            f"expand(engine.{a.dtype.tensor_type}{{{list(shape)}}}, size={list(want)}): the "
+            "number of sizes provided must be greater or equal to the number of dimensions "
+            "in the tensor")
+    pad = (1,) * (len(want) - len(shape)) + shape
+    new = tuple(p if w == -1 else w for p, w in zip(pad, want))
+    for i, (p, w) in enumerate(zip(pad, new)):
+        if p != w and p != 1:
+            raise RuntimeError(
+                f"The expanded size of the tensor ({w}) must match the existing size ({p}) at "
+                f"non-singleton dimension {i}.  Target sizes: {list(want)}.  Tensor sizes: "
+                f"{list(shape)}")
+    return _view_out(a, np.broadcast_to(a._data, new),
+                     _unary_node(ExpandBackward0, a, shape=shape))
+
+
+# ---------------------------------------------------------------- basic indexing
+class SelectBackward0(Node):
+    __slots__ = ("shape", "dim", "index")
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        full = np.zeros(self.shape, g.dtype)
+        full[(slice(None),) * self.dim + (self.index,)] = g
+        return (full,)
+
+
+class SliceBackward0(Node):
+    __slots__ = ("shape", "dim", "slice")
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        full = np.zeros(self.shape, g.dtype)
+        full[(slice(None),) * self.dim + (self.slice,)] = g
+        return (full,)
+
+
+class AliasBackward0(CloneBackward0):
+    __slots__ = ()
+
+
+def select(a: Tensor, dim: int, index: int) -> Tensor:
+    """The slice at ``index`` along ``dim``, that dim removed (``x[i]``)."""
+    shape = a._data.shape
+    if not shape:
+        raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
+                         "`tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
+    d = wrap_dim(dim, len(shape))
+    size = shape[d]
+    if not -size <= index < size:
+        raise IndexError(
+            f"index {index} is out of bounds for dimension {d} with size {size}")
+    i = index % size
+    res = a._data[(slice(None),) * d + (i,)]
+    return _view_out(a, res, _unary_node(SelectBackward0, a, shape=shape, dim=d, index=i))
+
+
+def slice_dim(a: Tensor, dim: int, sl: slice) -> Tensor:
+    """Elements ``sl`` along ``dim`` (``x[1:3]``)."""
+    shape = a._data.shape
+    if sl.step is not None and sl.step <= 0:
+        raise ValueError("step must be greater than zero")
+    res = a._data[(slice(None),) * dim + (sl,)]
+    return _view_out(a, res, _unary_node(SliceBackward0, a, shape=shape, dim=dim, slice=sl))
+
+
+def getitem(a: Tensor, index: Any) -> Tensor:
+    """``a[index]``: basic indexing is recorded step by step as torch does (Select,
+    Slice, Unsqueeze); integer arrays and boolean masks go to ``advanced_index``."""
+    items = index if isinstance(index, tuple) else (index,)
+    for it in items:
+        if not (it is None or it is Ellipsis or isinstance(it, (int, slice, np.integer))):
+            if isinstance(it, Tensor) and it._data.ndim == 0 and it._data.dtype.kind == "i":
+                continue
+            from engine.ops.indexing import advanced_index
+
+            return advanced_index(a, index)
+    nd = a._data.ndim
+    consumed = sum(1 for it in items if it is not None and it is not Ellipsis)
+    if consumed > nd:
+        raise IndexError(f"too many indices for tensor of dimension {nd}")
+    if sum(1 for it in items if it is Ellipsis) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    expanded: list[Any] = []
+    for it in items:
+        expanded.extend([slice(None)] * (nd - consumed) if it is Ellipsis else [it])
+    result, dim = a, 0
+    for it in expanded:
+        if it is None:
+            result = unsqueeze(result, dim)
+            dim += 1
+        elif isinstance(it, slice):
+            if it != slice(None):  # a bare ':' records nothing, like torch
+                result = slice_dim(result, dim, it)
+            dim += 1
+        else:
+            result = select(result, dim, int(it))
+    if result is a:  # ``x[:]`` records a Slice, ``x[...]`` an Alias
+        if nd and any(isinstance(it, slice) for it in items):
+            return slice_dim(a, 0, slice(None))
+        return _alias(a)
+    return result
+
+
+def _alias(a: Tensor) -> Tensor:
+    return _view_out(a, a._data.view(), _unary_node(AliasBackward0, a))

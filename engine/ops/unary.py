@@ -1,0 +1,123 @@
+"""Elementwise functions of one tensor: exp, log, sqrt, abs, sigmoid, tanh, relu, reciprocal.
+
+Each op is its forward (numpy) beside its node, whose ``apply`` calls the paired
+Numba backward kernel in ``engine.kernels.elementwise``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from engine.graph import Node
+from engine.kernels import elementwise as ek
+from engine.ops.base import edge, flat, float_dtype, out, recording
+from engine.tensor import Tensor
+
+
+class _Unary(Node):
+    """A one-input node whose backward is ``kernel(g, saved)``."""
+
+    __slots__ = ()
+    kernel: Callable
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        (s,) = self.saved()
+        return (type(self).kernel(flat(g), flat(s)).reshape(g.shape),)
+
+
+class ExpBackward0(_Unary):
+    __slots__ = ()
+    kernel = ek.exp_bwd
+
+
+class LogBackward0(_Unary):
+    __slots__ = ()
+    kernel = ek.log_bwd
+
+
+class SqrtBackward0(_Unary):
+    __slots__ = ()
+    kernel = ek.sqrt_bwd
+
+
+class AbsBackward0(_Unary):
+    __slots__ = ()
+    kernel = ek.abs_bwd
+
+
+class SigmoidBackward0(_Unary):
+    __slots__ = ()
+    kernel = ek.sigmoid_bwd
+
+
+class TanhBackward0(_Unary):
+    __slots__ = ()
+    kernel = ek.tanh_bwd
+
+
+class ReluBackward0(_Unary):
+    __slots__ = ()
+    kernel = ek.relu_bwd
+
+
+class ReciprocalBackward0(_Unary):
+    __slots__ = ()
+    kernel = ek.reciprocal_bwd
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        return 1 / (1 + np.exp(-x))
+
+
+def _relu(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0) if x.dtype.kind != "b" else x.copy()
+
+
+# name -> (forward, node class, save "input" or "result", needs a float input)
+_TABLE: dict[str, tuple[Callable, type, str, bool]] = {
+    "exp": (np.exp, ExpBackward0, "result", True),
+    "log": (np.log, LogBackward0, "input", True),
+    "sqrt": (np.sqrt, SqrtBackward0, "result", True),
+    "abs": (np.abs, AbsBackward0, "input", False),
+    "sigmoid": (_sigmoid, SigmoidBackward0, "result", True),
+    "tanh": (np.tanh, TanhBackward0, "result", True),
+    "relu": (_relu, ReluBackward0, "result", False),
+    "reciprocal": (np.reciprocal, ReciprocalBackward0, "result", True),
+}
+
+
+def _make(name: str) -> Callable[[Tensor], Tensor]:
+    fwd, node_cls, keep, float_only = _TABLE[name]
+
+    def op(a: Tensor) -> Tensor:
+        x = a._data
+        if float_only and x.dtype.kind != "f":
+            x = x.astype(float_dtype(x.dtype))
+        with np.errstate(all="ignore"):
+            res = fwd(x)
+        if type(res) is not np.ndarray:
+            res = np.asarray(res)
+        if not recording(a):
+            return out(res)
+        node = node_cls((edge(a),))
+        result = out(res, node)
+        node.save_as((a, x)) if keep == "input" else node.save(result)
+        return result
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"Elementwise {name}; its gradient node is ``{node_cls.__name__}``."
+    return op
+
+
+exp = _make("exp")
+log = _make("log")
+sqrt = _make("sqrt")
+abs = _make("abs")  # noqa: A001 - torch's name
+sigmoid = _make("sigmoid")
+tanh = _make("tanh")
+relu = _make("relu")
+reciprocal = _make("reciprocal")

@@ -1,0 +1,455 @@
+"""The Tensor: a numpy buffer plus the autograd bookkeeping torch users expect.
+
+Ops live in ``engine.ops`` and are attached as methods there; this module holds
+only what a tensor *is*: data, ``requires_grad``, ``grad``, ``grad_fn``, hooks,
+version counter and the in-place entry points.
+"""
+
+from __future__ import annotations
+
+import warnings
+import weakref
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from engine import dtypes, grad_mode
+from engine._format import tensor_repr
+from engine.graph import AccumulateGrad, RemovableHandle, _HookDict, add_hook
+from engine.kernels.accumulate import accumulate_
+from engine.kernels.accumulate import copy as copy_kernel
+
+NON_LEAF_GRAD_WARNING = (
+    "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
+    "attribute won't be populated during autograd.backward(). If you indeed want the .grad "
+    "field to be populated for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. "
+    "If you access the non-leaf Tensor by mistake, make sure you access the leaf Tensor "
+    "instead."
+)
+LEAF_INPLACE = "a leaf Variable that requires grad is being used in an in-place operation."
+
+
+class Size(tuple):
+    """A tensor's shape: a tuple that prints as ``engine.Size([5, 3])``."""
+
+    __slots__ = ()
+
+    def numel(self) -> int:
+        n = 1
+        for d in self:
+            n *= d
+        return n
+
+    def __repr__(self) -> str:
+        return f"engine.Size([{', '.join(str(d) for d in self)}])"
+
+
+class _Extra:
+    """Rarely used per-tensor state, kept off the hot path."""
+
+    __slots__ = ("hooks", "retains_grad", "accumulator", "base", "name")
+
+    def __init__(self) -> None:
+        self.hooks: _HookDict | None = None
+        self.retains_grad = False
+        self.accumulator: weakref.ref | None = None
+        self.base: Tensor | None = None
+        self.name: str | None = None
+
+
+class Tensor:
+    """An n-dimensional array that can record the operations applied to it.
+
+    >>> w = engine.randn(5, 3, requires_grad=True)
+    >>> loss = (engine.ones(5) @ w).sum()
+    >>> loss.backward(); w.grad.shape
+    engine.Size([5, 3])
+    """
+
+    __slots__ = ("_data", "_rg", "_grad", "grad_fn", "_output_nr", "_vc", "_x", "__weakref__")
+    __array_priority__ = 1000  # numpy defers to our reflected operators
+
+    def __init__(self, data: Any, dtype: dtypes.dtype | None = None,
+                 requires_grad: bool = False) -> None:
+        from engine.creation import to_array
+
+        _init(self, to_array(data, dtype), None, 0, [0])
+        if requires_grad:
+            self.requires_grad = True
+
+    # -- what it is ---------------------------------------------------------
+    @property
+    def shape(self) -> Size:
+        return Size(self._data.shape)
+
+    def size(self, dim: int | None = None) -> Size | int:
+        """The shape, or the length of one dimension."""
+        if dim is None:
+            return Size(self._data.shape)
+        return self._data.shape[wrap_dim(dim, self._data.ndim)]
+
+    @property
+    def dtype(self) -> dtypes.dtype:
+        return dtypes.from_np(self._data.dtype)
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    def dim(self) -> int:
+        return self._data.ndim
+
+    def numel(self) -> int:
+        return self._data.size
+
+    nelement = numel
+
+    @property
+    def device(self) -> str:
+        return "cpu"
+
+    def is_floating_point(self) -> bool:
+        return self._data.dtype.kind == "f"
+
+    def __len__(self) -> int:
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self) -> Iterator[Tensor]:
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._data.shape[0]))
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __repr__(self) -> str:
+        fn = self.grad_fn
+        return tensor_repr(self._data, requires_grad=self._rg and fn is None,
+                           grad_fn_name=None if fn is None else type(fn).__name__)
+
+    __str__ = __repr__
+
+    # -- conversion -----------------------------------------------------------
+    def numpy(self) -> np.ndarray:
+        """The data as a numpy array sharing memory (only for tensors without grad)."""
+        if self._rg:
+            raise RuntimeError(
+                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
+                "instead."
+            )
+        return self._data
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        return self._data if dtype is None else self._data.astype(dtype)
+
+    def item(self) -> float | int | bool:
+        if self._data.size != 1:
+            raise RuntimeError(
+                f"a Tensor with {self._data.size} elements cannot be converted to Scalar"
+            )
+        return self._data.reshape(()).item()
+
+    def tolist(self) -> Any:
+        return self._data.tolist()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self._data.dtype.kind not in "iub" or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self._data.size != 1:
+            raise RuntimeError(
+                "Boolean value of Tensor with more than one value is ambiguous"
+            )
+        return bool(self.item())
+
+    # -- autograd state -----------------------------------------------------
+    @property
+    def requires_grad(self) -> bool:
+        return self._rg
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        if self.grad_fn is not None:
+            msg = "you can only change requires_grad flags of leaf variables."
+            if not flag:
+                msg += (" If you want to use a computed variable in a subgraph that doesn't "
+                        "require differentiation use var_no_grad = var.detach().")
+            raise RuntimeError(msg)
+        if flag and self._data.dtype.kind != "f":
+            raise RuntimeError(
+                "only Tensors of floating point and complex dtype can require gradients"
+            )
+        self._rg = bool(flag)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    @property
+    def grad(self) -> Tensor | None:
+        if self.grad_fn is not None and not (self._x and self._x.retains_grad):
+            warnings.warn(NON_LEAF_GRAD_WARNING, UserWarning, stacklevel=2)
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got "
+                                f"grad of type {type(value).__name__}")
+            if value._data.shape != self._data.shape:
+                raise RuntimeError(
+                    f"assigned grad has data of a different size: expected "
+                    f"{list(self._data.shape)}, got {list(value._data.shape)}")
+            if value._data.dtype != self._data.dtype:
+                raise RuntimeError("assigned grad has data of a different type")
+        self._grad = value
+
+    @property
+    def retains_grad(self) -> bool:
+        return bool(self._x and self._x.retains_grad)
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf's gradient in ``.grad`` after backward."""
+        if not self._rg:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self.grad_fn is None or self.retains_grad:
+            return
+        self._extra().retains_grad = True
+        node = self.grad_fn
+        if node._retains is None:
+            node._retains = {}
+        node._retains[self._output_nr] = weakref.ref(self)
+
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
+        """Call ``hook(grad)`` whenever this tensor's gradient is computed.
+
+        The hook may return a tensor to use instead of ``grad``.
+
+        >>> h = w.register_hook(lambda g: g * 2); ...; h.remove()
+        """
+        if not self._rg:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        node = self.grad_fn
+        if node is None:
+            extra = self._extra()
+            if extra.hooks is None:
+                extra.hooks = _HookDict()
+            return add_hook(extra.hooks, hook)
+        if node._tensor_hooks is None:
+            node._tensor_hooks = {}
+        store = node._tensor_hooks.setdefault(self._output_nr, _HookDict())
+        return add_hook(store, hook)
+
+    @property
+    def _version(self) -> int:
+        return self._vc[0]
+
+    def _extra(self) -> _Extra:
+        if self._x is None:
+            self._x = _Extra()
+        return self._x
+
+    def _accumulator(self) -> AccumulateGrad:
+        """The leaf's AccumulateGrad node, shared by every use of the leaf (like torch)."""
+        extra = self._extra()
+        node = extra.accumulator() if extra.accumulator is not None else None
+        if node is None:
+            node = AccumulateGrad(self)
+            extra.accumulator = weakref.ref(node)
+        return node
+
+    def _leaf_hooks(self) -> _HookDict | None:
+        return self._x.hooks if self._x is not None else None
+
+    def _accumulate(self, g: np.ndarray) -> None:
+        """Add ``g`` into ``.grad`` in a Numba kernel; ``.grad`` keeps its identity."""
+        data = self._data
+        if g.dtype != data.dtype:
+            g = g.astype(data.dtype)
+        grad = self._grad
+        if grad is None:
+            self._grad = _wrap(copy_kernel(g.reshape(-1)).reshape(data.shape))
+        elif grad._data.flags.c_contiguous:
+            accumulate_(grad._data.reshape(-1), g.reshape(-1))
+            grad._vc[0] += 1
+        else:  # a user-assigned strided grad: keep the object, fix its layout
+            grad._data = np.ascontiguousarray(grad._data + g.reshape(data.shape))
+            grad._vc[0] += 1
+
+    def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
+                 create_graph: bool = False, inputs: Any = None) -> None:
+        """Gradients of this tensor w.r.t. the graph leaves; see ``autograd.backward``."""
+        from engine.autograd import backward
+
+        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+
+    # -- views of the autograd state ------------------------------------------
+    def detach(self) -> Tensor:
+        """A tensor sharing this one's data, cut from the graph."""
+        out = _wrap(self._data)
+        out._vc = self._vc
+        return out
+
+    def detach_(self) -> Tensor:
+        """Cut this tensor from the graph, in place; it becomes a leaf."""
+        self.grad_fn = None
+        self._output_nr = 0
+        self._rg = False
+        return self
+
+    @property
+    def data(self) -> Tensor:
+        return self.detach()
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        self._data = value._data
+
+    # -- in place -------------------------------------------------------------
+    def _check_inplace(self) -> None:
+        if self._rg and self.grad_fn is None and grad_mode._state.enabled:
+            raise RuntimeError(LEAF_INPLACE)
+
+    def _inplace(self, result: Tensor) -> Tensor:
+        """Write an out-of-place ``result`` into this tensor and take over its history."""
+        data = self._data
+        res = result._data
+        if res.dtype != data.dtype and not np.can_cast(res.dtype, data.dtype, "same_kind"):
+            raise RuntimeError(
+                f"result type {dtypes.from_np(res.dtype).name.capitalize()} can't be cast to "
+                f"the desired output type {dtypes.from_np(data.dtype).name.capitalize()}")
+        if res.shape != data.shape:
+            raise RuntimeError(
+                f"output with shape {list(data.shape)} doesn't match the broadcast shape "
+                f"{list(res.shape)}")
+        data[...] = res
+        self._vc[0] += 1
+        if result.grad_fn is not None:
+            self.grad_fn = result.grad_fn
+            self._output_nr = result._output_nr
+            self._rg = True
+            if self._x is not None and self._x.retains_grad:
+                self._x.retains_grad = False
+                self.retain_grad()
+        return self
+
+    def _recording_copy(self) -> Tensor:
+        """A snapshot of this tensor with its history, for in-place ops that record."""
+        return _wrap(self._data.copy(), self._rg, self.grad_fn, self._output_nr)
+
+    def _records(self, other: Any = None) -> bool:
+        return grad_mode._state.enabled and (
+            self._rg or (isinstance(other, Tensor) and other._rg))
+
+    def zero_(self) -> Tensor:
+        """Fill with zeros in place and return self (``w.grad.zero_()``)."""
+        return self.fill_(0)
+
+    def fill_(self, value: float | Tensor) -> Tensor:
+        self._check_inplace()
+        if self._records(value):
+            from engine.ops.inplace import fill
+
+            return self._inplace(fill(self, value))
+        self._data[...] = value._data if isinstance(value, Tensor) else value
+        self._vc[0] += 1
+        return self
+
+    def copy_(self, src: Tensor) -> Tensor:
+        self._check_inplace()
+        if self._records(src):
+            from engine.ops.inplace import copy_from
+
+            return self._inplace(copy_from(self, src))
+        self._data[...] = src._data if isinstance(src, Tensor) else src
+        self._vc[0] += 1
+        return self
+
+    def add_(self, other: Any, alpha: float = 1) -> Tensor:
+        return self._binary_inplace("add", other, alpha)
+
+    def sub_(self, other: Any, alpha: float = 1) -> Tensor:
+        return self._binary_inplace("sub", other, alpha)
+
+    def mul_(self, other: Any) -> Tensor:
+        return self._binary_inplace("mul", other, 1)
+
+    def div_(self, other: Any) -> Tensor:
+        return self._binary_inplace("div", other, 1)
+
+    def _binary_inplace(self, op: str, other: Any, alpha: float) -> Tensor:
+        from engine.ops import arithmetic
+
+        self._check_inplace()
+        fn = getattr(arithmetic, op)
+        args = (other, alpha) if op in ("add", "sub") else (other,)
+        if self._records(other):
+            return self._inplace(fn(self._recording_copy(), *args))
+        with grad_mode.no_grad():
+            return self._inplace(fn(self.detach(), *args))
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        self._check_inplace()
+        from engine.ops.inplace import setitem
+
+        if self._records(value):
+            self._inplace(setitem(self._recording_copy(), index, value))
+            return
+        self._data[_np_index(index)] = value._data if isinstance(value, Tensor) else value
+        self._vc[0] += 1
+
+
+def _np_index(index: Any) -> Any:
+    if isinstance(index, Tensor):
+        return index._data
+    if isinstance(index, tuple):
+        return tuple(i._data if isinstance(i, Tensor) else i for i in index)
+    return index
+
+
+def wrap_dim(dim: int, ndim: int) -> int:
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
+    return dim % n
+
+
+def _init(t: Tensor, data: np.ndarray, fn: Any, nr: int, vc: list) -> None:
+    t._data = data
+    t._rg = fn is not None
+    t._grad = None
+    t.grad_fn = fn
+    t._output_nr = nr
+    t._vc = vc
+    t._x = None
+
+
+def _wrap(data: np.ndarray, requires_grad: bool = False, fn: Any = None, nr: int = 0) -> Tensor:
+    """Fast internal constructor: no checks, no copies."""
+    t = Tensor.__new__(Tensor)
+    t._data = data
+    t._rg = requires_grad
+    t._grad = None
+    t.grad_fn = fn
+    t._output_nr = nr
+    t._vc = [0]
+    t._x = None
+    return t
+

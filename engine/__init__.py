@@ -68,3 +68,44 @@ __all__ = [
     "reshape", "set_grad_enabled", "sigmoid", "sqrt", "squeeze", "sub", "sum", "t", "tanh",
     "tensor", "transpose", "unsqueeze", "zeros", "zeros_like",
 ]
+
+# ---------------------------------------------------------------- issue 3: more ops, optim
+from engine import optim  # noqa: E402
+from engine.ops.activation import log_softmax, softmax  # noqa: E402
+from engine.ops.elementwise_more import (  # noqa: E402
+    clamp,
+    cos,
+    expm1,
+    log1p,
+    maximum,
+    minimum,
+    rsqrt,
+    sin,
+    square,
+    where,
+)
+from engine.ops.join import cat, chunk, gather, split, stack, unbind  # noqa: E402
+from engine.ops.layers import addmm  # noqa: E402
+from engine.ops.reduce_more import (  # noqa: E402
+    amax,
+    amin,
+    argmax,
+    argmin,
+    logsumexp,
+    max,  # noqa: A004
+    min,  # noqa: A004
+    norm,
+    prod,
+    std,
+    var,
+)
+
+clip = clamp
+concat = cat
+
+__all__ += [
+    "addmm", "amax", "amin", "argmax", "argmin", "cat", "chunk", "clamp", "clip", "concat",
+    "cos", "expm1", "gather", "log1p", "log_softmax", "logsumexp", "max", "maximum", "min",
+    "minimum", "norm", "optim", "prod", "rsqrt", "sin", "softmax", "split", "square", "stack",
+    "std", "unbind", "var", "where",
+]

@@ -69,7 +69,10 @@ def _np(dtype: dtypes.dtype | None) -> np.dtype:
 def _finish(arr: np.ndarray, requires_grad: bool) -> Tensor:
     t = _wrap(arr)
     if requires_grad:
-        t.requires_grad = True  # validates the dtype
+        if arr.dtype.kind != "f":  # torch's factories word it with a capital O
+            raise RuntimeError(
+                "Only Tensors of floating point and complex dtype can require gradients")
+        t.requires_grad = True
     return t
 
 
@@ -171,5 +174,6 @@ def randn_like(t: Tensor, dtype: dtypes.dtype | None = None,
                requires_grad: bool = False) -> Tensor:
     shape, d = _like(t, dtype)
     if d.kind != "f":
-        raise RuntimeError(f'"normal_kernel_cpu" not implemented for \'{dtypes.from_np(d).name}\'')
+        kind = dtypes.from_np(d).tensor_type.removesuffix("Tensor")
+        raise NotImplementedError(f'"normal_kernel_cpu" not implemented for \'{kind}\'')
     return _finish(_rng.standard_normal(shape).astype(d), requires_grad)

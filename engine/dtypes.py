@@ -89,6 +89,9 @@ def result_np_dtype(a_dtype: np.dtype, a_dim0: bool, b: object, b_dtype: np.dtyp
     if a_dtype == b_dtype:
         return a_dtype
     if a_dim0 == b_dim0:
+        a_cat, b_cat = _BY_NP[a_dtype]._cat, _BY_NP[b_dtype]._cat
+        if a_cat != b_cat:  # the higher category wins as it is: float32 * int64 -> float32
+            return a_dtype if a_cat > b_cat else b_dtype
         return np.promote_types(a_dtype, b_dtype)
     hi_dt, lo_dt = (a_dtype, b_dtype) if b_dim0 else (b_dtype, a_dtype)
     return lo_dt if _BY_NP[lo_dt]._cat > _BY_NP[hi_dt]._cat else hi_dt

@@ -50,7 +50,15 @@ class _GradMode:
         return clone
 
 
-class no_grad(_GradMode):  # noqa: N801
+class _NoParamMode(_GradMode):
+    """A mode that also decorates without parentheses: ``@no_grad`` as ``@no_grad()``."""
+
+    def __new__(cls, orig_func: Callable | None = None) -> Any:
+        self = super().__new__(cls)
+        return self if orig_func is None else self(orig_func)
+
+
+class no_grad(_NoParamMode):  # noqa: N801
     """Disable graph recording inside a ``with`` block or a decorated function.
 
     >>> with no_grad():
@@ -60,7 +68,7 @@ class no_grad(_GradMode):  # noqa: N801
     _mode = False
 
 
-class enable_grad(_GradMode):  # noqa: N801
+class enable_grad(_NoParamMode):  # noqa: N801
     """Re-enable graph recording inside a ``no_grad`` region."""
 
     _mode = True

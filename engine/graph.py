@@ -69,17 +69,39 @@ def add_hook(store: _HookDict, fn: Callable) -> RemovableHandle:
 
 
 class _Saved:
-    """One tensor saved for backward: its buffer and the version it had then."""
+    """One tensor saved for backward: its buffer and the version it had then.
 
-    __slots__ = ("data", "counter", "version", "producer", "output_nr")
+    ``tensor`` is the saved tensor itself, needed to differentiate the backward pass
+    (``create_graph=True``), except when it is the saving node's own output: holding
+    that would make a reference cycle, so it is rebuilt from ``data`` on demand.
+    """
 
-    def __init__(self, t: Tensor, data: np.ndarray | None = None) -> None:
+    __slots__ = ("data", "counter", "version", "producer", "output_nr", "tensor")
+
+    def __init__(self, t: Tensor, node: Node, data: np.ndarray | None = None) -> None:
         self.data = t._data if data is None else data
         self.counter = t._vc
         self.version = t._vc[0]
-        fn = t.grad_fn  # kept by name only: holding the node could make a cycle
+        fn = t.grad_fn
         self.producer = type(fn).__name__ if fn is not None else None
         self.output_nr = t._output_nr
+        self.tensor = None if fn is node else t
+
+    def unpack(self, node: Node) -> Tensor:
+        """The saved value as a tensor connected to the graph."""
+        from engine.tensor import _wrap
+
+        t = self.tensor
+        if t is None:
+            return _wrap(self.data, True, node, self.output_nr)
+        data = self.data
+        if data is t._data:
+            return t
+        if t._rg and data.shape == t._data.shape and data.dtype != t._data.dtype:
+            from engine.ops.convert import cast
+
+            return cast(t, data.dtype)
+        return _wrap(data)  # a derived constant (e.g. a cast of an input without grad)
 
 
 class Node:
@@ -138,15 +160,24 @@ class Node:
     # -- for op implementations --------------------------------------------
     def save(self, *tensors: Tensor) -> None:
         """Keep tensors for backward, with their versions for the in-place check."""
-        self._saved = tuple(_Saved(t) for t in tensors)
+        self._saved = tuple(_Saved(t, self) for t in tensors)
 
     def save_as(self, *pairs: tuple[Tensor, np.ndarray]) -> None:
         """Like ``save``, but keep a converted buffer (e.g. cast for type promotion)."""
-        self._saved = tuple(_Saved(t, d) for t, d in pairs)
+        self._saved = tuple(_Saved(t, self, d) for t, d in pairs)
 
     def saved(self) -> tuple:
         """The saved buffers (already checked by the engine before the pass started)."""
         return tuple(s.data for s in self._saved)
+
+    def unpack(self) -> tuple:
+        """The saved values as tensors in the graph, for ``apply_graph``."""
+        return tuple(s.unpack(self) for s in self._saved)
+
+    def saved_source(self, i: int) -> "Tensor":
+        """The tensor the ``i``-th saved value came from (for values derived from it)."""
+        s = self._saved[i]
+        return s.unpack(self) if s.tensor is None else s.tensor
 
     def check_saved(self) -> None:
         """Raise torch's errors if the saved values were freed or modified in place."""
@@ -162,7 +193,13 @@ class Node:
             self._released = True
 
     def apply(self, grads: list) -> tuple:  # pragma: no cover - abstract
+        """Gradients for each input from the gradients of each output (numpy arrays)."""
         raise NotImplementedError
+
+    def apply_graph(self, grads: list) -> tuple:
+        """Like ``apply`` but with tensors and differentiable ops, for ``create_graph=True``."""
+        raise NotImplementedError(
+            f"{self.name()} cannot be differentiated twice yet (create_graph=True)")
 
 
 def _modified_message(node: Node, s: _Saved) -> str:

@@ -27,7 +27,13 @@ NON_LEAF_GRAD_WARNING = (
     "If you access the non-leaf Tensor by mistake, make sure you access the leaf Tensor "
     "instead."
 )
+# torch's C++ names of the element types, used in its grad-assignment message
+_CPP_NAMES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double",
+              np.dtype(np.int64): "long int", np.dtype(np.bool_): "bool"}
 LEAF_INPLACE = "a leaf Variable that requires grad is being used in an in-place operation."
+VIEW_OF_LEAF_INPLACE = "a view of " + LEAF_INPLACE
+# How far up a chain of single-input nodes a view's leaf base is looked for.
+_VIEW_DEPTH = 64
 
 
 class Size(tuple):
@@ -193,6 +199,10 @@ class Tensor:
         self._rg = bool(flag)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if requires_grad and self.grad_fn is not None:
+            return self  # a non-leaf already requires grad; torch allows asking again
+        if requires_grad and self.grad_fn is None and self._data.dtype.kind != "f":
+            raise RuntimeError("only Tensors of floating point dtype can require gradients")
         self.requires_grad = requires_grad
         return self
 
@@ -212,12 +222,21 @@ class Tensor:
             if not isinstance(value, Tensor):
                 raise TypeError(f"assigned grad expected to be a Tensor or None but got "
                                 f"grad of type {type(value).__name__}")
+            if value._data.dtype != self._data.dtype:
+                theirs = _CPP_NAMES[value._data.dtype]
+                ours = dtypes.from_np(self._data.dtype).tensor_type.removesuffix("Tensor")
+                raise RuntimeError(
+                    f"attempting to assign a gradient with dtype '{theirs}' to a tensor with "
+                    f"grad_dtype '{ours}'. The gradient must match the tensor's grad_dtype "
+                    "(defaults to the tensor's dtype). You can set the tensor's grad_dtype "
+                    "attribute with a specific dtype, or None to allow any dtype. Set "
+                    "grad_dtype with caution. Diverging the dtypes of a tensor and its "
+                    "gradient may break downstream systems that assume they match.")
             if value._data.shape != self._data.shape:
                 raise RuntimeError(
-                    f"assigned grad has data of a different size: expected "
-                    f"{list(self._data.shape)}, got {list(value._data.shape)}")
-            if value._data.dtype != self._data.dtype:
-                raise RuntimeError("assigned grad has data of a different type")
+                    f"attempting to assign a gradient of size '{list(value._data.shape)}' to a "
+                    f"tensor of size '{list(self._data.shape)}'. Please ensure that the "
+                    "gradient and the tensor are the same size")
         self._grad = value
 
     @property
@@ -315,16 +334,42 @@ class Tensor:
 
     @property
     def data(self) -> Tensor:
-        return self.detach()
+        """The same buffer outside autograd; unlike ``detach()`` its in-place changes are
+        not counted (torch's documented ``.data`` escape hatch)."""
+        return _wrap(self._data)
 
     @data.setter
     def data(self, value: Tensor) -> None:
         self._data = value._data
 
     # -- in place -------------------------------------------------------------
-    def _check_inplace(self) -> None:
-        if self._rg and self.grad_fn is None and grad_mode._state.enabled:
-            raise RuntimeError(LEAF_INPLACE)
+    def _check_inplace(self, view: bool = False) -> None:
+        """torch's refusal to write into a leaf that requires grad, or into a view of one.
+
+        ``view``: the write goes through a view taken first (``x[0] = v``).
+        """
+        if not self._rg or not grad_mode._state.enabled:
+            return
+        if self.grad_fn is None:
+            raise RuntimeError(VIEW_OF_LEAF_INPLACE if view else LEAF_INPLACE)
+        if self._data.base is not None and self._leaf_base() is not None:
+            raise RuntimeError(VIEW_OF_LEAF_INPLACE)
+
+    def _leaf_base(self) -> Tensor | None:
+        """The leaf requiring grad this tensor is a view of, if any.
+
+        Views share their base's version counter, so the leaf is found by walking up
+        the single-input nodes to an AccumulateGrad whose variable shares ``_vc``.
+        """
+        node = self.grad_fn
+        for _ in range(_VIEW_DEPTH):
+            if node is None or len(node.next_functions) != 1:
+                return None
+            node = node.next_functions[0][0]
+            if type(node) is AccumulateGrad:
+                leaf = node.variable
+                return leaf if leaf._vc is self._vc and leaf._rg else None
+        return None
 
     def _inplace(self, result: Tensor) -> Tensor:
         """Write an out-of-place ``result`` into this tensor and take over its history."""
@@ -341,11 +386,15 @@ class Tensor:
         data[...] = res
         self._vc[0] += 1
         if result.grad_fn is not None:
+            retained = self._x is not None and self._x.retains_grad
+            if retained:  # the retained grad now belongs to the new history only
+                self._x.retains_grad = False
+                if self.grad_fn is not None and self.grad_fn._retains:
+                    self.grad_fn._retains.pop(self._output_nr, None)
             self.grad_fn = result.grad_fn
             self._output_nr = result._output_nr
             self._rg = True
-            if self._x is not None and self._x.retains_grad:
-                self._x.retains_grad = False
+            if retained:
                 self.retain_grad()
         return self
 
@@ -405,7 +454,7 @@ class Tensor:
             return self._inplace(fn(self.detach(), *args))
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        self._check_inplace()
+        self._check_inplace(view=_takes_view(index))
         from engine.ops.inplace import setitem
 
         if self._records(value):
@@ -421,6 +470,18 @@ def _np_index(index: Any) -> Any:
     if isinstance(index, tuple):
         return tuple(i._data if isinstance(i, Tensor) else i for i in index)
     return index
+
+
+def _takes_view(index: Any) -> bool:
+    """Whether torch indexes a view first for ``x[index] = v`` (an int, part slice or None)."""
+    for i in index if isinstance(index, tuple) else (index,):
+        if i is None or isinstance(i, (int, np.integer)) and not isinstance(i, bool):
+            return True
+        if isinstance(i, slice) and i != slice(None):
+            return True
+        if isinstance(i, Tensor) and i._data.ndim == 0 and i._data.dtype.kind in "iu":
+            return True
+    return False
 
 
 def wrap_dim(dim: int, ndim: int) -> int:

@@ -21,8 +21,12 @@ def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
     >>> engine.autograd.backward(loss)                 # same as loss.backward()
     >>> engine.autograd.backward(out, engine.ones_like(out), retain_graph=True)
     """
-    if isinstance(inputs, Tensor):
-        inputs = (inputs,)
+    if inputs is not None:
+        inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+        if not inputs:
+            raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
+        for t in inputs:
+            t.retain_grad()  # as torch: a non-leaf input keeps its .grad from now on
     run(tensors, grad_tensors, retain_graph, create_graph, inputs)
 
 
@@ -36,11 +40,11 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
     """
     targets = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
     if not targets:
-        raise RuntimeError("grad requires non-empty inputs.")
+        raise RuntimeError("`inputs` argument to `grad()` cannot be empty.")
     captured = run(outputs, grad_outputs, retain_graph, create_graph, targets,
                    accumulate=False)
     result: list[Tensor | None] = []
-    for t, g in zip(targets, captured):
+    for i, (t, g) in enumerate(zip(targets, captured)):
         if g is None:
             if materialize_grads:
                 from engine.creation import zeros_like
@@ -49,8 +53,8 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
                 continue
             if not allow_unused:
                 raise RuntimeError(
-                    "One of the differentiated Tensors appears to not have been used in the "
-                    "graph. Set allow_unused=True if this is the desired behavior.")
+                    f"The differentiated Tensor at index {i} appears to not have been used in "
+                    "the graph. Set allow_unused=True if this is the desired behavior.")
             result.append(None)
         else:
             result.append(_wrap(g.astype(t._data.dtype, copy=False).reshape(t._data.shape)))

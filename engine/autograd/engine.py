@@ -17,8 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from engine.dtypes import from_np
+from engine.grad_mode import no_grad
 from engine.graph import AccumulateGrad, Node
-from engine.kernels.accumulate import add_out
+from engine.kernels.accumulate import add_out, copy
 from engine.ops.base import edge
 from engine.tensor import Tensor, _wrap
 
@@ -65,28 +67,35 @@ def _as_tuple(x: Any) -> tuple:
     return tuple(x)
 
 
-def _root_grads(roots: tuple[Tensor, ...], grads: Any) -> list[np.ndarray]:
+def _root_grads(roots: tuple[Tensor, ...], grads: Any) -> list[np.ndarray | None]:
+    """The seed gradient of each root, checked in torch's order: each given gradient's
+    type and shape, the implicit ones; then the counts; then that every root needs grad."""
     given = _as_tuple(grads) if grads is not None else (None,) * len(roots)
-    if len(given) != len(roots):
-        raise RuntimeError(f"got {len(given)} gradients for {len(roots)} tensors")
-    out = []
+    out: list[np.ndarray | None] = []
     for i, (t, g) in enumerate(zip(roots, given)):
-        if not t._rg:
-            raise RuntimeError(
-                f"element {i} of tensors does not require grad and does not have a grad_fn")
         if g is None:
-            if t._data.size != 1:
+            if t._rg and t._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
             out.append(np.ones(t._data.shape, t._data.dtype))
             continue
-        gd = g._data if isinstance(g, Tensor) else np.asarray(g)
+        if not isinstance(g, Tensor):
+            raise TypeError(
+                f"gradients can be either Tensors or None, but got {type(g).__name__}")
+        gd = g._data
         if gd.shape != t._data.shape:
             raise RuntimeError(
                 f"Mismatch in shape: grad_output[{i}] has a shape of {_size(gd.shape)} and "
                 f"output[{i}] has a shape of {_size(t._data.shape)}.")
         if gd.dtype != t._data.dtype:
             gd = gd.astype(t._data.dtype)
-        out.append(np.ascontiguousarray(gd))
+        # (np.ascontiguousarray would turn a 0-d gradient into shape (1,))
+        out.append(gd if gd.flags.c_contiguous else gd.copy(order="C"))
+    if len(given) != len(roots):
+        raise RuntimeError(f"got {len(roots)} tensors and {len(given)} gradients")
+    for i, t in enumerate(roots):
+        if not t._rg:
+            raise RuntimeError(
+                f"element {i} of tensors does not require grad and does not have a grad_fn")
     return out
 
 
@@ -98,17 +107,41 @@ def _wrapped(g: np.ndarray | None) -> Tensor | None:
     return None if g is None else _wrap(g)
 
 
-def _unwrapped(t: Any, fallback: np.ndarray | None) -> np.ndarray | None:
-    if t is None:
-        return fallback
-    return t._data if isinstance(t, Tensor) else np.asarray(t)
+def _hook_result(fn: Any, old: np.ndarray | None, new: Any) -> np.ndarray | None:
+    """A gradient a hook returned, checked as torch checks it (type, dtype, shape)."""
+    if new is None:
+        return None
+    if old is None:
+        raise RuntimeError("can't replace a None gradient with a non-None value")
+    if not isinstance(new, Tensor):
+        raise TypeError(f"expected Variable, but hook returned '{type(new).__name__}'")
+    name = getattr(fn, "__name__", "<unknown>")
+    data = new._data
+    if data.dtype != old.dtype:
+        was, got = (from_np(d).tensor_type for d in (old.dtype, data.dtype))
+        raise RuntimeError(
+            f"hook '{name}' has changed the type of value (was engine.{was} got engine.{got})")
+    if data.shape != old.shape:
+        raise RuntimeError(f"hook '{name}' has changed the size of value")
+    return data
+
+
+def _hook_tuple(fn: Any, old: Sequence, res: Any) -> list:
+    """A node hook's replacement tuple; a None entry drops that gradient, as in torch."""
+    if not isinstance(res, tuple):
+        raise TypeError(f"expected tuple, but hook returned '{type(res).__name__}'")
+    if len(res) != len(old):
+        raise RuntimeError(
+            f"hook '{getattr(fn, '__name__', '<unknown>')}' has returned an incorrect number "
+            f"of values (got {len(res)}, but expected {len(old)})")
+    return [_hook_result(fn, o, r) for o, r in zip(old, res)]
 
 
 def _run_tensor_hooks(hooks: dict, g: np.ndarray) -> np.ndarray:
     for fn in list(hooks.values()):
         res = fn(_wrap(g))
         if res is not None:
-            g = res._data
+            g = _hook_result(fn, g, res)
     return g
 
 
@@ -156,11 +189,11 @@ def backward_steps(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
 
     # Where gradients are captured (autograd.grad) instead of accumulated.
     targets = _as_tuple(inputs)
-    captures: dict[tuple[Node, int], int] = {}
+    captures: dict[tuple[Node, int], list[int]] = {}
     for i, t in enumerate(targets):
         if not t._rg:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
-        captures.setdefault(edge(t), i)
+        captures.setdefault(edge(t), []).append(i)
     needed = _needed(order, captures) if targets else None
     # Fail before touching anything: freed or modified saved tensors raise here.
     for node in order:
@@ -177,53 +210,65 @@ def backward_steps(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
     heapq.heapify(ready)
     index = 0
     remaining = len(order)
-    while ready:
-        node = heapq.heappop(ready)[2]
-        remaining -= 1
-        buf = buffers.pop(node, None)
-        ins: tuple = ()
-        ran = False
-        if buf is not None and (needed is None or node in needed or
-                                any((node, k) in captures for k in range(len(buf)))):
-            buf = _before(node, buf)
-            if targets:
-                for k, g in enumerate(buf):
-                    slot = captures.get((node, k))
-                    if slot is not None:
-                        captured[slot] = g
-            is_sink = type(node) is AccumulateGrad
-            if is_sink:
-                if accumulate and (not targets or (node, 0) in captures):
-                    node.apply(buf)
-                    ran = True
-            elif needed is None or node in needed:
-                ins = node.apply(buf)
-                if node._hooks:
-                    ins = _after(node, ins, buf)
-                ran = True
-            if ran:
-                if not keep:
+    try:
+        while ready:
+            node = heapq.heappop(ready)[2]
+            remaining -= 1
+            buf = buffers.pop(node, None)
+            ins: tuple = ()
+            if buf is not None and (needed is None or node in needed or
+                                    any((node, k) in captures for k in range(len(buf)))):
+                with no_grad():  # hooks and nodes run untracked, as in torch
+                    buf = _tensor_hooks(node, buf)
+                    if targets:
+                        for k, g in enumerate(buf):
+                            for slot in captures.get((node, k), ()):
+                                captured[slot] = g
+                    is_sink = type(node) is AccumulateGrad
+                    if is_sink:
+                        ran = accumulate and (not targets or (node, 0) in captures)
+                    else:
+                        ran = needed is None or node in needed
+                    if ran:
+                        if node._pre_hooks:
+                            buf = _pre_hooks(node, buf)
+                        nexts = node.next_functions
+                        if any(g is not None for g in buf):
+                            ins = node.apply(buf)
+                            if len(ins) < len(nexts):  # one gradient per input, always
+                                ins = (*ins, *(None,) * (len(nexts) - len(ins)))
+                        else:  # a pre-hook dropped every incoming gradient
+                            ins = (None,) * len(nexts)
+                        if node._hooks:
+                            ins = _after(node, ins, buf)
+                if ran:
+                    if not keep:
+                        node.release()
+                    leaf = node.variable if is_sink else None
+                    yield Step(node, buf, ins, leaf, index, remaining)
+                    index += 1
+            nexts = node.next_functions
+            for (nxt, nr), g in zip(nexts, ins or (None,) * len(nexts)):
+                if nxt is None:
+                    continue
+                if g is not None:
+                    b = buffers.get(nxt)
+                    if b is None:
+                        b = buffers[nxt] = [None] * nxt.num_outputs
+                    cur = b[nr]
+                    b[nr] = g if cur is None else add_out(
+                        np.ascontiguousarray(cur).reshape(-1),
+                        np.ascontiguousarray(g, dtype=cur.dtype).reshape(-1)).reshape(cur.shape)
+                deps[nxt] -= 1
+                if deps[nxt] == 0:
+                    heapq.heappush(ready, (_priority(nxt), -nxt._seq, nxt))
+    finally:
+        # Also when the caller abandons the generator half way: a pass without
+        # retain_graph consumes the graph, finished or not.
+        if not keep:
+            for node in order:
+                if needed is None or node in needed:
                     node.release()
-                yield Step(node, buf, ins, node.variable if is_sink else None, index, remaining)
-                index += 1
-        for (nxt, nr), g in zip(node.next_functions, ins or (None,) * len(node.next_functions)):
-            if nxt is None:
-                continue
-            if g is not None:
-                b = buffers.get(nxt)
-                if b is None:
-                    b = buffers[nxt] = [None] * nxt.num_outputs
-                cur = b[nr]
-                b[nr] = g if cur is None else add_out(
-                    np.ascontiguousarray(cur).reshape(-1),
-                    np.ascontiguousarray(g, dtype=cur.dtype).reshape(-1)).reshape(cur.shape)
-            deps[nxt] -= 1
-            if deps[nxt] == 0:
-                heapq.heappush(ready, (_priority(nxt), -nxt._seq, nxt))
-    if not keep:
-        for node in order:
-            if needed is None or node in needed:
-                node.release()
     return tuple(captured)
 
 
@@ -243,14 +288,13 @@ def _needed(order: list[Node], captures: dict) -> set[Node]:
     return needed | {n for n in capture_nodes if type(n) is AccumulateGrad}
 
 
-def _before(node: Node, buf: list) -> list:
-    """Tensor hooks, retained grads and pre-hooks, in torch's order."""
+def _tensor_hooks(node: Node, buf: list) -> list:
+    """Tensor hooks and retained grads: they see a gradient even where it is only captured."""
     if type(node) is AccumulateGrad:
         hooks = node.variable._leaf_hooks()
         if hooks:
             buf = [_run_tensor_hooks(hooks, buf[0])]
-        return buf
-    if node._tensor_hooks:
+    elif node._tensor_hooks:
         buf = list(buf)
         for nr, hooks in node._tensor_hooks.items():
             if buf[nr] is not None and hooks:
@@ -258,16 +302,24 @@ def _before(node: Node, buf: list) -> list:
     if node._retains:
         for nr, ref in node._retains.items():
             t = ref()
-            if t is not None and buf[nr] is not None:
-                if t._grad is None:
-                    t._grad = _wrap(np.array(buf[nr], copy=True, order="C"))
-                else:
-                    t._grad = _wrap(t._grad._data + buf[nr])
-    if node._pre_hooks:
-        for fn in list(node._pre_hooks.values()):
-            res = fn(tuple(_wrapped(g) for g in buf))
-            if res is not None:
-                buf = [_unwrapped(r, old) for r, old in zip(res, buf)]
+            g = buf[nr]
+            if t is not None and g is not None:
+                flat = g.reshape(-1)
+                if t._grad is not None:
+                    old = t._grad._data
+                    flat = add_out(old.reshape(-1), flat.astype(old.dtype, copy=False))
+                elif np.shares_memory(flat, g):
+                    flat = copy(flat)  # .grad never aliases a buffer the pass still uses
+                t._grad = _wrap(flat.reshape(g.shape))
+    return buf
+
+
+def _pre_hooks(node: Node, buf: list) -> list:
+    """The node's own pre-hooks: only for a node that is about to run."""
+    for fn in list(node._pre_hooks.values()):
+        res = fn(tuple(_wrapped(g) for g in buf))
+        if res is not None:
+            buf = _hook_tuple(fn, buf, res)
     return buf
 
 
@@ -276,7 +328,7 @@ def _after(node: Node, ins: tuple, buf: list) -> tuple:
     for fn in list(node._hooks.values()):
         res = fn(tuple(_wrapped(g) for g in ins), outs)
         if res is not None:
-            ins = tuple(_unwrapped(r, None) for r in res)
+            ins = tuple(_hook_tuple(fn, ins, res))
     return ins
 
 

@@ -28,10 +28,14 @@ REGISTRY: list[Kernel] = []
 
 
 def kernel(group: str, sig: str) -> Callable[[Callable], Callable]:
-    """Compile ``fn`` with ``@njit(cache=True)`` and register it for warm-up."""
+    """Compile ``fn`` with ``@njit(cache=True)`` and register it for warm-up.
+
+    ``error_model="numpy"``: a float division by zero gives inf/nan as in torch (the
+    gradient of log or sqrt at 0) instead of raising ZeroDivisionError.
+    """
 
     def deco(fn: Callable) -> Callable:
-        jitted = numba.njit(cache=True, nogil=True)(fn)
+        jitted = numba.njit(cache=True, nogil=True, error_model="numpy")(fn)
         REGISTRY.append(Kernel(group, fn.__name__, sig, jitted))
         return jitted
 

@@ -97,11 +97,12 @@ def pow_exp_bwd(g, x, y, res):
 
 @kernel("elementwise", "aas")
 def rpow_bwd(g, res, base):
-    """d/dy base**y for a number base; zero where base == 0 and y >= 0 (res==0 or 1)."""
+    """d/dy base**y = base**y * log(base) for a number base.  For base 0 torch gives 0
+    where y >= 0, i.e. where the result is 0 or 1, and inf * log(0) = -inf elsewhere."""
     out = np.empty_like(g)
-    lb = math.log(base) if base > 0 else math.nan
+    lb = math.log(base) if base > 0 else (-math.inf if base == 0.0 else math.nan)
     for i in range(g.size):
-        if base == 0.0:
+        if base == 0.0 and res[i] <= 1.0:
             out[i] = 0.0
         else:
             out[i] = g[i] * (res[i] * lb)

@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.ops import arithmetic, indexing, linalg, loss, reduce, shape, unary
+from engine.ops import arithmetic, convert, indexing, linalg, loss, reduce, shape, unary
+from engine.ops.convert import cast
 from engine.ops.base import scalar_or_data
 from engine.tensor import Tensor, _wrap
 
@@ -71,54 +72,38 @@ _METHODS: dict[str, Any] = {
 }
 
 
-def _to(a: Tensor, dtype: Any = None, *args: Any, **kwargs: Any) -> Tensor:
-    """Convert to ``dtype`` (a copy recorded in the graph); devices other than cpu refuse."""
-    from engine import dtypes
+_METHODS.update({"to": convert.to, "float": convert.caster("float32"),
+                 "double": convert.caster("float64"), "long": convert.caster("int64"),
+                 "bool": convert.caster("bool_")})
 
-    target = kwargs.get("dtype", dtype)
-    if isinstance(target, str):
-        if target != "cpu":
-            raise RuntimeError(f"the engine runs on the CPU only; got device {target!r}")
-        return a
-    if target is None or not isinstance(target, dtypes.dtype):
-        return a
-    return _cast(a, target)
+# ---------------------------------------------------------------- issue 3: more ops
+# (elementwise_more, activation, reduce_more, join; kept as one block for easy merging)
+from engine.ops import activation, elementwise_more, join, reduce_more  # noqa: E402
 
 
-class ToCopyBackward0(shape.CloneBackward0):
-    __slots__ = ("dtype",)
-
-    def apply(self, grads: list) -> tuple:
-        return (grads[0].astype(self.dtype),)
+def _where_method(a: Tensor, condition: Tensor, other: Any) -> Tensor:
+    """``a.where(condition, other)``: torch's method order for ``where``."""
+    return elementwise_more.where(condition, a, other)
 
 
-def _cast(a: Tensor, target: Any) -> Tensor:
-    from engine.ops.base import edge, out, recording
-
-    if a._data.dtype == target.np:
-        return a
-    res = a._data.astype(target.np)
-    if recording(a) and target.is_floating_point:
-        node = ToCopyBackward0((edge(a),))
-        node.dtype = a._data.dtype
-        return out(res, node)
-    return out(res)
-
-
-def _caster(name: str) -> Any:
-    def cast(a: Tensor) -> Tensor:
-        from engine import dtypes
-
-        return _cast(a, getattr(dtypes, name))
-
-    cast.__name__ = name
-    return cast
-
-
-_METHODS.update({"to": _to, "float": _caster("float32"), "double": _caster("float64"),
-                 "long": _caster("int64"), "bool": _caster("bool_")})
+_METHODS.update({
+    "sin": elementwise_more.sin, "cos": elementwise_more.cos,
+    "log1p": elementwise_more.log1p, "expm1": elementwise_more.expm1,
+    "rsqrt": elementwise_more.rsqrt, "square": elementwise_more.square,
+    "clamp": elementwise_more.clamp, "clip": elementwise_more.clamp,
+    "maximum": elementwise_more.maximum, "minimum": elementwise_more.minimum,
+    "where": _where_method,
+    "softmax": activation.softmax, "log_softmax": activation.log_softmax,
+    "max": reduce_more.max, "min": reduce_more.min, "amax": reduce_more.amax,
+    "amin": reduce_more.amin, "argmax": reduce_more.argmax, "argmin": reduce_more.argmin,
+    "prod": reduce_more.prod, "var": reduce_more.var, "std": reduce_more.std,
+    "logsumexp": reduce_more.logsumexp, "norm": reduce_more.norm,
+    "split": join.split, "chunk": join.chunk, "unbind": join.unbind,
+    "repeat": join.repeat, "gather": join.gather,
+})
 
 for _name, _fn in _METHODS.items():
     setattr(Tensor, _name, _fn)
 
-__all__ = ["arithmetic", "indexing", "linalg", "loss", "reduce", "shape", "unary"]
+__all__ = ["cast", "arithmetic", "convert", "indexing", "linalg", "loss", "reduce", "shape", "unary",
+           "activation", "elementwise_more", "join", "reduce_more"]

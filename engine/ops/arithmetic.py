@@ -11,12 +11,14 @@ from engine.graph import Node
 from engine.kernels import elementwise as ek
 from engine.ops.base import (
     broadcast_shape,
+    const,
     edge,
     expand_flat,
     flat,
     out,
     recording,
     scalar_or_data,
+    sum_to,
     unbroadcast,
 )
 from engine.tensor import Tensor
@@ -64,6 +66,13 @@ class AddBackward0(Node):
                              .reshape(g.shape), *self.b)
         return ga, gb
 
+    def apply_graph(self, grads: list) -> tuple:
+        g = grads[0]
+        (fa, _), (fb, _) = self.next_functions
+        ga = sum_to(g, *self.a) if fa is not None else None
+        gb = sum_to(g * self.alpha if self.alpha != 1 else g, *self.b) if fb is not None else None
+        return ga, gb
+
 
 class SubBackward0(AddBackward0):
     __slots__ = ()
@@ -77,6 +86,13 @@ class SubBackward0(AddBackward0):
             gb = unbroadcast(ek.scale_bwd(flat(g), -self.alpha).reshape(g.shape), *self.b)
         return ga, gb
 
+    def apply_graph(self, grads: list) -> tuple:
+        g = grads[0]
+        (fa, _), (fb, _) = self.next_functions
+        ga = sum_to(g, *self.a) if fa is not None else None
+        gb = sum_to(g * -self.alpha, *self.b) if fb is not None else None
+        return ga, gb
+
 
 class RsubBackward1(Node):
     __slots__ = ("alpha",)
@@ -84,6 +100,9 @@ class RsubBackward1(Node):
     def apply(self, grads: list) -> tuple:
         g = grads[0]
         return (ek.scale_bwd(flat(g), -self.alpha).reshape(g.shape),)
+
+    def apply_graph(self, grads: list) -> tuple:
+        return (grads[0] * -self.alpha,)
 
 
 def add(a: Tensor, b: Any, alpha: float = 1) -> Tensor:
@@ -143,6 +162,16 @@ class MulBackward0(Node):
                              *self.b)
         return ga, gb
 
+    def apply_graph(self, grads: list) -> tuple:
+        g = grads[0]
+        if self.b is None:
+            return (g * self.scalar,)
+        (fa, _), (fb, _) = self.next_functions
+        saved = self.unpack()
+        ga = sum_to(g * saved[-1], *self.a) if fa is not None else None
+        gb = sum_to(g * saved[0], *self.b) if fb is not None else None
+        return ga, gb
+
 
 def mul(a: Tensor, b: Any) -> Tensor:
     """a * b, elementwise with broadcasting."""
@@ -183,6 +212,17 @@ class DivBackward0(Node):
                              .reshape(shape), *self.b)
         return ga, gb
 
+    def apply_graph(self, grads: list) -> tuple:
+        g = grads[0]
+        if self.b is None:
+            return (g / self.scalar,)
+        (fa, _), (fb, _) = self.next_functions
+        saved = self.unpack()
+        b = saved[0]
+        ga = sum_to(g / b, *self.a) if fa is not None else None
+        gb = sum_to(-g * (saved[1] / b) / b, *self.b) if fb is not None else None
+        return ga, gb
+
 
 def div(a: Tensor, b: Any) -> Tensor:
     """a / b (true division: integer inputs give float32, as torch)."""
@@ -215,6 +255,9 @@ class NegBackward0(Node):
         g = grads[0]
         return (ek.neg_bwd(flat(g)).reshape(g.shape),)
 
+    def apply_graph(self, grads: list) -> tuple:
+        return (-grads[0],)
+
 
 def neg(a: Tensor) -> Tensor:
     """-a."""
@@ -236,6 +279,12 @@ class PowBackward0(Node):
         (x,) = self.saved()
         return (ek.pow_scalar_bwd(flat(g), flat(x), float(self.p)).reshape(g.shape),)
 
+    def apply_graph(self, grads: list) -> tuple:
+        (x,) = self.unpack()
+        if self.p == 0:
+            return (grads[0] * 0.0,)
+        return (grads[0] * (self.p * x ** (self.p - 1)),)
+
 
 class PowBackward1(Node):
     """x ** y for two tensors."""
@@ -255,6 +304,21 @@ class PowBackward1(Node):
             gb = unbroadcast(ek.pow_exp_bwd(flat(g), xf, yf, flat(res)).reshape(shape), *self.b)
         return ga, gb
 
+    def apply_graph(self, grads: list) -> tuple:
+        from engine.ops.elementwise_more import where
+
+        g = grads[0]
+        (fa, _), (fb, _) = self.next_functions
+        x, y, res = self.unpack()
+        ga = gb = None
+        if fa is not None:
+            ga = sum_to(where(y == 0, 0.0, g * (y * x ** (y - 1))), *self.a)
+        if fb is not None:
+            # torch's mask: 0 ** y for y >= 0 has no log term
+            skip = const((x._data == 0) & (y._data >= 0))
+            gb = sum_to(where(skip, 0.0, g * (res * x.log())), *self.b)
+        return ga, gb
+
 
 class PowBackward2(Node):
     """p ** y for a Python number p."""
@@ -265,6 +329,14 @@ class PowBackward2(Node):
         g = grads[0]
         (res,) = self.saved()
         return (ek.rpow_bwd(flat(g), flat(res), float(self.base)).reshape(g.shape),)
+
+    def apply_graph(self, grads: list) -> tuple:
+        from engine.ops.elementwise_more import where
+
+        (res,) = self.unpack()
+        if self.base == 0:
+            return (where(const(np.isfinite(res._data)), 0.0, grads[0] * (res * -np.inf)),)
+        return (grads[0] * (res * float(np.log(self.base))),)
 
 
 def pow(a: Tensor, b: Any) -> Tensor:  # noqa: A001 - torch's name

@@ -93,12 +93,40 @@ def unbroadcast(g: np.ndarray, shape: tuple[int, ...], dtype: np.dtype | None = 
     return g
 
 
+def sum_to(g: Tensor, shape: tuple[int, ...], dtype: np.dtype | None = None) -> Tensor:
+    """``unbroadcast`` for tensors, recorded in the graph (used by ``apply_graph``)."""
+    gs = g._data.shape
+    if gs != shape:
+        lead = len(gs) - len(shape)
+        dims = tuple(range(lead)) + tuple(
+            lead + i for i, s in enumerate(shape) if s == 1 and gs[lead + i] != 1)
+        g = (g.sum(dims, keepdim=True) if dims else g).reshape(shape)
+    if dtype is not None and g._data.dtype != dtype:
+        from engine.ops.convert import cast
+
+        g = cast(g, dtype)
+    return g
+
+
+def const(a: np.ndarray) -> Tensor:
+    """A constant tensor (no history) inside a differentiable backward formula."""
+    return _wrap(a)
+
+
 def expand_flat(a: np.ndarray, shape: tuple[int, ...], divisor: float = 1.0) -> np.ndarray:
     """``a`` broadcast to ``shape`` (divided by ``divisor``) as a flat contiguous buffer."""
     if a.shape == shape and divisor == 1.0:
         return flat(a)
-    big, strides, size = _plan(a.shape, shape)
-    return bk.expand(flat(a), big, strides, size, divisor)
+    big, strides, _ = _plan(a.shape, shape)
+    return bk.expand(flat(a), big, strides, _numel(shape), divisor)
+
+
+@lru_cache(maxsize=4096)
+def _numel(shape: tuple[int, ...]) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
 
 
 def scalar_or_data(x: Any) -> tuple[Any, np.dtype | None, bool]:
@@ -106,7 +134,11 @@ def scalar_or_data(x: Any) -> tuple[Any, np.dtype | None, bool]:
     if type(x) is Tensor:
         d = x._data
         return d, d.dtype, d.ndim == 0
-    if isinstance(x, (bool, int, float, np.number, np.bool_)):
+    if isinstance(x, (np.number, np.bool_)):  # checked first: np.float64 is a float
+        # torch treats a numpy scalar as the Python number; numpy (NEP 50) would let
+        # np.float64(2) turn a float32 result into float64
+        return x.item(), None, True
+    if isinstance(x, (bool, int, float)):
         return x, None, True
     raise TypeError(f"unsupported operand type: {type(x).__name__}")
 

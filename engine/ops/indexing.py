@@ -20,6 +20,27 @@ class IndexBackward0(Node):
         size = int(np.prod(self.shape))
         return (scatter_add(flat(g), self.positions, size).reshape(self.shape),)
 
+    def apply_graph(self, grads: list) -> tuple:
+        g = grads[0]
+        size = int(np.prod(self.shape))
+        full = scatter_add(flat(g._data), self.positions, size).reshape(self.shape)
+        node = IndexBackwardBackward0((edge(g),)) if recording(g) else None
+        if node is not None:
+            node.positions, node.shape = self.positions, g._data.shape
+        return (out(full, node),)
+
+
+class IndexBackwardBackward0(Node):
+    """Backward of the scatter-add: gather from the same positions."""
+
+    __slots__ = ("positions", "shape")
+
+    def apply(self, grads: list) -> tuple:
+        return (flat(grads[0])[self.positions].reshape(self.shape),)
+
+    def apply_graph(self, grads: list) -> tuple:
+        return (advanced_index(grads[0].reshape(-1), self.positions).reshape(self.shape),)
+
 
 def _np_index(index: Any) -> Any:
     items = index if isinstance(index, tuple) else (index,)

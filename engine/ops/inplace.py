@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from engine.graph import Node
-from engine.ops.base import edge, out, recording, unbroadcast
+from engine.ops.base import edge, out, recording, sum_to, unbroadcast
 from engine.tensor import Tensor
 
 
@@ -19,6 +19,9 @@ class FillBackward2(Node):
     __slots__ = ("shape",)
 
     def apply(self, grads: list) -> tuple:
+        return (None,)
+
+    def apply_graph(self, grads: list) -> tuple:
         return (None,)
 
 
@@ -31,6 +34,9 @@ class FillBackward3(Node):
         g = grads[0]
         return (None, np.asarray(unbroadcast(g, ())))
 
+    def apply_graph(self, grads: list) -> tuple:
+        return (None, grads[0].sum())
+
 
 class ZeroBackward0(FillBackward2):
     __slots__ = ()
@@ -42,6 +48,9 @@ class CopyBackwards(Node):
     def apply(self, grads: list) -> tuple:
         g = grads[0]
         return (None, unbroadcast(g, self.src_shape, self.src_dtype))
+
+    def apply_graph(self, grads: list) -> tuple:
+        return (None, sum_to(grads[0], self.src_shape, self.src_dtype))
 
 
 class CopySlices(Node):
@@ -59,6 +68,17 @@ class CopySlices(Node):
         if fb is not None and self.value_shape is not None:
             gb = unbroadcast(np.ascontiguousarray(g[self.index]), self.value_shape,
                              self.value_dtype)
+        return ga, gb
+
+    def apply_graph(self, grads: list) -> tuple:
+        g = grads[0]
+        (fa, _), (fb, _) = self.next_functions
+        ga = gb = None
+        if fa is not None:
+            ga = g.clone()
+            ga[self.index] = 0.0
+        if fb is not None and self.value_shape is not None:
+            gb = sum_to(g[self.index], self.value_shape, self.value_dtype)
         return ga, gb
 
 

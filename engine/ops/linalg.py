@@ -22,6 +22,7 @@ from engine.ops.shape import (
     mT,
     reshape,
     squeeze,
+    t,
     unsqueeze,
 )
 from engine.tensor import Tensor
@@ -56,6 +57,14 @@ class MmBackward0(Node):
         gb = saved[0].T @ g if fb is not None else None
         return ga, gb
 
+    def apply_graph(self, grads: list) -> tuple:
+        g = grads[0]
+        (fa, _), (fb, _) = self.next_functions
+        saved = self.unpack()
+        ga = mm(g, t(saved[-1])) if fa is not None else None
+        gb = mm(t(saved[0]), g) if fb is not None else None
+        return ga, gb
+
 
 class BmmBackward0(Node):
     __slots__ = ()
@@ -66,6 +75,14 @@ class BmmBackward0(Node):
         saved = self.saved()
         ga = np.matmul(g, np.swapaxes(saved[-1], -1, -2)) if fa is not None else None
         gb = np.matmul(np.swapaxes(saved[0], -1, -2), g) if fb is not None else None
+        return ga, gb
+
+    def apply_graph(self, grads: list) -> tuple:
+        g = grads[0]
+        (fa, _), (fb, _) = self.next_functions
+        saved = self.unpack()
+        ga = bmm(g, mT(saved[-1])) if fa is not None else None
+        gb = bmm(mT(saved[0]), g) if fb is not None else None
         return ga, gb
 
 
@@ -80,6 +97,14 @@ class MvBackward0(Node):
         gb = saved[0].T @ g if fb is not None else None
         return ga, gb
 
+    def apply_graph(self, grads: list) -> tuple:
+        g = grads[0]
+        (fa, _), (fb, _) = self.next_functions
+        saved = self.unpack()
+        ga = unsqueeze(g, 1) * unsqueeze(saved[-1], 0) if fa is not None else None
+        gb = mv(t(saved[0]), g) if fb is not None else None
+        return ga, gb
+
 
 class DotBackward0(Node):
     __slots__ = ()
@@ -90,6 +115,14 @@ class DotBackward0(Node):
         saved = self.saved()
         ga = ek.scale_bwd(flat(saved[-1]), g) if fa is not None else None
         gb = ek.scale_bwd(flat(saved[0]), g) if fb is not None else None
+        return ga, gb
+
+    def apply_graph(self, grads: list) -> tuple:
+        g = grads[0]
+        (fa, _), (fb, _) = self.next_functions
+        saved = self.unpack()
+        ga = g * saved[-1] if fa is not None else None
+        gb = g * saved[0] if fb is not None else None
         return ga, gb
 
 
@@ -166,16 +199,34 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
         return squeeze(mm(unsqueeze(a, 0), b), 0, _cls=SqueezeBackward4)
     if d1 == 2 and d2 == 2:
         return mm(a, b)
-    if (d1 >= 3 and d2 in (1, 2)) or (d2 >= 3 and d1 in (1, 2)):
+    if _should_fold(a, b):
         return _folded(a, b)
     return _batched(a, b)
+
+
+def _should_fold(a: Tensor, b: Tensor) -> bool:
+    """torch's choice between folding the batch into one mm/mv and a broadcast bmm."""
+    larger = a._data.ndim >= b._data.ndim
+    t1 = a._data if larger else np.swapaxes(b._data, -1, -2)
+    dim_t2 = b._data.ndim if larger else a._data.ndim
+    if not (t1.ndim >= 3 and dim_t2 <= 2):
+        return False
+    if (b if larger else a)._rg:  # folding keeps the smaller operand's gradient small
+        return True
+    if a._data.ndim == 2:
+        return False
+    if t1.size == 0:
+        return True
+    # the batch dims must merge without a copy
+    return all(t1.strides[i] == t1.strides[i + 1] * t1.shape[i + 1]
+               for i in range(t1.ndim - 2))
 
 
 def _folded(a: Tensor, b: Tensor) -> Tensor:
     """One operand is a batch, the other a vector or matrix: flatten the batch into rows."""
     transpose = b._data.ndim > a._data.ndim
     t1 = mT(b) if transpose else a
-    t2 = (mT(a) if a._data.ndim == 2 else a) if transpose else b
+    t2 = (t(a) if a._data.ndim == 2 else a) if transpose else b
     lead = t1._data.shape[:-1]
     rows = int(np.prod(lead))
     folded = reshape(t1, rows, t1._data.shape[-1])
@@ -190,20 +241,28 @@ def _folded(a: Tensor, b: Tensor) -> Tensor:
 
 
 def _batched(a: Tensor, b: Tensor) -> Tensor:
-    """Both operands have batch dims: broadcast the batches, then one bmm."""
+    """Broadcast the batch dims, then one bmm (a 1-D right operand becomes a column)."""
     sa, sb = a._data.shape, b._data.shape
+    if len(sa) == 3 and len(sb) == 3 and sa[0] != sb[0]:
+        # a batch of one that needs grad is squeezed, so the fold path can take it
+        if sa[0] == 1 and a._rg:
+            return matmul(squeeze(a, 0), b)
+        if sb[0] == 1 and b._rg:
+            return matmul(a, squeeze(b, 0))
     n = sa[-2] if len(sa) > 1 else 1
     m1 = sa[-1]
     m2 = sb[-2] if len(sb) > 1 else sb[0]
     p = sb[-1] if len(sb) > 1 else 1
     batch = broadcast_shape(sa[:-2], sb[:-2])
     count = int(np.prod(batch))
-    a3 = a if len(sa) > 1 else unsqueeze(a, 0)
-    b3 = b if len(sb) > 1 else unsqueeze(b, -1)
-    if a3._data.shape != batch + (n, m1):
-        a3 = expand(a3, *(batch + (n, m1)))
-    if b3._data.shape != batch + (m2, p):
-        b3 = expand(b3, *(batch + (m2, p)))
-    res = bmm(reshape(a3, count, n, m1), reshape(b3, count, m2, p))
+    a3 = reshape(expand(a, *(batch + (n, m1))), count, n, m1)
+    vector_rhs = len(sb) == 1
+    if vector_rhs:
+        b3 = unsqueeze(reshape(expand(b, *(batch + (m2,))), count, m2), 2)
+    else:
+        b3 = reshape(expand(b, *(batch + (m2, p))), count, m2, p)
+    res = bmm(a3, b3)
+    if vector_rhs:
+        res = squeeze(res, -1)
     shape = batch + ((n,) if len(sa) > 1 else ()) + ((p,) if len(sb) > 1 else ())
     return _unsafe_view(res, shape)

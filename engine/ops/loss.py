@@ -6,7 +6,7 @@ import numpy as np
 
 from engine.graph import Node
 from engine.kernels import loss as lk
-from engine.ops.base import broadcast_shape, edge, expand_flat, flat, out, recording
+from engine.ops.base import broadcast_shape, const, edge, expand_flat, flat, out, recording
 from engine.tensor import Tensor
 
 _REDUCTIONS = ("none", "mean", "sum")
@@ -40,6 +40,28 @@ class BinaryCrossEntropyWithLogitsBackward0(Node):
             if fy is not None else None
         return gx, gy
 
+    def apply_graph(self, grads: list) -> tuple:
+        from engine.ops.activation import softplus
+
+        g = grads[0]
+        x, y = self.unpack()
+        dt = x._data.dtype
+        denom = float(x._data.size) if self.reduction == "mean" else 1.0
+        w = const(self.weight.astype(dt)) if self.weight is not None else None
+        pw = const(self.pos_weight.astype(dt)) if self.pos_weight is not None else None
+        (fx, _), (fy, _) = self.next_functions
+        gx = gy = None
+        if fx is not None:
+            d = x.sigmoid() - y if pw is None else (pw * y + 1 - y) * x.sigmoid() - pw * y
+            d = d * g if w is None else d * g * w
+            gx = d / denom if denom != 1.0 else d
+        if fy is not None:
+            # log_sigmoid(-x) - pw * log_sigmoid(x), with log_sigmoid(v) = -softplus(-v)
+            d = -x if pw is None else pw * softplus(-x) - softplus(x)
+            d = d * g if w is None else d * g * w
+            gy = d / denom if denom != 1.0 else d
+        return gx, gy
+
 
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,  # noqa: A002
                                      weight: Tensor | None = None, size_average: None = None,
@@ -54,6 +76,11 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,  # noqa: A00
         raise ValueError(f"{reduction} is not a valid value for reduction")
     if not isinstance(input, Tensor) or not isinstance(target, Tensor):
         raise TypeError("binary_cross_entropy_with_logits(): input and target must be Tensors")
+    for name, extra in (("weight", weight), ("pos_weight", pos_weight)):
+        if extra is not None and recording(extra):  # torch has no gradient for these
+            raise RuntimeError(
+                f"The function 'binary_cross_entropy_with_logits' is not differentiable with "
+                f"respect to argument '{name}'. This input cannot have requires_grad True.")
     x, y = input._data, target._data
     if x.shape != y.shape:
         raise ValueError(f"Target size ({target.shape!r}) must be the same as input size "

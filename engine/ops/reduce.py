@@ -19,6 +19,8 @@ def _dims(dim: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
     wrapped = tuple(sorted(wrap_dim(d, ndim) for d in dims))
     if len(set(wrapped)) != len(wrapped):
         raise RuntimeError(f"dim {wrapped[0]} appears multiple times in the list of dims")
+    if ndim == 0:  # a 0-d tensor accepts dim 0 or -1 but has no axis to reduce
+        return ()
     return wrapped or tuple(range(ndim))
 
 
@@ -30,6 +32,10 @@ class SumBackward0(Node):
     def apply(self, grads: list) -> tuple:
         g = grads[0].reshape(self.kept)
         return (expand_flat(g, self.shape, self.divisor).reshape(self.shape),)
+
+    def apply_graph(self, grads: list) -> tuple:
+        g = grads[0].reshape(self.kept).expand(self.shape)
+        return (g / self.divisor if self.divisor != 1.0 else g,)
 
 
 class SumBackward1(SumBackward0):

@@ -8,6 +8,7 @@ is plain numpy; reductions (expand's backward) use the Numba broadcast kernel.
 
 from __future__ import annotations
 
+import builtins
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from engine.graph import Node
-from engine.ops.base import edge, out, recording, unbroadcast, wrap_dim
+from engine.ops.base import edge, out, recording, sum_to, unbroadcast, wrap_dim
 from engine.tensor import Tensor
 
 
@@ -63,8 +64,15 @@ class ViewBackward0(Node):
     def apply(self, grads: list) -> tuple:
         return (grads[0].reshape(self.shape),)
 
+    def apply_graph(self, grads: list) -> tuple:
+        return (grads[0].reshape(self.shape),)
+
 
 class UnsafeViewBackward0(ViewBackward0):
+    __slots__ = ()
+
+
+class ReshapeAliasBackward0(ViewBackward0):
     __slots__ = ()
 
 
@@ -74,16 +82,27 @@ class CloneBackward0(Node):
     def apply(self, grads: list) -> tuple:
         return (grads[0],)
 
+    def apply_graph(self, grads: list) -> tuple:
+        return (grads[0],)
+
 
 def view(a: Tensor, *shape: Any) -> Tensor:
     """The same data seen with another shape (no copy; the tensor must be contiguous)."""
     new = _infer(_sizes(shape), a._data.size)
-    if not a._data.flags.c_contiguous and a._data.size > 1:
+    res = _no_copy_reshape(a._data, new)
+    if res is None:
         raise RuntimeError(
             "view size is not compatible with input tensor's size and stride (at least one "
             "dimension spans across two contiguous subspaces). Use .reshape(...) instead.")
-    return _view_out(a, a._data.reshape(new),
-                     _unary_node(ViewBackward0, a, shape=a._data.shape))
+    return _view_out(a, res, _unary_node(ViewBackward0, a, shape=a._data.shape))
+
+
+def _no_copy_reshape(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
+    """``x`` seen with ``shape`` by new strides alone, or None when that needs a copy."""
+    try:
+        return np.reshape(x, shape, copy=False)
+    except ValueError:
+        return None
 
 
 def _unsafe_view(a: Tensor, shape: tuple[int, ...]) -> Tensor:
@@ -102,11 +121,15 @@ def contiguous(a: Tensor) -> Tensor:
 
 
 def reshape(a: Tensor, *shape: Any) -> Tensor:
-    """``view`` when possible, otherwise copy then view (as torch records it)."""
+    """``view`` when contiguous, a strided alias when the strides allow it, otherwise copy
+    then view (recorded as torch records each case)."""
     new = _infer(_sizes(shape), a._data.size)
     if a._data.flags.c_contiguous or a._data.size <= 1:
         return _view_out(a, a._data.reshape(new),
                          _unary_node(ViewBackward0, a, shape=a._data.shape))
+    res = _no_copy_reshape(a._data, new)
+    if res is not None:  # strided, but the new shape fits the strides: torch's _reshape_alias
+        return _view_out(a, res, _unary_node(ReshapeAliasBackward0, a, shape=a._data.shape))
     return _unsafe_view(clone(a), new)
 
 
@@ -131,6 +154,9 @@ class TransposeBackward0(Node):
     def apply(self, grads: list) -> tuple:
         return (np.swapaxes(grads[0], self.d0, self.d1),)
 
+    def apply_graph(self, grads: list) -> tuple:
+        return (grads[0].transpose(self.d0, self.d1),)
+
 
 class PermuteBackward0(Node):
     __slots__ = ("inverse",)
@@ -138,12 +164,18 @@ class PermuteBackward0(Node):
     def apply(self, grads: list) -> tuple:
         return (np.transpose(grads[0], self.inverse),)
 
+    def apply_graph(self, grads: list) -> tuple:
+        return (grads[0].permute(*self.inverse),)
+
 
 class TBackward0(Node):
     __slots__ = ()
 
     def apply(self, grads: list) -> tuple:
         return (grads[0].T,)
+
+    def apply_graph(self, grads: list) -> tuple:
+        return (grads[0].t(),)
 
 
 def transpose(a: Tensor, dim0: int, dim1: int) -> Tensor:
@@ -245,6 +277,9 @@ class ExpandBackward0(Node):
     def apply(self, grads: list) -> tuple:
         return (unbroadcast(grads[0], self.shape),)
 
+    def apply_graph(self, grads: list) -> tuple:
+        return (sum_to(grads[0], self.shape),)
+
 
 def expand(a: Tensor, *sizes: Any) -> Tensor:
     """Broadcast to ``sizes`` without copying; -1 keeps a dim."""
@@ -277,6 +312,10 @@ class SelectBackward0(Node):
         full[(slice(None),) * self.dim + (self.index,)] = g
         return (full,)
 
+    def apply_graph(self, grads: list) -> tuple:
+        index = (slice(None),) * self.dim + (self.index,)
+        return (_embed(grads[0], self.shape, index, SelectBackwardBackward0),)
+
 
 class SliceBackward0(Node):
     __slots__ = ("shape", "dim", "slice")
@@ -287,9 +326,40 @@ class SliceBackward0(Node):
         full[(slice(None),) * self.dim + (self.slice,)] = g
         return (full,)
 
+    def apply_graph(self, grads: list) -> tuple:
+        index = (slice(None),) * self.dim + (self.slice,)
+        return (_embed(grads[0], self.shape, index, SliceBackwardBackward0),)
+
 
 class AliasBackward0(CloneBackward0):
     __slots__ = ()
+
+
+class _EmbedBackward(Node):
+    """Backward of placing a gradient inside zeros: read the same place back."""
+
+    __slots__ = ("index",)
+
+    def apply(self, grads: list) -> tuple:
+        return (np.ascontiguousarray(grads[0][self.index]),)
+
+    def apply_graph(self, grads: list) -> tuple:
+        return (getitem(grads[0], self.index),)
+
+
+class SelectBackwardBackward0(_EmbedBackward):
+    __slots__ = ()
+
+
+class SliceBackwardBackward0(_EmbedBackward):
+    __slots__ = ()
+
+
+def _embed(g: Tensor, shape: tuple[int, ...], index: tuple, cls: type) -> Tensor:
+    """Zeros of ``shape`` with ``g`` written at ``index``, recorded (create_graph)."""
+    full = np.zeros(shape, g._data.dtype)
+    full[index] = g._data
+    return out(full, _unary_node(cls, g, index=index))
 
 
 def select(a: Tensor, dim: int, index: int) -> Tensor:
@@ -321,13 +391,8 @@ def getitem(a: Tensor, index: Any) -> Tensor:
     """``a[index]``: basic indexing is recorded step by step as torch does (Select,
     Slice, Unsqueeze); integer arrays and boolean masks go to ``advanced_index``."""
     items = index if isinstance(index, tuple) else (index,)
-    for it in items:
-        if not (it is None or it is Ellipsis or isinstance(it, (int, slice, np.integer))):
-            if isinstance(it, Tensor) and it._data.ndim == 0 and it._data.dtype.kind == "i":
-                continue
-            from engine.ops.indexing import advanced_index
-
-            return advanced_index(a, index)
+    if any(_is_advanced(it) for it in items):
+        return _mixed_index(a, items)
     nd = a._data.ndim
     consumed = sum(1 for it in items if it is not None and it is not Ellipsis)
     if consumed > nd:
@@ -353,6 +418,53 @@ def getitem(a: Tensor, index: Any) -> Tensor:
             return slice_dim(a, 0, slice(None))
         return _alias(a)
     return result
+
+
+def _is_advanced(it: Any) -> bool:
+    """An integer array/list or a boolean mask (not an int, slice, None or Ellipsis)."""
+    if it is None or it is Ellipsis or isinstance(it, (int, slice, np.integer)):
+        return False
+    return not (isinstance(it, Tensor) and it._data.ndim == 0 and it._data.dtype.kind == "i")
+
+
+def _mixed_index(a: Tensor, items: tuple) -> Tensor:
+    """Advanced indexing as torch records it: the basic items (ints, slices, None) are
+    applied first as Select/Slice/Unsqueeze, then one ``index`` gathers with the arrays.
+    (So ``x[0, :, [0, 1]]`` has torch's shape, not numpy's.)"""
+    from engine.ops.indexing import advanced_index
+
+    def width(it: Any) -> int:  # input dims an item consumes
+        if it is None or it is Ellipsis:
+            return 0
+        if _is_advanced(it):
+            arr = it._data if isinstance(it, Tensor) else np.asarray(it)
+            return arr.ndim if arr.dtype == np.bool_ else 1
+        return 1
+
+    nd = a._data.ndim
+    expanded: list[Any] = []
+    for it in items:
+        if it is Ellipsis:
+            expanded.extend([slice(None)] * (nd - builtins.sum(width(i) for i in items)))
+        else:
+            expanded.append(it)
+    result, dim, rest = a, 0, []
+    for it in expanded:
+        if it is None:
+            result = unsqueeze(result, dim)
+            rest.append(slice(None))
+            dim += 1
+        elif isinstance(it, slice):
+            if it != slice(None):
+                result = slice_dim(result, dim, it)
+            rest.append(slice(None))
+            dim += 1
+        elif _is_advanced(it):
+            rest.append(it)
+            dim += width(it)
+        else:
+            result = select(result, dim, int(it))
+    return advanced_index(result, tuple(rest))
 
 
 def _alias(a: Tensor) -> Tensor:

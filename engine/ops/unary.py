@@ -12,60 +12,74 @@ import numpy as np
 
 from engine.graph import Node
 from engine.kernels import elementwise as ek
-from engine.ops.base import edge, flat, float_dtype, out, recording
+from engine.ops.base import const, edge, flat, float_dtype, out, recording
 from engine.tensor import Tensor
 
 
 class _Unary(Node):
-    """A one-input node whose backward is ``kernel(g, saved)``."""
+    """A one-input node whose backward is ``kernel(g, saved)``; ``graph(g, saved)`` is the
+    same formula written with tensor ops, used to differentiate the backward pass."""
 
     __slots__ = ()
     kernel: Callable
+    graph: Callable
 
     def apply(self, grads: list) -> tuple:
         g = grads[0]
         (s,) = self.saved()
         return (type(self).kernel(flat(g), flat(s)).reshape(g.shape),)
 
+    def apply_graph(self, grads: list) -> tuple:
+        (s,) = self.unpack()
+        return (type(self).graph(grads[0], s),)
+
 
 class ExpBackward0(_Unary):
     __slots__ = ()
     kernel = ek.exp_bwd
+    graph = staticmethod(lambda g, r: g * r)
 
 
 class LogBackward0(_Unary):
     __slots__ = ()
     kernel = ek.log_bwd
+    graph = staticmethod(lambda g, x: g / x)
 
 
 class SqrtBackward0(_Unary):
     __slots__ = ()
     kernel = ek.sqrt_bwd
+    graph = staticmethod(lambda g, r: g / (2 * r))
 
 
 class AbsBackward0(_Unary):
     __slots__ = ()
     kernel = ek.abs_bwd
+    graph = staticmethod(lambda g, x: g * const(np.sign(x._data)))
 
 
 class SigmoidBackward0(_Unary):
     __slots__ = ()
     kernel = ek.sigmoid_bwd
+    graph = staticmethod(lambda g, r: g * ((1 - r) * r))
 
 
 class TanhBackward0(_Unary):
     __slots__ = ()
     kernel = ek.tanh_bwd
+    graph = staticmethod(lambda g, r: g * (1 - r * r))
 
 
 class ReluBackward0(_Unary):
     __slots__ = ()
     kernel = ek.relu_bwd
+    graph = staticmethod(lambda g, r: g * const((r._data > 0).astype(r._data.dtype)))
 
 
 class ReciprocalBackward0(_Unary):
     __slots__ = ()
     kernel = ek.reciprocal_bwd
+    graph = staticmethod(lambda g, r: -g * (r * r))
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

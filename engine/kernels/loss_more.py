@@ -1,0 +1,61 @@
+"""Backward kernels of mse_loss, binary_cross_entropy and nll_loss.
+
+``g`` has one element for the 'mean' and 'sum' reductions, one per element (or
+row) for 'none'; ``denom`` is the mean's divisor (1 for 'sum' and 'none').
+"""
+
+import math
+
+import numpy as np
+
+from engine.kernels import kernel
+
+
+@kernel("loss_more", "aaas")
+def mse_bwd(g, x, y, denom):
+    """d/dx of (x - y)^2 summed and divided by ``denom``; the target's is its negative."""
+    out = np.empty_like(x)
+    one_g = g.size == 1
+    for i in range(x.size):
+        out[i] = 2.0 * (x[i] - y[i]) * (g[0] if one_g else g[i]) / denom
+    return out
+
+
+@kernel("loss_more", "aaaas")
+def bce_bwd_input(g, x, y, w, denom):
+    """(x - y) / max(x (1 - x), 1e-12), as torch clamps the denominator."""
+    out = np.empty_like(x)
+    one_g = g.size == 1
+    for i in range(x.size):
+        d = (x[i] - y[i]) / max((1.0 - x[i]) * x[i], 1e-12)
+        d = d * (g[0] if one_g else g[i])
+        if w.size:
+            d = d * w[i]
+        out[i] = d / denom
+    return out
+
+
+@kernel("loss_more", "aaas")
+def bce_bwd_target(g, x, w, denom):
+    """log(1 - x) - log(x), each log clamped at -100 as in the forward."""
+    out = np.empty_like(x)
+    one_g = g.size == 1
+    for i in range(x.size):
+        lx = max(math.log(x[i]), -100.0) if x[i] > 0 else -100.0
+        l1x = max(math.log(1.0 - x[i]), -100.0) if x[i] < 1 else -100.0
+        d = (l1x - lx) * (g[0] if one_g else g[i])
+        if w.size:
+            d = d * w[i]
+        out[i] = d / denom
+    return out
+
+
+@kernel("loss_more", "aain")
+def pick_rows_bwd(g, coef, target, n):
+    """nll_loss: row r gets ``coef[r] * g`` at column ``target[r]``, zeros elsewhere."""
+    rows = target.size
+    out = np.zeros(rows * n, g.dtype)
+    one_g = g.size == 1
+    for r in range(rows):
+        out[r * n + target[r]] = coef[r] * (g[0] if one_g else g[r])
+    return out

@@ -1,0 +1,206 @@
+"""Activations: leaky_relu, gelu, softplus, silu, softmax and log_softmax.
+
+Forward in numpy (GELU's in a Numba kernel, for ``erf``), backward in the paired
+kernels of ``engine.kernels.activation``.  Softmax-like ops move their ``dim`` to
+the end so the kernels see contiguous rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from engine import dtypes
+from engine.graph import Node
+from engine.kernels import activation as ak
+from engine.ops.base import edge, flat, out, recording, wrap_dim
+from engine.tensor import Tensor
+
+
+_TORCH_TYPE_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char",
+                     "uint8": "Byte", "bool": "Bool"}
+
+
+def _float(a: Tensor, kernel: str) -> np.ndarray:
+    """The input as a float array; integer and bool inputs refuse, as torch's kernels do."""
+    x = a._data
+    if x.dtype.kind != "f":
+        name = _TORCH_TYPE_NAMES.get(x.dtype.name, x.dtype.name)
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{name}\'')
+    return x
+
+
+# ---------------------------------------------------------------- pointwise
+class LeakyReluBackward0(Node):
+    __slots__ = ("slope",)
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        (x,) = self.saved()
+        return (ak.leaky_relu_bwd(flat(g), flat(x), self.slope).reshape(g.shape),)
+
+
+class GeluBackward0(Node):
+    __slots__ = ("approximate",)
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        (x,) = self.saved()
+        k = ak.gelu_bwd if self.approximate == "none" else ak.gelu_tanh_bwd
+        return (k(flat(g), flat(x)).reshape(g.shape),)
+
+
+class SoftplusBackward0(Node):
+    __slots__ = ("beta", "threshold")
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        (x,) = self.saved()
+        return (ak.softplus_bwd(flat(g), flat(x), self.beta, self.threshold)
+                .reshape(g.shape),)
+
+
+class SiluBackward0(Node):
+    __slots__ = ()
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        (x,) = self.saved()
+        return (ak.silu_bwd(flat(g), flat(x)).reshape(g.shape),)
+
+
+def _finish(a: Tensor, x: np.ndarray, res: np.ndarray, cls: type, **attrs: Any) -> Tensor:
+    if not recording(a):
+        return out(res)
+    node = cls((edge(a),))
+    for k, v in attrs.items():
+        setattr(node, k, v)
+    node.save_as((a, x))
+    return out(res, node)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01,  # noqa: A002
+               inplace: bool = False) -> Tensor:
+    """``x`` where positive, ``negative_slope * x`` elsewhere.
+
+    >>> F.leaky_relu(engine.tensor([-1.0, 2.0]), 0.1)
+    tensor([-0.1000,  2.0000])
+    """
+    x = _float(input, "leaky_relu_cpu")
+    res = np.where(x > 0, x, x * x.dtype.type(negative_slope))
+    return _finish(input, x, res, LeakyReluBackward0, slope=float(negative_slope))
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002
+    """Gaussian error linear unit ``x * Phi(x)``: exact, or ``approximate='tanh'``.
+
+    >>> F.gelu(engine.tensor([1.0]))
+    tensor([0.8413])
+    """
+    if approximate not in ("none", "tanh"):
+        raise RuntimeError(f"approximate argument must be either none or tanh, "
+                           f"got {approximate!r}")
+    x = _float(input, "GeluKernelImpl")
+    if approximate == "none":
+        res = ak.gelu_fwd(flat(np.ascontiguousarray(x))).reshape(x.shape)
+    else:
+        c = np.sqrt(2.0 / np.pi)
+        res = (0.5 * x * (1.0 + np.tanh(c * (x + 0.044715 * x ** 3)))).astype(x.dtype)
+    return _finish(input, x, res, GeluBackward0, approximate=approximate)
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:  # noqa: A002
+    """Smooth relu ``log(1 + exp(beta x)) / beta``; linear where ``beta x > threshold``.
+
+    >>> F.softplus(engine.tensor([0.0]))
+    tensor([0.6931])
+    """
+    x = _float(input, "softplus_cpu")
+    with np.errstate(over="ignore"):
+        res = np.where(x * beta > threshold, x, np.log1p(np.exp(x * beta)) / beta)
+    return _finish(input, x, res.astype(x.dtype), SoftplusBackward0, beta=float(beta),
+                   threshold=float(threshold))
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """``x * sigmoid(x)`` (also called swish).
+
+    >>> F.silu(engine.tensor([1.0]))
+    tensor([0.7311])
+    """
+    x = _float(input, "silu_cpu")
+    with np.errstate(over="ignore"):
+        res = (x / (1 + np.exp(-x))).astype(x.dtype)
+    return _finish(input, x, res, SiluBackward0)
+
+
+# ---------------------------------------------------------------- softmax family
+class SoftmaxBackward0(Node):
+    __slots__ = ("dim",)
+    kernel = staticmethod(ak.softmax_bwd)
+
+    def apply(self, grads: list) -> tuple:
+        g0 = grads[0]
+        (y,) = self.saved()  # the result, its dim moved last
+        if g0.ndim == 0:
+            return (type(self).kernel(g0.reshape(1), y.reshape(1), 1).reshape(()),)
+        g = np.ascontiguousarray(np.moveaxis(g0, self.dim, -1))
+        n = max(y.shape[-1], 1)
+        gx = type(self).kernel(flat(g), flat(y), n).reshape(g.shape)
+        return (np.ascontiguousarray(np.moveaxis(gx, -1, self.dim)),)
+
+
+class LogSoftmaxBackward0(SoftmaxBackward0):
+    __slots__ = ()
+    kernel = staticmethod(ak.log_softmax_bwd)
+
+
+def _softmax(input: Tensor, dim: int | None, dtype: dtypes.dtype | None, log: bool) -> Tensor:
+    if dim is None:
+        raise TypeError("softmax(): pass dim explicitly (torch's implicit choice is deprecated)")
+    x = input._data
+    if dtype is not None:
+        x = x.astype(dtype.np)
+    elif x.dtype.kind != "f":
+        raise RuntimeError(f'"{"log_" if log else ""}softmax_lastdim_kernel_impl" not '
+                           f"implemented for '{dtypes.from_np(x.dtype).name.capitalize()}'")
+    d = wrap_dim(dim, x.ndim)
+    xm = np.ascontiguousarray(np.moveaxis(x, d, -1)) if x.ndim else x.reshape(1)
+    with np.errstate(invalid="ignore", over="ignore"):
+        # (an empty row has no max: it has nothing to normalise either)
+        shifted = xm - (np.max(xm, axis=-1, keepdims=True) if xm.size else xm)
+        if log:
+            ym = shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+        else:
+            e = np.exp(shifted)
+            ym = e / np.sum(e, axis=-1, keepdims=True)
+    ym = ym.astype(x.dtype, copy=False)
+    res = np.ascontiguousarray(np.moveaxis(ym, -1, d)) if x.ndim else ym.reshape(())
+    if not recording(input):
+        return out(res)
+    node = (LogSoftmaxBackward0 if log else SoftmaxBackward0)((edge(input),))
+    node.dim = d if x.ndim else 0
+    result = out(res, node)
+    node.save_as((result, ym))
+    return result
+
+
+def softmax(input: Tensor, dim: int | None = None,  # noqa: A002
+            dtype: dtypes.dtype | None = None) -> Tensor:
+    """``exp(x) / sum(exp(x))`` along ``dim`` (computed with the max subtracted).
+
+    >>> F.softmax(engine.tensor([[1.0, 2.0]]), dim=1)
+    tensor([[0.2689, 0.7311]])
+    """
+    return _softmax(input, dim, dtype, log=False)
+
+
+def log_softmax(input: Tensor, dim: int | None = None,  # noqa: A002
+                dtype: dtypes.dtype | None = None) -> Tensor:
+    """``log(softmax(x))`` along ``dim``, computed stably in one step.
+
+    >>> F.log_softmax(engine.tensor([[1.0, 2.0]]), dim=1)
+    tensor([[-1.3133, -0.3133]])
+    """
+    return _softmax(input, dim, dtype, log=True)

@@ -1,0 +1,276 @@
+"""More elementwise ops: sin, cos, log1p, expm1, rsqrt, square, clamp, maximum,
+minimum and where.
+
+Each op is a numpy forward beside its node; the node's ``apply`` calls the paired
+Numba kernel in ``engine.kernels.activation``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from engine import dtypes
+from engine.graph import Node
+from engine.kernels import activation as ak
+from engine.ops.base import (
+    broadcast_shape,
+    edge,
+    expand_flat,
+    flat,
+    float_dtype,
+    out,
+    recording,
+    scalar_or_data,
+    unbroadcast,
+)
+from engine.tensor import Tensor
+
+
+class _Unary(Node):
+    """A one-input node whose backward is ``kernel(g, saved)``."""
+
+    __slots__ = ()
+    kernel: Callable
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        (s,) = self.saved()
+        return (type(self).kernel(flat(g), flat(s)).reshape(g.shape),)
+
+
+# ---------------------------------------------------------------- one input
+class SinBackward0(_Unary):
+    __slots__ = ()
+    kernel = ak.sin_bwd
+
+
+class CosBackward0(_Unary):
+    __slots__ = ()
+    kernel = ak.cos_bwd
+
+
+class Log1PBackward0(_Unary):
+    __slots__ = ()
+    kernel = ak.log1p_bwd
+
+
+class Expm1Backward0(_Unary):
+    __slots__ = ()
+    kernel = ak.expm1_bwd
+
+
+class RsqrtBackward0(_Unary):
+    __slots__ = ()
+    kernel = ak.rsqrt_bwd
+
+
+def _rsqrt(x: np.ndarray) -> np.ndarray:
+    return 1.0 / np.sqrt(x)
+
+
+# name -> (forward, node class, save "input" or "result")
+_TABLE: dict[str, tuple[Callable, type, str]] = {
+    "sin": (np.sin, SinBackward0, "input"),
+    "cos": (np.cos, CosBackward0, "input"),
+    "log1p": (np.log1p, Log1PBackward0, "input"),
+    "expm1": (np.expm1, Expm1Backward0, "result"),
+    "rsqrt": (_rsqrt, RsqrtBackward0, "result"),
+}
+
+
+def _make(name: str) -> Callable[[Tensor], Tensor]:
+    fwd, node_cls, keep = _TABLE[name]
+
+    def op(a: Tensor) -> Tensor:
+        x = a._data
+        if x.dtype.kind != "f":
+            x = x.astype(float_dtype(x.dtype))
+        with np.errstate(all="ignore"):
+            res = np.asarray(fwd(x), dtype=x.dtype)
+        if not recording(a):
+            return out(res)
+        node = node_cls((edge(a),))
+        result = out(res, node)
+        node.save_as((a, x)) if keep == "input" else node.save(result)
+        return result
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = (f"Elementwise {name}; its gradient node is ``{node_cls.__name__}``.\n\n"
+                  f"    >>> engine.{name}(engine.tensor([0.5]))")
+    return op
+
+
+sin = _make("sin")
+cos = _make("cos")
+log1p = _make("log1p")
+expm1 = _make("expm1")
+rsqrt = _make("rsqrt")
+
+
+def square(a: Tensor) -> Tensor:
+    """``a * a``, recorded as ``a ** 2`` (``PowBackward0``) as torch does.
+
+    >>> engine.square(engine.tensor([3.0]))
+    tensor([9.])
+    """
+    from engine.ops.arithmetic import pow
+
+    return pow(a, 2)
+
+
+# ---------------------------------------------------------------- clamp
+class ClampBackward1(Node):
+    __slots__ = ("lo", "hi")
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        (x,) = self.saved()
+        return (ak.clamp_bwd(flat(g), flat(x), self.lo, self.hi).reshape(g.shape),)
+
+
+def clamp(a: Tensor, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+    """Limit values to ``[min, max]`` (either bound may be None); bounds are numbers.
+
+    The gradient passes where ``min <= x <= max``.
+
+    >>> engine.tensor([-2.0, 0.5, 3.0]).clamp(-1, 1)
+    tensor([-1.0000,  0.5000,  1.0000])
+    """
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    for bound in (min, max):
+        if isinstance(bound, Tensor):
+            raise TypeError("clamp(): tensor bounds are not supported; use maximum/minimum")
+    x = a._data
+    res = x
+    if x.dtype.kind != "f" and any(isinstance(b, float) for b in (min, max)):
+        x = x.astype(dtypes.DEFAULT.np)
+    if min is not None:
+        res = np.maximum(x, np.asarray(min, x.dtype))
+    if max is not None:
+        res = np.minimum(res if min is not None else x, np.asarray(max, x.dtype))
+    if not recording(a):
+        return out(np.asarray(res))
+    node = ClampBackward1((edge(a),))
+    node.lo = -np.inf if min is None else float(min)
+    node.hi = np.inf if max is None else float(max)
+    node.save_as((a, x))
+    return out(np.asarray(res), node)
+
+
+# ---------------------------------------------------------------- two inputs
+def _promote(a: Any, b: Any) -> tuple[np.ndarray, np.ndarray, np.dtype]:
+    """Both operands' data, cast to torch's promoted dtype."""
+    if type(a) is not Tensor:
+        a, b = b, a
+        swapped = True
+    else:
+        swapped = False
+    ad = a._data
+    bd, bdt, b0 = scalar_or_data(b)
+    want = dtypes.result_np_dtype(ad.dtype, ad.ndim == 0, bd, bdt, b0)
+    ad = ad.astype(want, copy=False)
+    bd = np.asarray(bd, dtype=want)
+    return (bd, ad, want) if swapped else (ad, bd, want)
+
+
+def _meta(t: Any) -> tuple | None:
+    return (t._data.shape, t._data.dtype) if type(t) is Tensor else None
+
+
+def _edge(t: Any) -> tuple:
+    return edge(t) if type(t) is Tensor else (None, 0)
+
+
+class MaximumBackward0(Node):
+    __slots__ = ("a", "b")
+    larger = True
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        (fa, _), (fb, _) = self.next_functions
+        x, y = self.saved()
+        shape = g.shape
+        xf, yf, gf = expand_flat(x, shape), expand_flat(y, shape), flat(g)
+        if not type(self).larger:
+            xf, yf = yf, xf
+        ga = unbroadcast(ak.pick_bwd(gf, xf, yf).reshape(shape), *self.a) \
+            if fa is not None else None
+        gb = unbroadcast(ak.pick_bwd(gf, yf, xf).reshape(shape), *self.b) \
+            if fb is not None else None
+        return ga, gb
+
+
+class MinimumBackward0(MaximumBackward0):
+    __slots__ = ()
+    larger = False
+
+
+def _extreme(a: Tensor, b: Tensor, cls: type, fn: np.ufunc) -> Tensor:
+    if type(a) is not Tensor or type(b) is not Tensor:
+        raise TypeError(f"{cls.__name__[:7].lower()}(): arguments must be Tensors")
+    ad, bd, _ = _promote(a, b)
+    broadcast_shape(ad.shape, bd.shape)
+    res = fn(ad, bd)
+    if not recording(a, b):
+        return out(res)
+    node = cls((edge(a), edge(b)))
+    node.a, node.b = _meta(a), _meta(b)
+    node.save_as((a, ad), (b, bd))
+    return out(res, node)
+
+
+def maximum(a: Tensor, b: Tensor) -> Tensor:
+    """Elementwise larger of two tensors; on ties each side gets half the gradient.
+
+    >>> engine.maximum(engine.tensor([1.0, 5.0]), engine.tensor([3.0, 2.0]))
+    tensor([3., 5.])
+    """
+    return _extreme(a, b, MaximumBackward0, np.maximum)
+
+
+def minimum(a: Tensor, b: Tensor) -> Tensor:
+    """Elementwise smaller of two tensors; on ties each side gets half the gradient."""
+    return _extreme(a, b, MinimumBackward0, np.minimum)
+
+
+class WhereBackward0(Node):
+    __slots__ = ("a", "b", "mask")
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        (fa, _), (fb, _) = self.next_functions
+        shape = g.shape
+        m, gf = expand_flat(self.mask.astype(g.dtype), shape), flat(g)
+        ga = unbroadcast(ak.mask_bwd(gf, m, 1.0).reshape(shape), *self.a) \
+            if fa is not None else None
+        gb = unbroadcast(ak.mask_bwd(gf, m, 0.0).reshape(shape), *self.b) \
+            if fb is not None else None
+        return ga, gb
+
+
+def where(condition: Tensor, input: Any, other: Any) -> Tensor:  # noqa: A002
+    """``input`` where ``condition`` holds, else ``other`` (tensors or numbers).
+
+    >>> x = engine.tensor([-1.0, 2.0]); engine.where(x > 0, x, 0.0)
+    tensor([0., 2.])
+    """
+    cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
+    if cond.dtype != np.bool_:
+        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor "
+                           f"with dtype {dtypes.from_np(cond.dtype).name.capitalize()}")
+    if type(input) is not Tensor and type(other) is not Tensor:
+        raise TypeError("where(): at least one of input and other must be a Tensor")
+    ad, bd, _ = _promote(input, other)
+    broadcast_shape(broadcast_shape(cond.shape, ad.shape), bd.shape)
+    res = np.where(cond, ad, bd)
+    if not recording(input, other):
+        return out(res)
+    node = WhereBackward0((_edge(input), _edge(other)))
+    node.a = _meta(input) or (ad.shape, ad.dtype)
+    node.b = _meta(other) or (bd.shape, bd.dtype)
+    node.mask = cond
+    return out(res, node)

@@ -1,0 +1,101 @@
+"""Layer functions: ``linear`` (torch's addmm path) and ``dropout``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.graph import Node
+from engine.ops.base import edge, out, recording, unbroadcast
+from engine.tensor import Tensor
+
+
+class AddmmBackward0(Node):
+    """``bias + mat1 @ mat2``: inputs are (bias, mat1, mat2), as torch orders them."""
+
+    __slots__ = ("bias_shape", "bias_dtype")
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        (fb, _), (f1, _), (f2, _) = self.next_functions
+        saved = self.saved()  # mat1 if mat2 needs grad, then mat2 if mat1 needs grad
+        gb = unbroadcast(g, self.bias_shape, self.bias_dtype) if fb is not None else None
+        g1 = g @ saved[-1].T if f1 is not None else None
+        g2 = saved[0].T @ g if f2 is not None else None
+        return gb, g1, g2
+
+
+def addmm(bias: Tensor, mat1: Tensor, mat2: Tensor) -> Tensor:
+    """``bias + mat1 @ mat2`` for matrices, with ``bias`` broadcast to the product.
+
+    >>> engine.addmm(engine.zeros(2), engine.ones(1, 3), engine.ones(3, 2))
+    tensor([[3., 3.]])
+    """
+    m1, m2 = mat1._data, mat2._data
+    if m1.ndim != 2 or m2.ndim != 2:
+        raise RuntimeError(f"{'mat1' if m1.ndim != 2 else 'mat2'} must be a matrix")
+    if m1.shape[1] != m2.shape[0]:
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({m1.shape[0]}x"
+                           f"{m1.shape[1]} and {m2.shape[0]}x{m2.shape[1]})")
+    names = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}
+    for what, a, b in (("mat1 and mat2", m1, m2), ("self and mat2", bias._data, m2)):
+        if a.dtype != b.dtype:
+            raise RuntimeError(f"{what} must have the same dtype, but got "
+                               f"{names[a.dtype.name]} and {names[b.dtype.name]}")
+    res = bias._data + m1 @ m2
+    if not recording(bias, mat1, mat2):
+        return out(res)
+    node = AddmmBackward0((edge(bias), edge(mat1), edge(mat2)))
+    node.bias_shape, node.bias_dtype = bias._data.shape, bias._data.dtype
+    keep = []
+    if mat2._rg:
+        keep.append(mat1)
+    if mat1._rg:
+        keep.append(mat2)
+    node.save(*keep)
+    return out(res, node)
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:  # noqa: A002
+    """``input @ weight.T + bias``, recorded like torch (``AddmmBackward0``, ``TBackward0``).
+
+    >>> F.linear(engine.ones(4, 3), engine.ones(2, 3), engine.zeros(2)).shape
+    engine.Size([4, 2])
+    """
+    from engine.ops.linalg import matmul
+    from engine.ops.shape import reshape, t
+
+    wt = t(weight)
+    if bias is None:
+        return matmul(input, wt)
+    x = input._data
+    if x.ndim == 2:
+        return addmm(bias, input, wt)
+    lead = x.shape[:-1]
+    flat_in = reshape(input, -1, x.shape[-1]) if x.ndim else input
+    res = addmm(bias, flat_in, wt)
+    return reshape(res, *lead, weight._data.shape[0])
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True,  # noqa: A002
+            inplace: bool = False) -> Tensor:
+    """Zero each element with probability ``p`` and scale the rest by ``1 / (1 - p)``.
+
+    The mask comes from the engine's generator (``engine.manual_seed``); outside
+    training it returns ``input`` unchanged.
+
+    >>> F.dropout(x, 0.5, training=False) is x
+    True
+    """
+    from engine import creation
+    from engine.ops.arithmetic import mul
+
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    x = input._data
+    if p == 1.0:
+        mask = np.zeros(x.shape, x.dtype)
+    else:
+        mask = ((creation._rng.random(x.shape) >= p) / (1.0 - p)).astype(x.dtype)
+    return mul(input, out(mask))

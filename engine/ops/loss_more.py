@@ -1,0 +1,313 @@
+"""Losses: mse_loss, l1_loss, binary_cross_entropy, nll_loss and cross_entropy.
+
+``mse_loss``, ``binary_cross_entropy`` and ``nll_loss`` have their own nodes and
+Numba backward kernels (``engine.kernels.loss_more``); ``l1_loss`` and
+``cross_entropy`` are built from other ops, the way torch builds them.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from engine import dtypes
+from engine.graph import Node
+from engine.kernels import loss_more as lk
+from engine.ops.base import broadcast_shape, edge, expand_flat, flat, out, recording, unbroadcast
+from engine.tensor import Tensor
+
+_REDUCTIONS = ("none", "mean", "sum")
+_EMPTY: dict[np.dtype, np.ndarray] = {}
+
+
+def _empty(dtype: np.dtype) -> np.ndarray:
+    if dtype not in _EMPTY:
+        _EMPTY[dtype] = np.empty(0, dtype)
+    return _EMPTY[dtype]
+
+
+def _check_reduction(reduction: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def _reduce(loss: np.ndarray, reduction: str) -> np.ndarray:
+    if reduction == "mean":
+        return np.asarray(loss.mean(dtype=loss.dtype))
+    if reduction == "sum":
+        return np.asarray(loss.sum(dtype=loss.dtype))
+    return loss
+
+
+# ---------------------------------------------------------------- mse / l1
+class MseLossBackward0(Node):
+    __slots__ = ("reduction", "a", "b")
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        x, y = self.saved()
+        shape = broadcast_shape(x.shape, y.shape)
+        size = int(np.prod(shape))
+        denom = float(size) if self.reduction == "mean" else 1.0
+        gf = flat(np.ascontiguousarray(g, dtype=x.dtype))
+        d = lk.mse_bwd(gf, expand_flat(x, shape), expand_flat(y, shape), denom).reshape(shape)
+        (fx, _), (fy, _) = self.next_functions
+        gx = unbroadcast(d, *self.a) if fx is not None else None
+        gy = unbroadcast(-d, *self.b) if fy is not None else None
+        return gx, gy
+
+
+def _check_pair(input: Tensor, target: Tensor, name: str) -> tuple[np.ndarray, np.ndarray]:  # noqa: A002
+    if not isinstance(input, Tensor) or not isinstance(target, Tensor):
+        raise TypeError(f"{name}(): input and target must be Tensors")
+    x, y = input._data, target._data
+    if x.shape != y.shape:
+        warnings.warn(f"Using a target size ({target.shape!r}) that is different to the input "
+                      f"size ({input.shape!r}). This will likely lead to incorrect results due "
+                      "to broadcasting. Please ensure they have the same size.", UserWarning,
+                      stacklevel=3)
+        broadcast_shape(x.shape, y.shape)
+    want = np.promote_types(x.dtype, y.dtype)
+    if want.kind != "f":
+        raise RuntimeError(f"{name}: expected floating point tensors")
+    return x.astype(want, copy=False), y.astype(want, copy=False)
+
+
+def mse_loss(input: Tensor, target: Tensor, size_average: None = None,  # noqa: A002
+             reduce: None = None, reduction: str = "mean") -> Tensor:
+    """Mean (or sum, or elementwise) squared error.
+
+    >>> F.mse_loss(engine.tensor([1.0, 3.0]), engine.tensor([0.0, 0.0]))
+    tensor(5.)
+    """
+    _check_reduction(reduction)
+    x, y = _check_pair(input, target, "mse_loss")
+    loss = _reduce((x - y) ** 2, reduction)
+    if not recording(input, target):
+        return out(loss)
+    node = MseLossBackward0((edge(input), edge(target)))
+    node.reduction = reduction
+    node.a, node.b = (x.shape, input._data.dtype), (y.shape, target._data.dtype)
+    node.save_as((input, x), (target, y))
+    return out(loss, node)
+
+
+def l1_loss(input: Tensor, target: Tensor, size_average: None = None,  # noqa: A002
+            reduce: None = None, reduction: str = "mean") -> Tensor:
+    """Mean absolute error, recorded as torch does: ``(input - target).abs().mean()``.
+
+    >>> F.l1_loss(engine.tensor([1.0, -3.0]), engine.tensor([0.0, 0.0]))
+    tensor(2.)
+    """
+    from engine.ops.arithmetic import sub
+    from engine.ops.reduce import mean, sum
+    from engine.ops.unary import abs
+
+    _check_reduction(reduction)
+    _check_pair(input, target, "l1_loss")
+    loss = abs(sub(input, target))
+    if reduction == "mean":
+        return mean(loss)
+    return sum(loss) if reduction == "sum" else loss
+
+
+# ---------------------------------------------------------------- binary cross-entropy
+class BinaryCrossEntropyBackward0(Node):
+    __slots__ = ("reduction", "weight")
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        x, y = self.saved()
+        shape, dt = x.shape, x.dtype
+        denom = float(x.size) if self.reduction == "mean" else 1.0
+        w = expand_flat(self.weight.astype(dt, copy=False), shape) \
+            if self.weight is not None else _empty(dt)
+        gf = flat(np.ascontiguousarray(g, dtype=dt))
+        (fx, _), (fy, _) = self.next_functions
+        gx = lk.bce_bwd_input(gf, flat(x), flat(y), w, denom).reshape(shape) \
+            if fx is not None else None
+        gy = lk.bce_bwd_target(gf, flat(x), w, denom).reshape(shape) if fy is not None else None
+        return gx, gy
+
+
+def binary_cross_entropy(input: Tensor, target: Tensor,  # noqa: A002
+                         weight: Tensor | None = None, size_average: None = None,
+                         reduce: None = None, reduction: str = "mean") -> Tensor:
+    """Binary cross-entropy between probabilities ``input`` and ``target``.
+
+    Logs are clamped at -100, as in torch, so ``input`` of exactly 0 or 1 stays finite.
+
+    >>> F.binary_cross_entropy(engine.tensor([0.5]), engine.tensor([1.0]))
+    tensor(0.6931)
+    """
+    _check_reduction(reduction)
+    x, y = input._data, target._data
+    if x.shape != y.shape:
+        raise ValueError(f"Using a target size ({target.shape!r}) that is different to the "
+                         f"input size ({input.shape!r}) is deprecated. Please ensure they have "
+                         "the same size.")
+    if x.dtype.kind != "f":
+        raise RuntimeError("binary_cross_entropy: expected a floating point input")
+    if x.size and (np.any(x < 0) or np.any(x > 1) or np.any(np.isnan(x))):
+        raise RuntimeError("all elements of input should be between 0 and 1")
+    y = y.astype(x.dtype, copy=False)
+    w = weight._data if weight is not None else None
+    if w is not None and broadcast_shape(w.shape, x.shape) != x.shape:
+        raise RuntimeError(f"weight of shape {list(w.shape)} cannot be broadcast to the input's "
+                           f"shape {list(x.shape)}")
+    with np.errstate(divide="ignore"):
+        lx = np.maximum(np.log(x), -100)
+        l1x = np.maximum(np.log1p(-x), -100)
+    loss = -(y * lx + (1 - y) * l1x)
+    if w is not None:
+        loss = loss * w
+    loss = _reduce(loss.astype(x.dtype, copy=False), reduction)
+    if not recording(input, target):
+        return out(loss)
+    node = BinaryCrossEntropyBackward0((edge(input), edge(target)))
+    node.reduction, node.weight = reduction, w
+    node.save_as((input, x), (target, y))
+    return out(loss, node)
+
+
+# ---------------------------------------------------------------- nll / cross-entropy
+class NllLossBackward0(Node):
+    """Row r's gradient lands on its target class, scaled by ``-w[t] / denom``."""
+
+    __slots__ = ("coef", "target", "shape", "moved_shape", "cdim")
+
+    def apply(self, grads: list) -> tuple:
+        g = np.ascontiguousarray(grads[0])
+        c = self.moved_shape[-1]
+        gr = lk.pick_rows_bwd(flat(g), self.coef.astype(g.dtype, copy=False), self.target, c)
+        gr = gr.reshape(self.moved_shape)
+        if self.cdim is not None:
+            gr = np.ascontiguousarray(np.moveaxis(gr, -1, self.cdim))
+        return (gr.reshape(self.shape),)
+
+
+class NllLoss2DBackward0(NllLossBackward0):
+    """The same node for inputs with spatial dims (N, C, d1, ...), named as torch does."""
+
+    __slots__ = ()
+
+
+def _class_rows(x: np.ndarray) -> tuple[np.ndarray, int | None]:
+    """Input of shape (C,), (N, C) or (N, C, d1, ...) as rows of C (and the class dim)."""
+    if x.ndim == 1:
+        return x.reshape(1, -1), None
+    if x.ndim == 2:
+        return x, None
+    return np.ascontiguousarray(np.moveaxis(x, 1, -1)), 1
+
+
+def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,  # noqa: A002
+             size_average: None = None, ignore_index: int = -100, reduce: None = None,
+             reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of class indices under log-probabilities ``input``.
+
+    ``mean`` divides by the summed weights of the non-ignored targets.
+
+    >>> F.nll_loss(engine.tensor([[-1.0, -2.0]]), engine.tensor([1]))
+    tensor(2.)
+    """
+    _check_reduction(reduction)
+    x, t = input._data, target._data
+    if t.dtype.kind not in "iu":
+        raise RuntimeError(f"expected scalar type Long but found "
+                           f"{dtypes.from_np(t.dtype).name.capitalize()}")
+    if x.ndim < 1 or (x.ndim >= 2 and t.shape != (x.shape[0],) + x.shape[2:]) or \
+            (x.ndim == 1 and t.ndim != 0):
+        raise ValueError(f"Expected input batch_size ({x.shape[0] if x.ndim else 0}) to match "
+                         f"target batch_size ({t.shape[0] if t.ndim else 0}).")
+    moved, cdim = _class_rows(x)
+    c = moved.shape[-1]
+    rows = moved.reshape(-1, c)
+    tf = t.reshape(-1).astype(np.int64)
+    ignored = tf == ignore_index
+    bad = (~ignored) & ((tf < 0) | (tf >= c))
+    if bad.any():
+        raise IndexError(f"Target {int(tf[bad][0])} is out of bounds.")
+    safe = np.where(ignored, 0, tf)
+    w = weight._data.astype(x.dtype) if weight is not None else np.ones(c, x.dtype)
+    wt = np.where(ignored, 0, w[safe]).astype(x.dtype)
+    picked = rows[np.arange(rows.shape[0]), safe]
+    per = (-wt * picked).astype(x.dtype)
+    if reduction == "none":
+        loss = per.reshape(t.shape)
+        coef = -wt
+    elif reduction == "sum":
+        loss = np.asarray(per.sum(dtype=x.dtype))
+        coef = -wt
+    else:
+        total = wt.sum(dtype=x.dtype)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            loss = np.asarray(per.sum(dtype=x.dtype) / total, dtype=x.dtype)
+            coef = -wt / total
+    if not recording(input):
+        return out(loss)
+    node = (NllLoss2DBackward0 if x.ndim >= 3 else NllLossBackward0)((edge(input),))
+    node.coef, node.target, node.cdim = np.ascontiguousarray(coef), safe, cdim
+    node.shape, node.moved_shape = x.shape, moved.shape
+    return out(loss, node)
+
+
+def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,  # noqa: A002
+                  size_average: None = None, ignore_index: int = -100, reduce: None = None,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """Cross-entropy of logits ``input`` against class indices or class probabilities.
+
+    Built as torch builds it: ``log_softmax`` then ``nll_loss`` for indices; with
+    ``label_smoothing`` or probability targets it adds the smoothing terms from
+    engine ops.
+
+    >>> F.cross_entropy(engine.tensor([[2.0, 0.0]]), engine.tensor([0]))
+    tensor(0.1269)
+    """
+    from engine.ops.activation import log_softmax
+    from engine.ops.arithmetic import add, div, mul, neg
+    from engine.ops.elementwise_more import where
+    from engine.ops.reduce import sum
+
+    _check_reduction(reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: "
+                           f"{label_smoothing}")
+    x = input._data
+    cdim = 0 if x.ndim == 1 else 1
+    c = x.shape[cdim]
+    lsm = log_softmax(input, cdim)
+    wshape = tuple(c if d == cdim else 1 for d in range(x.ndim))
+    w_view = out(weight._data.reshape(wshape)) if weight is not None else None
+    if target._data.dtype.kind == "f":  # class probabilities
+        if target._data.shape != x.shape:
+            raise RuntimeError("cross_entropy: probability targets must match the input's shape")
+        tgt = target
+        if label_smoothing > 0:
+            tgt = add(mul(target, 1 - label_smoothing), label_smoothing / c)
+        prod = mul(lsm, tgt)
+        if w_view is not None:
+            prod = mul(prod, w_view)
+        if reduction == "none":
+            return neg(sum(prod, cdim))
+        total = neg(sum(prod))
+        return div(total, x.size / c) if reduction == "mean" else total
+    nll = nll_loss(lsm, target, weight, ignore_index=ignore_index, reduction=reduction)
+    if label_smoothing == 0:
+        return nll
+    smooth = neg(sum(mul(lsm, w_view) if w_view is not None else lsm, cdim))
+    ignore = out(target._data == ignore_index)
+    smooth = where(ignore, 0.0, smooth)
+    if reduction == "mean":
+        keep = target._data != ignore_index
+        if weight is not None:
+            denom = float(weight._data[target._data[keep]].sum())
+        else:
+            denom = float(keep.sum())
+        ret = div(sum(smooth), denom)
+    elif reduction == "sum":
+        ret = sum(smooth)
+    else:
+        ret = smooth
+    return add(mul(nll, 1 - label_smoothing), mul(ret, label_smoothing / c))

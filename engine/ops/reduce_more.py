@@ -1,0 +1,439 @@
+"""More reductions: max/min (whole or along a dim, with indices), amax/amin,
+argmax/argmin, prod, var/std, logsumexp and norm.
+
+The forward is numpy.  For the backward the reduced dims are moved to the end so
+each Numba kernel in ``engine.kernels.reduce_more`` sees contiguous rows of length
+``n`` with one incoming gradient (and one result) per row.
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from engine import dtypes
+from engine.graph import Node
+from engine.kernels import reduce_more as rk
+from engine.ops.base import edge, flat, out, recording, wrap_dim
+from engine.tensor import Tensor
+
+Dims = int | Sequence[int] | None
+
+
+class MaxResult(NamedTuple):
+    """``(values, indices)`` returned by ``max``/``min`` along a dim, like torch's."""
+
+    values: Tensor
+    indices: Tensor
+
+
+def _dims(dim: Dims, ndim: int) -> tuple[int, ...]:
+    if dim is None:
+        return tuple(range(ndim))
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    wrapped = tuple(sorted(wrap_dim(d, ndim) for d in dims))
+    if len(set(wrapped)) != len(wrapped):
+        raise RuntimeError(f"dim {wrapped[0]} appears multiple times in the list of dims")
+    return wrapped or tuple(range(ndim))
+
+
+class _Rows:
+    """``x`` with ``dims`` moved last, as contiguous rows, and the way back."""
+
+    __slots__ = ("rows", "n", "perm", "moved_shape", "out_shape")
+
+    def __init__(self, x: np.ndarray, dims: tuple[int, ...], keepdim: bool) -> None:
+        if x.ndim == 0:
+            dims = ()  # a 0-d tensor is one row of one element
+        keep = [d for d in range(x.ndim) if d not in dims]
+        self.perm = tuple(keep) + dims
+        moved = np.transpose(x, self.perm) if x.ndim else x.reshape(1)
+        self.moved_shape = moved.shape
+        self.n = 1
+        for d in dims:
+            self.n *= x.shape[d]
+        self.rows = np.ascontiguousarray(moved).reshape(-1, self.n) if self.n else \
+            np.zeros((int(np.prod([x.shape[d] for d in keep])), 0), x.dtype)
+        self.out_shape = tuple(1 if d in dims else s for d, s in enumerate(x.shape)) \
+            if keepdim else tuple(x.shape[d] for d in keep)
+
+    def back(self, gx: np.ndarray) -> np.ndarray:
+        """A flat row-layout gradient, returned in the input's layout."""
+        g = gx.reshape(self.moved_shape)
+        if len(self.perm) == 0:
+            return g.reshape(())
+        return np.ascontiguousarray(np.transpose(g, np.argsort(self.perm)))
+
+
+def _row_vals(a: np.ndarray) -> np.ndarray:
+    """Per-row values (incoming gradient, result) as a flat contiguous buffer."""
+    return np.ascontiguousarray(a).reshape(-1)
+
+
+class _RowNode(Node):
+    __slots__ = ("layout",)
+
+
+# ---------------------------------------------------------------- max / min / amax / amin
+class AmaxBackward0(_RowNode):
+    """Ties share the gradient evenly (also torch's rule for a whole-tensor max)."""
+
+    __slots__ = ()
+
+    def apply(self, grads: list) -> tuple:
+        x, res = self.saved()
+        lay = self.layout
+        g = _row_vals(grads[0].astype(x.dtype, copy=False))
+        r = _row_vals(res)
+        gx = rk.amax_bwd(g, flat(x), r, lay.n)
+        if lay.n and np.isnan(r).any():
+            gx = self._nan_rows(gx, g, x, r, lay.n)
+        return (lay.back(gx),)
+
+    @staticmethod
+    def _nan_rows(gx: np.ndarray, g: np.ndarray, x: np.ndarray, r: np.ndarray,
+                  n: int) -> np.ndarray:
+        """amax/amin of a row holding NaN (torch's grad / count * mask, count 0): NaN."""
+        rows = gx.reshape(-1, n)
+        rows[np.isnan(r)] = np.nan
+        return gx
+
+
+class AminBackward0(AmaxBackward0):
+    __slots__ = ()
+
+
+class MaxBackward1(AmaxBackward0):
+    """Whole-tensor max/min: a NaN result shares the gradient among the NaN entries."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def _nan_rows(gx: np.ndarray, g: np.ndarray, x: np.ndarray, r: np.ndarray,
+                  n: int) -> np.ndarray:
+        rows, xs = gx.reshape(-1, n), x.reshape(-1, n)
+        for i in np.flatnonzero(np.isnan(r)):
+            mask = np.isnan(xs[i])
+            rows[i] = np.where(mask, g[i] / mask.sum(), 0)
+        return gx
+
+
+class MinBackward1(MaxBackward1):
+    __slots__ = ()
+
+
+class MaxBackward0(_RowNode):
+    """Along a dim: the gradient goes to the returned index only."""
+
+    __slots__ = ("idx",)
+
+    def apply(self, grads: list) -> tuple:
+        lay = self.layout
+        gx = rk.index_bwd(_row_vals(grads[0]), self.idx, lay.n)
+        return (lay.back(gx),)
+
+
+class MinBackward0(MaxBackward0):
+    __slots__ = ()
+
+
+def _check_nonempty(x: np.ndarray, name: str, dims: tuple[int, ...]) -> None:
+    if x.size == 0 or any(x.shape[d] == 0 for d in dims):
+        raise IndexError(f"{name}(): Expected reduction dim to be specified for input.numel() "
+                         "== 0. Specify the reduction dim with the 'dim' argument.")
+
+
+def _extreme_all(a: Tensor, dims: tuple[int, ...], keepdim: bool, largest: bool,
+                 cls: type) -> Tensor:
+    x = a._data
+    _check_nonempty(x, "max" if largest else "min", dims)
+    lay = _Rows(x, dims, keepdim)
+    vals = (np.max if largest else np.min)(lay.rows, axis=1)
+    res = vals.reshape(lay.out_shape)
+    if not recording(a):
+        return out(res)
+    node = cls((edge(a),))
+    node.layout = lay
+    node.save_as((a, lay.rows), (a, vals))
+    return out(res, node)
+
+
+def _extreme(a: Tensor, dim: Any, keepdim: bool, largest: bool) -> Tensor | MaxResult:
+    if isinstance(dim, Tensor):  # max(a, b): the elementwise form
+        from engine.ops.elementwise_more import maximum, minimum
+
+        return (maximum if largest else minimum)(a, dim)
+    x = a._data
+    if dim is None:
+        return _extreme_all(a, tuple(range(x.ndim)), False, largest,
+                            MaxBackward1 if largest else MinBackward1)
+    d = wrap_dim(dim, x.ndim)
+    dims = (d,) if x.ndim else ()
+    _check_nonempty(x, "max" if largest else "min", dims)
+    lay = _Rows(x, dims, keepdim)
+    idx = (np.argmax if largest else np.argmin)(lay.rows, axis=1).astype(np.int64)
+    vals = lay.rows[np.arange(lay.rows.shape[0]), idx]
+    indices = out(idx.reshape(lay.out_shape))
+    if not recording(a):
+        return MaxResult(out(vals.reshape(lay.out_shape)), indices)
+    node = (MaxBackward0 if largest else MinBackward0)((edge(a),))
+    node.layout, node.idx = lay, idx
+    return MaxResult(out(vals.reshape(lay.out_shape), node), indices)
+
+
+def max(a: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor | MaxResult:  # noqa: A001
+    """The largest element; with ``dim``, ``(values, indices)`` along it.
+
+    A whole-tensor max shares its gradient evenly among tied maxima; along a dim
+    the gradient goes to the returned index.  ``max(a, b)`` is ``maximum``.
+
+    >>> engine.tensor([[1.0, 5.0], [7.0, 2.0]]).max(dim=1).indices
+    tensor([1, 0])
+    """
+    return _extreme(a, dim, keepdim, True)
+
+
+def min(a: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor | MaxResult:  # noqa: A001
+    """The smallest element; with ``dim``, ``(values, indices)`` along it."""
+    return _extreme(a, dim, keepdim, False)
+
+
+def amax(a: Tensor, dim: Dims = (), keepdim: bool = False) -> Tensor:
+    """Largest values over ``dim`` (all dims by default); ties share the gradient evenly.
+
+    >>> engine.tensor([[1.0, 5.0], [7.0, 2.0]]).amax(0)
+    tensor([7., 5.])
+    """
+    return _extreme_all(a, _dims(dim, a._data.ndim), keepdim, True, AmaxBackward0)
+
+
+def amin(a: Tensor, dim: Dims = (), keepdim: bool = False) -> Tensor:
+    """Smallest values over ``dim`` (all dims by default)."""
+    return _extreme_all(a, _dims(dim, a._data.ndim), keepdim, False, AminBackward0)
+
+
+def _arg(a: Tensor, dim: int | None, keepdim: bool, largest: bool) -> Tensor:
+    x = a._data
+    fn = np.argmax if largest else np.argmin
+    if dim is None:
+        _check_nonempty(x, "argmax" if largest else "argmin", ())
+        res = np.asarray(fn(x.reshape(-1)), np.int64)
+        return out(res.reshape((1,) * x.ndim) if keepdim else res)
+    d = wrap_dim(dim, x.ndim)
+    if x.ndim == 0:
+        return out(np.asarray(0, np.int64))
+    return out(np.asarray(fn(x, axis=d, keepdims=keepdim), np.int64))
+
+
+def argmax(a: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    """Index of the largest element (of the flattened tensor without ``dim``); no gradient.
+
+    >>> engine.tensor([1.0, 5.0, 2.0]).argmax()
+    tensor(1)
+    """
+    return _arg(a, dim, keepdim, True)
+
+
+def argmin(a: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    """Index of the smallest element; no gradient."""
+    return _arg(a, dim, keepdim, False)
+
+
+# ---------------------------------------------------------------- prod
+class ProdBackward0(_RowNode):
+    __slots__ = ()
+
+    def apply(self, grads: list) -> tuple:
+        (x,) = self.saved()
+        lay = self.layout
+        return (lay.back(rk.prod_bwd(_row_vals(grads[0]), flat(x), lay.n)),)
+
+
+class ProdBackward1(ProdBackward0):
+    __slots__ = ()
+
+
+def prod(a: Tensor, dim: int | None = None, keepdim: bool = False,
+         dtype: dtypes.dtype | None = None) -> Tensor:
+    """Product of all elements, or along one ``dim``; exact gradients even with zeros.
+
+    >>> engine.tensor([2.0, 3.0, 4.0]).prod()
+    tensor(24.)
+    """
+    x = a._data
+    if dtype is not None:
+        x = x.astype(dtype.np)
+    elif x.dtype.kind in "bi":
+        x = x.astype(np.int64)
+    dims = tuple(range(x.ndim)) if dim is None else ((wrap_dim(dim, x.ndim),) if x.ndim else ())
+    lay = _Rows(x, dims, keepdim and dim is not None)
+    res = np.prod(lay.rows, axis=1, dtype=x.dtype).reshape(lay.out_shape)
+    if not recording(a) or x.dtype.kind != "f":
+        return out(res)
+    node = (ProdBackward0 if dim is None else ProdBackward1)((edge(a),))
+    node.layout = lay
+    node.save_as((a, lay.rows))
+    return out(res, node)
+
+
+# ---------------------------------------------------------------- var / std
+class VarBackward0(_RowNode):
+    __slots__ = ("scale",)
+
+    def apply(self, grads: list) -> tuple:
+        x, mu = self.saved()
+        lay = self.layout
+        g = _row_vals(grads[0])
+        return (lay.back(rk.var_bwd(g, flat(x), mu, lay.n, self.scale)),)
+
+
+class StdBackward0(VarBackward0):
+    __slots__ = ()
+
+    def apply(self, grads: list) -> tuple:
+        x, mu, res = self.saved()
+        lay = self.layout
+        g = rk.std_to_var_grad(_row_vals(grads[0]), res)
+        return (lay.back(rk.var_bwd(g, flat(x), mu, lay.n, self.scale)),)
+
+
+def _var(a: Tensor, dim: Any, unbiased: bool | None, keepdim: bool, correction: float | None,
+         std: bool) -> Tensor:
+    if isinstance(dim, bool):  # var(x, False): the legacy ``unbiased`` positional
+        dim, unbiased = None, dim
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    x = a._data
+    if x.dtype.kind != "f":
+        raise RuntimeError(f"{'std' if std else 'var'} and var_mean only support floating "
+                           f"point and complex dtypes")
+    lay = _Rows(x, _dims(dim, x.ndim), keepdim)
+    rows = lay.rows
+    mu = rows.mean(axis=1, dtype=x.dtype) if lay.n else np.full(rows.shape[0], np.nan, x.dtype)
+    denom = builtins.max(lay.n - correction, 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = (((rows - mu[:, None]) ** 2).sum(axis=1) / denom).astype(x.dtype)
+        vals = np.sqrt(v) if std else v
+    res = vals.reshape(lay.out_shape)
+    if not recording(a):
+        return out(res)
+    node = (StdBackward0 if std else VarBackward0)((edge(a),))
+    node.layout = lay
+    node.scale = 2.0 / denom if denom else math.inf
+    result = out(res, node)
+    if std:
+        node.save_as((a, rows), (a, mu), (result, vals))
+    else:
+        node.save_as((a, rows), (a, mu))
+    return result
+
+
+def var(a: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+        correction: float | None = None) -> Tensor:
+    """Variance over ``dim`` (all by default) divided by ``N - correction``.
+
+    ``correction`` defaults to 1 (Bessel); ``unbiased=False`` means 0.
+
+    >>> engine.tensor([1.0, 2.0, 3.0, 4.0]).var()
+    tensor(1.6667)
+    """
+    return _var(a, dim, unbiased, keepdim, correction, std=False)
+
+
+def std(a: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+        correction: float | None = None) -> Tensor:
+    """Standard deviation, the square root of ``var`` (same arguments).
+
+    >>> engine.tensor([1.0, 2.0, 3.0, 4.0]).std(correction=0)
+    tensor(1.1180)
+    """
+    return _var(a, dim, unbiased, keepdim, correction, std=True)
+
+
+# ---------------------------------------------------------------- logsumexp / norm
+class LogsumexpBackward0(_RowNode):
+    __slots__ = ()
+
+    def apply(self, grads: list) -> tuple:
+        x, res = self.saved()
+        lay = self.layout
+        return (lay.back(rk.logsumexp_bwd(_row_vals(grads[0]), flat(x), res, lay.n)),)
+
+
+def logsumexp(a: Tensor, dim: Dims, keepdim: bool = False) -> Tensor:
+    """``log(sum(exp(x)))`` over ``dim``, computed with the max subtracted.
+
+    >>> engine.tensor([0.0, 0.0]).logsumexp(0)
+    tensor(0.6931)
+    """
+    x = a._data
+    if x.dtype.kind != "f":
+        x = x.astype(dtypes.DEFAULT.np)
+    lay = _Rows(x, _dims(dim, x.ndim), keepdim)
+    rows = lay.rows
+    m = np.max(rows, axis=1) if lay.n else np.full(rows.shape[0], -np.inf, x.dtype)
+    m = np.where(np.isinf(m), 0, m).astype(x.dtype)
+    with np.errstate(divide="ignore", over="ignore"):
+        vals = (np.log(np.exp(rows - m[:, None]).sum(axis=1)) + m).astype(x.dtype)
+    res = vals.reshape(lay.out_shape)
+    if not recording(a):
+        return out(res)
+    node = LogsumexpBackward0((edge(a),))
+    node.layout = lay
+    node.save_as((a, rows), (a, vals))
+    return out(res, node)
+
+
+class LinalgVectorNormBackward0(_RowNode):
+    __slots__ = ("p",)
+
+    def apply(self, grads: list) -> tuple:
+        x, res = self.saved()
+        lay = self.layout
+        return (lay.back(rk.norm_bwd(_row_vals(grads[0]), flat(x), res, lay.n, self.p)),)
+
+
+def norm(a: Tensor, p: float | str | None = "fro", dim: Dims = None, keepdim: bool = False,
+         dtype: dtypes.dtype | None = None) -> Tensor:
+    """Vector p-norm over ``dim`` (all elements by default); ``'fro'`` is the 2-norm.
+
+    >>> engine.tensor([3.0, 4.0]).norm()
+    tensor(5.)
+    """
+    if p is None or p == "fro":
+        p = 2.0
+    if isinstance(p, str):
+        raise RuntimeError(f"norm(): only vector p-norms and 'fro' are supported, got {p!r}")
+    p = float(p)
+    x = a._data
+    if dtype is not None:
+        x = x.astype(dtype.np)
+    if x.dtype.kind != "f":
+        raise RuntimeError("linalg.vector_norm: Expected a floating point or complex tensor as "
+                           f"input. Got {dtypes.from_np(x.dtype).name.capitalize()}")
+    lay = _Rows(x, _dims(dim, x.ndim), keepdim)
+    ab = np.abs(lay.rows)
+    if p == math.inf:
+        vals = ab.max(axis=1) if lay.n else np.zeros(ab.shape[0], x.dtype)
+    elif p == -math.inf:
+        vals = ab.min(axis=1)
+    elif p == 0:
+        vals = (ab != 0).sum(axis=1).astype(x.dtype)
+    elif p == 1:
+        vals = ab.sum(axis=1)
+    elif p == 2:
+        vals = np.sqrt((ab * ab).sum(axis=1))
+    else:
+        vals = (ab ** p).sum(axis=1) ** (1.0 / p)
+    vals = vals.astype(x.dtype)
+    res = vals.reshape(lay.out_shape)
+    if not recording(a):
+        return out(res)
+    node = LinalgVectorNormBackward0((edge(a),))
+    node.layout, node.p = lay, p
+    node.save_as((a, lay.rows), (a, vals))
+    return out(res, node)

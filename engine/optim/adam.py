@@ -1,0 +1,78 @@
+"""Adam and AdamW (optionally AMSGrad), each parameter updated by one fused kernel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from engine.kernels.optim import adam_step
+from engine.optim.optimizer import Optimizer, ParamsT, flat_grad, flat_inplace
+from engine.tensor import Tensor, _wrap
+
+
+class Adam(Optimizer):
+    """torch's Adam: moment estimates with bias correction; ``weight_decay`` adds an L2 term
+    to the gradient (AdamW decouples it instead).
+
+    >>> opt = engine.optim.Adam(model.parameters(), lr=1e-3, amsgrad=True)
+    """
+
+    _decoupled = False
+
+    def __init__(self, params: ParamsT, lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0, amsgrad: bool = False, *, foreach: bool | None = None,
+                 maximize: bool = False, capturable: bool = False, differentiable: bool = False,
+                 fused: bool | None = None, decoupled_weight_decay: bool | None = None) -> None:
+        if lr < 0.0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if eps < 0.0:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        for i, b in enumerate(betas):
+            if not 0.0 <= b < 1.0:
+                raise ValueError(f"Invalid beta parameter at index {i}: {b}")
+        if weight_decay < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        decoupled = self._decoupled if decoupled_weight_decay is None else decoupled_weight_decay
+        defaults = {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay,
+                    "amsgrad": amsgrad, "maximize": maximize, "foreach": foreach,
+                    "capturable": capturable, "differentiable": differentiable, "fused": fused,
+                    "decoupled_weight_decay": decoupled}
+        super().__init__(params, defaults)
+
+    def _update(self, group: dict[str, Any], params: list[Tensor]) -> None:
+        beta1, beta2 = group["betas"]
+        amsgrad = bool(group["amsgrad"])
+        for p in params:
+            state = self.state.setdefault(p, {})
+            if not state:
+                state["step"] = _wrap(np.zeros((), np.float32))
+                state["exp_avg"] = _wrap(np.zeros_like(p._data))
+                state["exp_avg_sq"] = _wrap(np.zeros_like(p._data))
+                if amsgrad:
+                    state["max_exp_avg_sq"] = _wrap(np.zeros_like(p._data))
+            step = state["step"]
+            step._data[...] += 1
+            vmax = state.get("max_exp_avg_sq")
+            pf = flat_inplace(p)
+            adam_step(pf, flat_grad(p), flat_inplace(state["exp_avg"]),
+                      flat_inplace(state["exp_avg_sq"]),
+                      flat_inplace(vmax) if vmax is not None else pf[:0],
+                      float(group["lr"]), float(beta1), float(beta2), float(group["eps"]),
+                      float(group["weight_decay"]), float(step._data), float(amsgrad),
+                      float(group["maximize"]), float(group["decoupled_weight_decay"]))
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: ``p *= 1 - lr * weight_decay`` before the step.
+
+    >>> opt = engine.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-2)
+    """
+
+    _decoupled = True
+
+    def __init__(self, params: ParamsT, lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2, amsgrad: bool = False, **kwargs: Any) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, **kwargs)

@@ -230,3 +230,13 @@ class AccumulateGrad(Node):
     def apply(self, grads: list) -> tuple:
         self.variable._accumulate(grads[0])
         return ()
+
+    def apply_graph(self, grads: list) -> tuple:
+        # With create_graph ``.grad`` gets a history, so it is replaced, never added into.
+        v, g = self.variable, grads[0]
+        if g._data.dtype != v._data.dtype:
+            from engine.ops.convert import cast
+
+            g = cast(g, v._data.dtype)
+        v._grad = g.clone() if v._grad is None else v._grad + g
+        return ()

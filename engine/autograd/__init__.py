@@ -6,11 +6,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from engine.autograd.engine import Step, backward_steps, run
+from engine.autograd.function import Function, FunctionCtx
 from engine.autograd.gradcheck import gradcheck
 from engine.graph import Node, RemovableHandle
+from engine.ops.convert import cast
 from engine.tensor import Tensor, _wrap
 
-__all__ = ["backward", "grad", "gradcheck", "backward_steps", "Step", "Node", "RemovableHandle"]
+__all__ = ["Function", "FunctionCtx", "backward", "grad", "gradcheck", "backward_steps", "Step", "Node", "RemovableHandle"]
 
 
 def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
@@ -56,6 +58,8 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
                     f"The differentiated Tensor at index {i} appears to not have been used in "
                     "the graph. Set allow_unused=True if this is the desired behavior.")
             result.append(None)
+        elif type(g) is Tensor:  # create_graph: a gradient with its own history
+            result.append(g if g._data.dtype == t._data.dtype else cast(g, t._data.dtype))
         else:
             result.append(_wrap(g.astype(t._data.dtype, copy=False).reshape(t._data.shape)))
     return tuple(result)

@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 
 from engine.dtypes import from_np
-from engine.grad_mode import no_grad
+from engine.grad_mode import enable_grad, no_grad
 from engine.graph import AccumulateGrad, Node
 from engine.kernels.accumulate import add_out, copy
 from engine.ops.base import edge
+from engine.ops.convert import cast
 from engine.tensor import Tensor, _wrap
 
 
@@ -48,11 +49,11 @@ class Step:
 
     @property
     def grad_outputs(self) -> tuple[Tensor | None, ...]:
-        return tuple(None if g is None else _wrap(g) for g in self._outs)
+        return tuple(_wrapped(g) for g in self._outs)
 
     @property
     def grad_inputs(self) -> tuple[Tensor | None, ...]:
-        return tuple(None if g is None else _wrap(g) for g in self._ins)
+        return tuple(_wrapped(g) for g in self._ins)
 
     def __repr__(self) -> str:
         leaf = " -> .grad" if self.accumulated is not None else ""
@@ -67,16 +68,20 @@ def _as_tuple(x: Any) -> tuple:
     return tuple(x)
 
 
-def _root_grads(roots: tuple[Tensor, ...], grads: Any) -> list[np.ndarray | None]:
+def _root_grads(roots: tuple[Tensor, ...], grads: Any, graph: bool) -> list:
     """The seed gradient of each root, checked in torch's order: each given gradient's
-    type and shape, the implicit ones; then the counts; then that every root needs grad."""
+    type and shape, the implicit ones; then the counts; then that every root needs grad.
+
+    Arrays for the fast path; tensors (the given ones, possibly with history) when the
+    backward pass itself is recorded (``graph``)."""
     given = _as_tuple(grads) if grads is not None else (None,) * len(roots)
     out: list[np.ndarray | None] = []
     for i, (t, g) in enumerate(zip(roots, given)):
         if g is None:
             if t._rg and t._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            out.append(np.ones(t._data.shape, t._data.dtype))
+            ones = np.ones(t._data.shape, t._data.dtype)
+            out.append(_wrap(ones) if graph else ones)
             continue
         if not isinstance(g, Tensor):
             raise TypeError(
@@ -86,6 +91,9 @@ def _root_grads(roots: tuple[Tensor, ...], grads: Any) -> list[np.ndarray | None
             raise RuntimeError(
                 f"Mismatch in shape: grad_output[{i}] has a shape of {_size(gd.shape)} and "
                 f"output[{i}] has a shape of {_size(t._data.shape)}.")
+        if graph:
+            out.append(g if gd.dtype == t._data.dtype else cast(g, t._data.dtype))
+            continue
         if gd.dtype != t._data.dtype:
             gd = gd.astype(t._data.dtype)
         # (np.ascontiguousarray would turn a 0-d gradient into shape (1,))
@@ -103,12 +111,14 @@ def _size(shape: tuple[int, ...]) -> str:
     return f"engine.Size([{', '.join(str(d) for d in shape)}])"
 
 
-def _wrapped(g: np.ndarray | None) -> Tensor | None:
-    return None if g is None else _wrap(g)
+def _wrapped(g: Any) -> Tensor | None:
+    """A gradient as a tensor: arrays on the fast path, tensors with create_graph."""
+    return g if g is None or type(g) is Tensor else _wrap(g)
 
 
-def _hook_result(fn: Any, old: np.ndarray | None, new: Any) -> np.ndarray | None:
-    """A gradient a hook returned, checked as torch checks it (type, dtype, shape)."""
+def _hook_result(fn: Any, old: Any, new: Any) -> Any:
+    """A gradient a hook returned, checked as torch checks it (type, dtype, shape), in
+    the pass's own representation (array, or tensor with create_graph)."""
     if new is None:
         return None
     if old is None:
@@ -116,6 +126,8 @@ def _hook_result(fn: Any, old: np.ndarray | None, new: Any) -> np.ndarray | None
     if not isinstance(new, Tensor):
         raise TypeError(f"expected Variable, but hook returned '{type(new).__name__}'")
     name = getattr(fn, "__name__", "<unknown>")
+    graph = type(old) is Tensor
+    old = old._data if graph else old
     data = new._data
     if data.dtype != old.dtype:
         was, got = (from_np(d).tensor_type for d in (old.dtype, data.dtype))
@@ -123,7 +135,7 @@ def _hook_result(fn: Any, old: np.ndarray | None, new: Any) -> np.ndarray | None
             f"hook '{name}' has changed the type of value (was engine.{was} got engine.{got})")
     if data.shape != old.shape:
         raise RuntimeError(f"hook '{name}' has changed the size of value")
-    return data
+    return new if graph else data
 
 
 def _hook_tuple(fn: Any, old: Sequence, res: Any) -> list:
@@ -137,9 +149,9 @@ def _hook_tuple(fn: Any, old: Sequence, res: Any) -> list:
     return [_hook_result(fn, o, r) for o, r in zip(old, res)]
 
 
-def _run_tensor_hooks(hooks: dict, g: np.ndarray) -> np.ndarray:
+def _run_tensor_hooks(hooks: dict, g: Any) -> Any:
     for fn in list(hooks.values()):
-        res = fn(_wrap(g))
+        res = fn(_wrapped(g))
         if res is not None:
             g = _hook_result(fn, g, res)
     return g
@@ -159,12 +171,13 @@ def backward_steps(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
     instead and returned by the generator (``StopIteration.value``), which is how
     ``autograd.grad`` works.
     """
-    if create_graph:
-        raise NotImplementedError("create_graph=True (higher-order gradients) is not supported "
-                                  "yet; see the nn/optim/higher-order issue")
     roots = _as_tuple(tensors)
-    seeds = _root_grads(roots, grad_tensors)
-    keep = bool(retain_graph)
+    graph = bool(create_graph)
+    seeds = _root_grads(roots, grad_tensors, graph)
+    keep = graph if retain_graph is None else bool(retain_graph)
+    # The fast path runs the Numba kernels on arrays with recording off; create_graph
+    # runs each node's tensor formula with recording on, so the pass is differentiable.
+    mode, merge = (enable_grad, _merge_tensors) if graph else (no_grad, _merge_arrays)
     root_edges = [edge(t) for t in roots]
 
     # Discover the graph and count how many gradients each node waits for.
@@ -203,8 +216,7 @@ def backward_steps(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
     buffers: dict[Node, list] = {}
     for (node, nr), g in zip(root_edges, seeds):
         buf = buffers.setdefault(node, [None] * node.num_outputs)
-        buf[nr] = g if buf[nr] is None else add_out(buf[nr].reshape(-1), g.reshape(-1)
-                                                    ).reshape(g.shape)
+        buf[nr] = g if buf[nr] is None else merge(buf[nr], g)
     captured: list[np.ndarray | None] = [None] * len(targets)
     ready = [(_priority(n), -n._seq, n) for n in deps if deps[n] == 0]
     heapq.heapify(ready)
@@ -218,7 +230,7 @@ def backward_steps(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
             ins: tuple = ()
             if buf is not None and (needed is None or node in needed or
                                     any((node, k) in captures for k in range(len(buf)))):
-                with no_grad():  # hooks and nodes run untracked, as in torch
+                with mode():  # hooks and nodes record only with create_graph, as in torch
                     buf = _tensor_hooks(node, buf)
                     if targets:
                         for k, g in enumerate(buf):
@@ -234,7 +246,7 @@ def backward_steps(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
                             buf = _pre_hooks(node, buf)
                         nexts = node.next_functions
                         if any(g is not None for g in buf):
-                            ins = node.apply(buf)
+                            ins = node.apply_graph(buf) if graph else node.apply(buf)
                             if len(ins) < len(nexts):  # one gradient per input, always
                                 ins = (*ins, *(None,) * (len(nexts) - len(ins)))
                         else:  # a pre-hook dropped every incoming gradient
@@ -256,9 +268,7 @@ def backward_steps(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
                     if b is None:
                         b = buffers[nxt] = [None] * nxt.num_outputs
                     cur = b[nr]
-                    b[nr] = g if cur is None else add_out(
-                        np.ascontiguousarray(cur).reshape(-1),
-                        np.ascontiguousarray(g, dtype=cur.dtype).reshape(-1)).reshape(cur.shape)
+                    b[nr] = g if cur is None else merge(cur, g)
                 deps[nxt] -= 1
                 if deps[nxt] == 0:
                     heapq.heappush(ready, (_priority(nxt), -nxt._seq, nxt))
@@ -270,6 +280,17 @@ def backward_steps(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
                 if needed is None or node in needed:
                     node.release()
     return tuple(captured)
+
+
+def _merge_arrays(cur: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Two gradients reaching the same input, summed in a Numba kernel."""
+    return add_out(np.ascontiguousarray(cur).reshape(-1),
+                   np.ascontiguousarray(g, dtype=cur.dtype).reshape(-1)).reshape(cur.shape)
+
+
+def _merge_tensors(cur: Tensor, g: Tensor) -> Tensor:
+    with enable_grad():
+        return cur + g
 
 
 def _priority(node: Node) -> int:
@@ -303,7 +324,9 @@ def _tensor_hooks(node: Node, buf: list) -> list:
         for nr, ref in node._retains.items():
             t = ref()
             g = buf[nr]
-            if t is not None and g is not None:
+            if t is not None and g is not None and type(g) is Tensor:
+                t._grad = g.clone() if t._grad is None else t._grad + g
+            elif t is not None and g is not None:
                 flat = g.reshape(-1)
                 if t._grad is not None:
                     old = t._grad._data

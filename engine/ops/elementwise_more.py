@@ -155,8 +155,9 @@ def clamp(a: Tensor, min: float | None = None, max: float | None = None) -> Tens
     if not recording(a):
         return out(np.asarray(res))
     node = ClampBackward1((edge(a),))
-    node.lo = -np.inf if min is None else float(min)
-    node.hi = np.inf if max is None else float(max)
+    # the bounds as the forward saw them, in x's dtype: float32(-0.3) must pass at -0.3
+    node.lo = -np.inf if min is None else float(np.asarray(min, x.dtype))
+    node.hi = np.inf if max is None else float(np.asarray(max, x.dtype))
     node.save_as((a, x))
     return out(np.asarray(res), node)
 

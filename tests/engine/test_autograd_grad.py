@@ -156,10 +156,16 @@ def test_grad_with_scalar_output_and_no_grad_outputs():
     assert_close(eg, tg)
 
 
-def test_create_graph_is_refused_clearly():
-    ea, _ = twin((3,))
-    with pytest.raises(NotImplementedError):
-        engine.autograd.grad(ea * ea, ea, engine.ones(3), create_graph=True)
+def test_create_graph_gives_torchs_second_derivative():
+    """grad with create_graph=True is itself differentiable: d/da sum((d(a*a*b)/da)^2)."""
+    ea, ta = twin((3,))
+    eb, tb = twin((3,), seed=1)
+    for m, a, b in ((engine, ea, eb), (torch, ta, tb)):
+        (ga,) = m.autograd.grad(a * a * b, a, m.ones(3), create_graph=True)
+        assert ga.requires_grad and ga.grad_fn is not None
+        (ga * ga).sum().backward()
+    assert_close(ea.grad, ta.grad)
+    assert_close(eb.grad, tb.grad)
 
 
 # ----------------------------------------------------------------- autograd.backward

@@ -174,7 +174,7 @@ class Node:
         """The saved values as tensors in the graph, for ``apply_graph``."""
         return tuple(s.unpack(self) for s in self._saved)
 
-    def saved_source(self, i: int) -> "Tensor":
+    def saved_source(self, i: int) -> Tensor:
         """The tensor the ``i``-th saved value came from (for values derived from it)."""
         s = self._saved[i]
         return s.unpack(self) if s.tensor is None else s.tensor

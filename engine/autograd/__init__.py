@@ -12,7 +12,8 @@ from engine.graph import Node, RemovableHandle
 from engine.ops.convert import cast
 from engine.tensor import Tensor, _wrap
 
-__all__ = ["Function", "FunctionCtx", "backward", "grad", "gradcheck", "backward_steps", "Step", "Node", "RemovableHandle"]
+__all__ = ["Function", "FunctionCtx", "backward", "grad", "gradcheck", "backward_steps", "Step",
+           "Node", "RemovableHandle"]
 
 
 def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,

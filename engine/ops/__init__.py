@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 
 from engine.ops import arithmetic, convert, indexing, linalg, loss, reduce, shape, unary
-from engine.ops.convert import cast
 from engine.ops.base import scalar_or_data
+from engine.ops.convert import cast
 from engine.tensor import Tensor, _wrap
 
 
@@ -105,5 +105,5 @@ _METHODS.update({
 for _name, _fn in _METHODS.items():
     setattr(Tensor, _name, _fn)
 
-__all__ = ["cast", "arithmetic", "convert", "indexing", "linalg", "loss", "reduce", "shape", "unary",
-           "activation", "elementwise_more", "join", "reduce_more"]
+__all__ = ["cast", "arithmetic", "convert", "indexing", "linalg", "loss", "reduce", "shape",
+           "unary", "activation", "elementwise_more", "join", "reduce_more"]

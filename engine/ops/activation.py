@@ -17,7 +17,6 @@ from engine.kernels import activation as ak
 from engine.ops.base import edge, flat, out, recording, wrap_dim
 from engine.tensor import Tensor
 
-
 _TORCH_TYPE_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char",
                      "uint8": "Byte", "bool": "Bool"}
 

@@ -519,3 +519,12 @@ def test_non_contiguous_numpy_leaf(view):
     for lib, leaf in ((engine, e), (torch, t)):
         (lib.softmax(leaf @ leaf.T, dim=1) * leaf.sum(1, keepdim=True)).sum().backward()
     np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_clamp_passes_gradient_at_its_own_bound(dtype):
+    """A value already clamped to a bound sits exactly on it (in its dtype): clamping it
+    again passes the gradient, as torch does (found by tools/fuzz.py)."""
+    _, grads = check(lambda lib, x: x.clamp(min=-0.3).clamp(min=-0.3, max=0.7).clamp(max=0.7),
+                     np.array([-1.8, -0.3, 0.1, 0.7, 2.0], dtype))
+    np.testing.assert_array_equal(grads[0], np.array([0, 1, 1, 1, 0], dtype))

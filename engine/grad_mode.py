@@ -18,6 +18,16 @@ class _State(threading.local):
 _state = _State()
 
 
+class _Anomaly:
+    """Anomaly detection switches (see ``engine.autograd.anomaly``); global, as torch's."""
+
+    enabled = False
+    check_nan = True
+
+
+anomaly = _Anomaly()
+
+
 def is_grad_enabled() -> bool:
     """Whether operations record a graph in the current thread."""
     return _state.enabled

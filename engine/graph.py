@@ -14,6 +14,8 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from engine import grad_mode
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -121,6 +123,10 @@ class Node:
         self._tensor_hooks: dict[int, _HookDict] | None = None
         self._retains: dict[int, weakref.ref] | None = None
         self._metadata: dict | None = None
+        if grad_mode.anomaly.enabled:
+            from engine.autograd.anomaly import record_forward_stack
+
+            record_forward_stack(self.metadata)
 
     # -- public API ---------------------------------------------------------
     def name(self) -> str:

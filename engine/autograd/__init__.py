@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from engine.autograd.anomaly import detect_anomaly, set_detect_anomaly
 from engine.autograd.engine import Step, backward_steps, run
 from engine.autograd.function import Function, FunctionCtx
 from engine.autograd.gradcheck import gradcheck
@@ -12,8 +13,8 @@ from engine.graph import Node, RemovableHandle
 from engine.ops.convert import cast
 from engine.tensor import Tensor, _wrap
 
-__all__ = ["Function", "FunctionCtx", "backward", "grad", "gradcheck", "backward_steps", "Step",
-           "Node", "RemovableHandle"]
+__all__ = ["Function", "FunctionCtx", "detect_anomaly", "set_detect_anomaly", "backward", "grad",
+           "gradcheck", "backward_steps", "Step", "Node", "RemovableHandle"]
 
 
 def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,

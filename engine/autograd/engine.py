@@ -17,8 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from engine import grad_mode
+from engine.autograd.anomaly import check_outputs
 from engine.dtypes import from_np
-from engine.grad_mode import enable_grad, no_grad
+from engine.grad_mode import enable_grad
 from engine.graph import AccumulateGrad, Node
 from engine.kernels.accumulate import add_out, copy
 from engine.ops.base import edge
@@ -177,7 +179,8 @@ def backward_steps(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
     keep = graph if retain_graph is None else bool(retain_graph)
     # The fast path runs the Numba kernels on arrays with recording off; create_graph
     # runs each node's tensor formula with recording on, so the pass is differentiable.
-    mode, merge = (enable_grad, _merge_tensors) if graph else (no_grad, _merge_arrays)
+    merge = _merge_tensors if graph else _merge_arrays
+    state = grad_mode._state
     root_edges = [edge(t) for t in roots]
 
     # Discover the graph and count how many gradients each node waits for.
@@ -230,13 +233,19 @@ def backward_steps(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
             ins: tuple = ()
             if buf is not None and (needed is None or node in needed or
                                     any((node, k) in captures for k in range(len(buf)))):
-                with mode():  # hooks and nodes record only with create_graph, as in torch
-                    buf = _tensor_hooks(node, buf)
+                # Hooks and nodes record only with create_graph, as in torch; the
+                # caller's mode is back before each Step is handed out.
+                caller = state.enabled
+                state.enabled = graph
+                try:
+                    is_sink = type(node) is AccumulateGrad
+                    if node._tensor_hooks or node._retains or (
+                            is_sink and node.variable._x is not None):
+                        buf = _tensor_hooks(node, buf)
                     if targets:
                         for k, g in enumerate(buf):
                             for slot in captures.get((node, k), ()):
                                 captured[slot] = g
-                    is_sink = type(node) is AccumulateGrad
                     if is_sink:
                         ran = accumulate and (not targets or (node, 0) in captures)
                     else:
@@ -253,6 +262,10 @@ def backward_steps(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
                             ins = (None,) * len(nexts)
                         if node._hooks:
                             ins = _after(node, ins, buf)
+                        if grad_mode.anomaly.enabled:
+                            check_outputs(node, ins)
+                finally:
+                    state.enabled = caller
                 if ran:
                     if not keep:
                         node.release()

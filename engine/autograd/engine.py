@@ -221,10 +221,12 @@ def backward_steps(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
         buf = buffers.setdefault(node, [None] * node.num_outputs)
         buf[nr] = g if buf[nr] is None else merge(buf[nr], g)
     captured: list[np.ndarray | None] = [None] * len(targets)
-    ready = [(_priority(n), -n._seq, n) for n in deps if deps[n] == 0]
+    # AccumulateGrad first among ready nodes, then the most recently created node.
+    ready = [(type(n) is not AccumulateGrad, -n._seq, n) for n in deps if deps[n] == 0]
     heapq.heapify(ready)
     index = 0
     remaining = len(order)
+    finished = False
     try:
         while ready:
             node = heapq.heappop(ready)[2]
@@ -240,7 +242,7 @@ def backward_steps(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
                 try:
                     is_sink = type(node) is AccumulateGrad
                     if node._tensor_hooks or node._retains or (
-                            is_sink and node.variable._x is not None):
+                            is_sink and node.variable._leaf_hooks()):
                         buf = _tensor_hooks(node, buf)
                     if targets:
                         for k, g in enumerate(buf):
@@ -254,7 +256,7 @@ def backward_steps(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
                         if node._pre_hooks:
                             buf = _pre_hooks(node, buf)
                         nexts = node.next_functions
-                        if any(g is not None for g in buf):
+                        if buf[0] is not None or any(g is not None for g in buf):
                             ins = node.apply_graph(buf) if graph else node.apply(buf)
                             if len(ins) < len(nexts):  # one gradient per input, always
                                 ins = (*ins, *(None,) * (len(nexts) - len(ins)))
@@ -284,11 +286,12 @@ def backward_steps(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
                     b[nr] = g if cur is None else merge(cur, g)
                 deps[nxt] -= 1
                 if deps[nxt] == 0:
-                    heapq.heappush(ready, (_priority(nxt), -nxt._seq, nxt))
+                    heapq.heappush(ready, (type(nxt) is not AccumulateGrad, -nxt._seq, nxt))
+        finished = True
     finally:
         # Also when the caller abandons the generator half way: a pass without
         # retain_graph consumes the graph, finished or not.
-        if not keep:
+        if not keep and not finished:
             for node in order:
                 if needed is None or node in needed:
                     node.release()
@@ -304,11 +307,6 @@ def _merge_arrays(cur: np.ndarray, g: np.ndarray) -> np.ndarray:
 def _merge_tensors(cur: Tensor, g: Tensor) -> Tensor:
     with enable_grad():
         return cur + g
-
-
-def _priority(node: Node) -> int:
-    # AccumulateGrad first among ready nodes, then the most recently created node.
-    return 0 if type(node) is AccumulateGrad else 1
 
 
 def _needed(order: list[Node], captures: dict) -> set[Node]:

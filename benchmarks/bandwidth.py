@@ -1,0 +1,161 @@
+"""Case 5: how close the engine's elementwise backward kernels get to memory bandwidth.
+
+A STREAM triad (``a[i] = b[i] + s * c[i]``) written in Numba gives the machine's
+achievable bandwidth in this very run, serial and with ``prange`` on every Numba thread.
+Every kernel of ``engine.kernels.elementwise`` is then called directly on 10M-element
+float32 flat arrays, and its achieved bandwidth is
+
+    (arrays read + arrays written) * 10M * 4 bytes / median time
+
+reported as a share of the parallel triad (the issue's target: >= 80%).  The kernels
+allocate their output with ``np.empty_like`` on every call, so their time includes the page
+faults of a fresh 40 MB buffer; the "fresh output" triad shows what that costs alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numba
+import numpy as np
+from numba import prange
+
+from benchmarks._harness import Config, Row, compare, set_threads
+
+N = 10_000_000
+SCALAR = 0.75
+
+
+@numba.njit(cache=True, nogil=True)
+def triad_serial(a, b, c, s):  # noqa: ANN001, ANN201 - Numba kernel
+    for i in range(a.size):
+        a[i] = b[i] + s * c[i]
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def triad_parallel(a, b, c, s):  # noqa: ANN001, ANN201 - Numba kernel
+    for i in prange(a.size):
+        a[i] = b[i] + s * c[i]
+
+
+@numba.njit(cache=True, nogil=True)
+def triad_fresh(b, c, s):  # noqa: ANN001, ANN201 - Numba kernel
+    a = np.empty_like(b)
+    for i in range(a.size):
+        a[i] = b[i] + s * c[i]
+    return a
+
+
+def _gbs(nbytes: float, seconds: float) -> float:
+    return nbytes / seconds / 1e9
+
+
+def triads(cfg: Config) -> dict[str, float]:
+    """GB/s of the triad variants, keyed '<dtype> <variant>'."""
+    out: dict[str, float] = {}
+    reps = cfg.reps(12, 4)
+    for dt in (np.float32, np.float64):
+        b = np.random.default_rng(3).random(N).astype(dt)
+        c = np.random.default_rng(4).random(N).astype(dt)
+        a = np.zeros(N, dt)
+        s = dt(SCALAR)
+        res = compare({"1T": (lambda a=a, b=b, c=c, s=s: triad_serial(a, b, c, s), None),
+                       "par": (lambda a=a, b=b, c=c, s=s: triad_parallel(a, b, c, s), None),
+                       "fresh": (lambda b=b, c=c, s=s: triad_fresh(b, c, s), None)},
+                      repeats=reps, warmup=2, sequential=True)
+        # Each variant runs all its samples in a row: interleaving the serial and prange
+        # triads lets the parallel pool's spinning threads steal the core.
+        nbytes = 3 * N * np.dtype(dt).itemsize
+        for k, v in res.items():
+            out[f"{np.dtype(dt).name} {k}"] = _gbs(nbytes, v)
+        out[f"{np.dtype(dt).name} torch"] = _torch_triad(dt, reps)
+    return out
+
+
+def _torch_triad(dt: Any, reps: int) -> float:
+    import torch
+
+    torch.set_num_threads(1)  # a Numba prange launch (omp layer) resets torch's count
+    tdt = torch.float32 if dt == np.float32 else torch.float64
+    b = torch.rand(N, dtype=tdt)
+    c = torch.rand(N, dtype=tdt)
+    a = torch.zeros(N, dtype=tdt)
+    res = compare({"t": (lambda: torch.add(b, c, alpha=SCALAR, out=a), None)},
+                  repeats=reps, warmup=2)
+    return _gbs(3 * N * np.dtype(dt).itemsize, res["t"])
+
+
+def _kernel_args(sig: str, pool: list[np.ndarray]) -> tuple[tuple, int]:
+    """Arguments for a kernel of signature ``sig`` and the number of arrays it reads."""
+    args: list[Any] = []
+    arrays = 0
+    for code in sig:
+        if code == "a":
+            args.append(pool[arrays])
+            arrays += 1
+        elif code == "s":
+            args.append(2.0)  # not 0: pow_scalar_bwd would skip the loop
+        else:
+            raise ValueError(f"unexpected signature code {code!r}")
+    return tuple(args), arrays
+
+
+def elementwise_kernels() -> list[tuple[str, str, Any]]:
+    """(name, signature, jitted fn) of every elementwise backward kernel, plus accumulation."""
+    from engine.kernels import REGISTRY
+    from engine.kernels import accumulate as _acc  # noqa: F401  (registers its kernels)
+    from engine.kernels import elementwise as _ew  # noqa: F401
+
+    return [(k.name, k.sig, k.fn) for k in REGISTRY
+            if k.group in ("elementwise", "accumulate")]
+
+
+def case_bandwidth(cfg: Config) -> list[Row]:
+    set_threads(1)
+    tri = triads(cfg)
+    threads = numba.get_num_threads()
+    rows = []
+    for dt in ("float32", "float64"):
+        rows.append(Row(f"STREAM triad {dt} 10M, Numba 1 thread", tri[f"{dt} 1T"],
+                        tri[f"{dt} torch"], unit="GB/s", ratio_text="-",
+                        note="torch column: torch.add(b, c, alpha, out=a), 1 thread"))
+        rows.append(Row(f"STREAM triad {dt} 10M, Numba {threads} threads", tri[f"{dt} par"],
+                        unit="GB/s", ratio_text="-"))
+        rows.append(Row(f"STREAM triad {dt} 10M, 1 thread, fresh output", tri[f"{dt} fresh"],
+                        unit="GB/s", ratio_text="-",
+                        note="a = np.empty_like(b) inside the kernel, as the bwd kernels do"))
+    par = tri["float32 par"]
+    fresh = tri["float32 fresh"]
+    reps = cfg.reps(5, 3)
+    a = np.zeros(N, np.float32)
+    b = np.random.default_rng(3).random(N).astype(np.float32)
+    c = np.random.default_rng(4).random(N).astype(np.float32)
+    s = np.float32(SCALAR)
+    rng = np.random.default_rng(5)
+    pool = [rng.uniform(0.5, 1.5, N).astype(np.float32) for _ in range(5)]
+    for name, sig, fn in elementwise_kernels():
+        try:
+            args, reads = _kernel_args(sig, pool)
+        except (ValueError, IndexError) as exc:
+            rows.append(Row(f"bwd kernel {name}", note=f"not timed: {exc}"))
+            continue
+        writes = 1  # a fresh output, or (accumulate_) the first input written back
+        # The serial triad is sampled in alternation with the kernel, so both see the
+        # same neighbours on a shared host; the reference is the better of that triad
+        # and the parallel one measured above.
+        res = compare({"k": (lambda fn=fn, args=args: fn(*args), None),
+                       "triad": (lambda: triad_serial(a, b, c, s), None)},
+                      repeats=reps, warmup=1)
+        gbs = _gbs((reads + writes) * N * 4, res["k"])
+        serial = _gbs(3 * N * 4, res["triad"])
+        ref = max(serial, par)
+        share = gbs / ref
+        rows.append(Row(f"bwd kernel {name} f32 10M ({reads}R+{writes}W)", gbs, unit="GB/s",
+                        ratio_text=f"{share:.0%} of triad", target=">= 80% of triad",
+                        met=share >= 0.8,
+                        note=f"triad alongside {serial:.1f} GB/s (1T), {par:.1f} (par); "
+                             f"{gbs / fresh:.0%} of the fresh-output triad"))
+    return rows
+
+
+CASES = {"bandwidth": case_bandwidth}

@@ -1,0 +1,90 @@
+"""Case 6: what a user waits for in a fresh process.
+
+* ``import engine`` plus one tutorial forward + backward, with the Numba cache warm
+  (the script runs once untimed first), against the same script with ``import torch``;
+  wall time of the whole subprocess, median of 5.
+* ``python -m engine.warmup`` cold (``NUMBA_CACHE_DIR`` pointed at a fresh temporary
+  folder, so every kernel compiles) and then warm (the same folder, now filled).
+
+The environment is passed through unchanged except for ``NUMBA_CACHE_DIR`` in the
+warm-up runs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks._harness import Config, Row, median
+
+ROOT = Path(__file__).resolve().parent.parent
+
+TUTORIAL = """
+import {lib} as torch
+x = torch.ones(5)
+y = torch.zeros(3)
+w = torch.randn(5, 3, requires_grad=True)
+b = torch.randn(3, requires_grad=True)
+z = torch.matmul(x, w) + b
+loss = torch.nn.functional.binary_cross_entropy_with_logits(z, y)
+loss.backward()
+assert w.grad is not None
+"""
+
+
+def wall(args: list[str], env: dict[str, str] | None = None, check: bool = True) -> float:
+    """Seconds from spawn to exit of ``python args...`` run from the repository root."""
+    t0 = time.perf_counter_ns()
+    proc = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, check=False)
+    elapsed = (time.perf_counter_ns() - t0) / 1e9
+    if proc.returncode != 0 and check:
+        last = proc.stderr.strip().splitlines()[-1:] or ["no output"]
+        raise RuntimeError(f"python {' '.join(args)[:40]} failed: {last[0][:120]}")
+    return elapsed
+
+
+def case_startup(cfg: Config) -> list[Row]:
+    runs = 5 if not cfg.quick else 2
+    engine_script = ["-c", TUTORIAL.format(lib="engine")]
+    torch_script = ["-c", TUTORIAL.format(lib="torch")]
+    wall(engine_script)  # fills the default cache for the kernels the tutorial needs
+    eng = median([wall(engine_script) for _ in range(runs)])
+    tor = median([wall(torch_script) for _ in range(3 if runs > 3 else runs)])
+    bare = median([wall(["-c", "pass"]) for _ in range(runs)])
+    nb = median([wall(["-c", "import numba"]) for _ in range(runs)])
+    rows = [Row("fresh process: import + tutorial fwd+bwd, warm cache", eng, tor,
+                target="<= 1.2 s", met=eng <= 1.2,
+                note=f"python -c pass {bare:.2f} s, import numba {nb:.2f} s; median of {runs}")]
+
+    cache = tempfile.mkdtemp(prefix="jitgrad-bench-numba-")
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+    try:
+        if cfg.quick:
+            rows.append(Row("python -m engine.warmup, cold (empty NUMBA_CACHE_DIR)",
+                            target="reported", note="skipped with --quick (compiles everything)"))
+        else:
+            rows.append(_warmup_row("python -m engine.warmup, cold (empty NUMBA_CACHE_DIR)",
+                                    env, 1, "one run: every kernel, float32 and float64"))
+        # With --quick the temporary cache is still empty: time the default (warm) one.
+        rows.append(_warmup_row("python -m engine.warmup, warm (same cache)",
+                                None if cfg.quick else env, 3, "median of 3"))
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+    return rows
+
+
+def _warmup_row(name: str, env: dict[str, str] | None, runs: int, note: str) -> Row:
+    try:
+        t = median([wall(["-m", "engine.warmup"], env) for _ in range(runs)])
+    except RuntimeError as exc:
+        return Row(name, target="reported", note=str(exc))
+    return Row(name, t, target="reported", note=note)
+
+
+CASES = {"startup": case_startup}

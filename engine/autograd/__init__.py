@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from engine.autograd import functional
 from engine.autograd.anomaly import detect_anomaly, set_detect_anomaly
 from engine.autograd.engine import Step, backward_steps, run
 from engine.autograd.function import Function, FunctionCtx
@@ -14,7 +15,7 @@ from engine.ops.convert import cast
 from engine.tensor import Tensor, _wrap
 
 __all__ = ["Function", "FunctionCtx", "detect_anomaly", "set_detect_anomaly", "backward", "grad",
-           "gradcheck", "backward_steps", "Step", "Node", "RemovableHandle"]
+           "gradcheck", "backward_steps", "Step", "Node", "RemovableHandle", "functional"]
 
 
 def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,

@@ -24,7 +24,7 @@ import numpy as np
 
 from engine import grad_mode
 from engine.graph import Node
-from engine.ops.base import edge
+from engine.ops.base import edge, sum_to
 from engine.tensor import Tensor, _wrap
 
 
@@ -32,7 +32,7 @@ class FunctionCtx(Node):
     """The backward node of one ``Function.apply`` call, also handed to ``forward``."""
 
     __slots__ = ("num_outputs", "needs_input_grad", "_tensors", "_holes", "_non_diff",
-                 "_materialize", "_fn", "_outputs_meta", "__dict__")
+                 "_materialize", "_fn", "_outputs_meta", "_inputs_meta", "__dict__")
 
     def save_for_backward(self, *tensors: Tensor | None) -> None:
         """Keep tensors for ``backward``; modifying them in place afterwards is an error."""
@@ -79,13 +79,31 @@ class FunctionCtx(Node):
                 raise RuntimeError(
                     f"function {self.name()} returned an incorrect number of gradients "
                     f"(expected {n}, got {len(res)})")
-        out = []
-        for i, r in enumerate(res):
-            if r is not None and not isinstance(r, Tensor):
-                raise TypeError(f"function {self.name()} returned a gradient of type "
-                                f"{type(r).__name__} for input {i}; expected a Tensor or None")
-            out.append(None if self.next_functions[i][0] is None else r)
-        return tuple(out)
+        return tuple(self._checked(i, r) for i, r in enumerate(res))
+
+    def _checked(self, i: int, r: Any) -> Tensor | None:
+        """Input ``i``'s gradient validated as torch does: a tensor (or None) for a tensor
+        input, summed down from a broadcast shape and cast to the input's dtype."""
+        if r is not None and not isinstance(r, Tensor):
+            raise RuntimeError(f"expected Variable or None (got {type(r).__name__})")
+        meta = self._inputs_meta[i]
+        if meta is None:
+            if r is not None:
+                raise RuntimeError(
+                    f"function {self.name()} returned a gradient different than None at "
+                    f"position {i + 1}, but the corresponding forward input was not a Variable")
+            return None
+        if r is None or self.next_functions[i][0] is None:
+            return None
+        shape, dtype = meta
+        got = r._data.shape
+        if got != shape:
+            pad = (1,) * (len(got) - len(shape)) + shape
+            if len(shape) > len(got) or any(a != b and a != 1 for a, b in zip(pad, got)):
+                raise RuntimeError(
+                    f"Function {self.name()} returned an invalid gradient at index {i} - got "
+                    f"{list(got)} but expected shape compatible with {list(shape)}")
+        return sum_to(r, shape, dtype)
 
 
 class Function:
@@ -119,6 +137,8 @@ class Function:
         ctx = cls._node_cls(tuple(edge(a) if t else (None, 0) for t, a in zip(is_t, args))
                             if record else ())
         ctx.needs_input_grad = needs
+        ctx._inputs_meta = tuple((a._data.shape, a._data.dtype) if t else None
+                                 for t, a in zip(is_t, args))
         ctx._tensors, ctx._holes, ctx._non_diff = (), None, set()
         ctx._materialize, ctx._fn = True, cls
         with grad_mode.no_grad():
@@ -147,6 +167,7 @@ class Function:
         ctx._outputs_meta = tuple(metas)
         saved = ctx._tensors
         ctx._holes = tuple(t is None for t in saved)
-        ctx.save(*(t for t in saved if t is not None))
+        if not all(ctx._holes):  # nothing saved: nothing to free, backward may run again
+            ctx.save(*(t for t in saved if t is not None))
         ctx._tensors = ()
         return wrapped[0] if single else tuple(wrapped)

@@ -14,8 +14,8 @@ import numpy as np
 from engine import dtypes
 from engine.graph import Node
 from engine.kernels import activation as ak
-from engine.ops.base import edge, flat, out, recording, wrap_dim
-from engine.tensor import Tensor
+from engine.ops.base import const, edge, flat, out, recording, wrap_dim
+from engine.tensor import Tensor, _wrap
 
 _TORCH_TYPE_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char",
                      "uint8": "Byte", "bool": "Bool"}
@@ -39,6 +39,10 @@ class LeakyReluBackward0(Node):
         (x,) = self.saved()
         return (ak.leaky_relu_bwd(flat(g), flat(x), self.slope).reshape(g.shape),)
 
+    def apply_graph(self, grads: list) -> tuple:
+        x = self.unpack()[0]._data
+        return (grads[0] * const(np.where(x > 0, 1.0, self.slope).astype(x.dtype)),)
+
 
 class GeluBackward0(Node):
     __slots__ = ("approximate",)
@@ -48,6 +52,56 @@ class GeluBackward0(Node):
         (x,) = self.saved()
         k = ak.gelu_bwd if self.approximate == "none" else ak.gelu_tanh_bwd
         return (k(flat(g), flat(x)).reshape(g.shape),)
+
+    def apply_graph(self, grads: list) -> tuple:
+        (x,) = self.unpack()
+        if self.approximate == "none":
+            return (_gelu_grad(grads[0], x),)
+        c, k = float(np.sqrt(2.0 / np.pi)), 0.044715
+        t = ((x + x ** 3 * k) * c).tanh()
+        return (grads[0] * ((t + 1) * 0.5 + x * (1 - t * t) * ((x * x * (3 * k) + 1) * (0.5 * c))),)
+
+
+def _gelu_grad(g: Tensor, x: Tensor) -> Tensor:
+    """``g * gelu'(x)`` (exact GELU), recorded as torch's ``GeluBackwardBackward0``."""
+    gd, xd = np.ascontiguousarray(g._data), np.ascontiguousarray(x._data)
+    res = ak.gelu_bwd(flat(gd), flat(xd)).reshape(gd.shape)
+    if not recording(g, x):
+        return out(res)
+    node = GeluBackwardBackward0((edge(g), edge(x)))
+    node.save(g, x)
+    return out(res, node)
+
+
+def _gelu_second(x: np.ndarray) -> np.ndarray:
+    """gelu''(x) = phi(x) (2 - x^2)."""
+    return np.exp(-0.5 * x * x) / np.sqrt(2.0 * np.pi) * (2.0 - x * x)
+
+
+class GeluBackwardBackward0(Node):
+    """The recorded exact-GELU gradient ``g * gelu'(x)``, inputs ``(g, x)``."""
+
+    __slots__ = ()
+
+    def apply(self, grads: list) -> tuple:
+        gg = np.ascontiguousarray(grads[0])
+        g, x = self.saved()
+        xd = np.ascontiguousarray(x)
+        (fg, _), (fx, _) = self.next_functions
+        dg = ak.gelu_bwd(flat(gg), flat(xd)).reshape(gg.shape) if fg is not None else None
+        dx = (gg * g * _gelu_second(x)).astype(x.dtype) if fx is not None else None
+        return dg, dx
+
+    def apply_graph(self, grads: list) -> tuple:
+        gg = grads[0]
+        g, x = self.unpack()
+        (fg, _), (fx, _) = self.next_functions
+        dg = _gelu_grad(gg, x) if fg is not None else None
+        dx = None
+        if fx is not None:
+            phi = (x * x * -0.5).exp() * float(1.0 / np.sqrt(2.0 * np.pi))
+            dx = gg * g * (phi * (2 - x * x))
+        return dg, dx
 
 
 class SoftplusBackward0(Node):
@@ -59,6 +113,14 @@ class SoftplusBackward0(Node):
         return (ak.softplus_bwd(flat(g), flat(x), self.beta, self.threshold)
                 .reshape(g.shape),)
 
+    def apply_graph(self, grads: list) -> tuple:
+        from engine.ops.elementwise_more import where
+
+        g = grads[0]
+        (x,) = self.unpack()
+        z = x * self.beta
+        return (where(const(z._data > self.threshold), g, g * z.sigmoid()),)
+
 
 class SiluBackward0(Node):
     __slots__ = ()
@@ -67,6 +129,11 @@ class SiluBackward0(Node):
         g = grads[0]
         (x,) = self.saved()
         return (ak.silu_bwd(flat(g), flat(x)).reshape(g.shape),)
+
+    def apply_graph(self, grads: list) -> tuple:
+        (x,) = self.unpack()
+        s = x.sigmoid()
+        return (grads[0] * (s * (x * (1 - s) + 1)),)
 
 
 def _finish(a: Tensor, x: np.ndarray, res: np.ndarray, cls: type, **attrs: Any) -> Tensor:
@@ -105,7 +172,8 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002
         res = ak.gelu_fwd(flat(np.ascontiguousarray(x))).reshape(x.shape)
     else:
         c = np.sqrt(2.0 / np.pi)
-        res = (0.5 * x * (1.0 + np.tanh(c * (x + 0.044715 * x ** 3)))).astype(x.dtype)
+        with np.errstate(over="ignore", invalid="ignore"):  # +-inf in, like torch: quietly
+            res = (0.5 * x * (1.0 + np.tanh(c * (x + 0.044715 * x ** 3)))).astype(x.dtype)
     return _finish(input, x, res, GeluBackward0, approximate=approximate)
 
 
@@ -129,14 +197,14 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     tensor([0.7311])
     """
     x = _float(input, "silu_cpu")
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):
         res = (x / (1 + np.exp(-x))).astype(x.dtype)
     return _finish(input, x, res, SiluBackward0)
 
 
 # ---------------------------------------------------------------- softmax family
 class SoftmaxBackward0(Node):
-    __slots__ = ("dim",)
+    __slots__ = ("dim", "_shape")
     kernel = staticmethod(ak.softmax_bwd)
 
     def apply(self, grads: list) -> tuple:
@@ -149,10 +217,31 @@ class SoftmaxBackward0(Node):
         gx = type(self).kernel(flat(g), flat(y), n).reshape(g.shape)
         return (np.ascontiguousarray(np.moveaxis(gx, -1, self.dim)),)
 
+    def _result(self) -> Tensor:
+        """The node's output (saved with its dim moved last) as a tensor in the graph."""
+        (y,) = self.saved()
+        if y.ndim == 0 or self.dim == y.ndim - 1:
+            data = y
+        else:
+            data = np.moveaxis(y, -1, self.dim)
+        if data.shape != self._shape:
+            data = data.reshape(self._shape)
+        return _wrap(data, True, self, 0)
+
+    def apply_graph(self, grads: list) -> tuple:
+        g, y = grads[0], self._result()
+        dim = self.dim if g._data.ndim else None
+        return (y * (g - (g * y).sum(dim, keepdim=True)),)
+
 
 class LogSoftmaxBackward0(SoftmaxBackward0):
     __slots__ = ()
     kernel = staticmethod(ak.log_softmax_bwd)
+
+    def apply_graph(self, grads: list) -> tuple:
+        g, y = grads[0], self._result()
+        dim = self.dim if g._data.ndim else None
+        return (g - y.exp() * g.sum(dim, keepdim=True),)
 
 
 def _softmax(input: Tensor, dim: int | None, dtype: dtypes.dtype | None, log: bool) -> Tensor:
@@ -166,7 +255,7 @@ def _softmax(input: Tensor, dim: int | None, dtype: dtypes.dtype | None, log: bo
                            f"implemented for '{dtypes.from_np(x.dtype).name.capitalize()}'")
     d = wrap_dim(dim, x.ndim)
     xm = np.ascontiguousarray(np.moveaxis(x, d, -1)) if x.ndim else x.reshape(1)
-    with np.errstate(invalid="ignore", over="ignore"):
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         # (an empty row has no max: it has nothing to normalise either)
         shifted = xm - (np.max(xm, axis=-1, keepdims=True) if xm.size else xm)
         if log:
@@ -180,6 +269,7 @@ def _softmax(input: Tensor, dim: int | None, dtype: dtypes.dtype | None, log: bo
         return out(res)
     node = (LogSoftmaxBackward0 if log else SoftmaxBackward0)((edge(input),))
     node.dim = d if x.ndim else 0
+    node._shape = res.shape
     result = out(res, node)
     node.save_as((result, ym))
     return result

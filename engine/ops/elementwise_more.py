@@ -17,6 +17,7 @@ from engine.graph import Node
 from engine.kernels import activation as ak
 from engine.ops.base import (
     broadcast_shape,
+    const,
     edge,
     expand_flat,
     flat,
@@ -24,47 +25,59 @@ from engine.ops.base import (
     out,
     recording,
     scalar_or_data,
+    sum_to,
     unbroadcast,
 )
 from engine.tensor import Tensor
 
 
 class _Unary(Node):
-    """A one-input node whose backward is ``kernel(g, saved)``."""
+    """A one-input node whose backward is ``kernel(g, saved)``; ``graph(g, saved)`` is the
+    same formula in tensor ops, for ``create_graph=True``."""
 
     __slots__ = ()
     kernel: Callable
+    graph: Callable
 
     def apply(self, grads: list) -> tuple:
         g = grads[0]
         (s,) = self.saved()
         return (type(self).kernel(flat(g), flat(s)).reshape(g.shape),)
 
+    def apply_graph(self, grads: list) -> tuple:
+        (s,) = self.unpack()
+        return (type(self).graph(grads[0], s),)
+
 
 # ---------------------------------------------------------------- one input
 class SinBackward0(_Unary):
     __slots__ = ()
     kernel = ak.sin_bwd
+    graph = staticmethod(lambda g, x: g * x.cos())
 
 
 class CosBackward0(_Unary):
     __slots__ = ()
     kernel = ak.cos_bwd
+    graph = staticmethod(lambda g, x: g * -x.sin())
 
 
 class Log1PBackward0(_Unary):
     __slots__ = ()
     kernel = ak.log1p_bwd
+    graph = staticmethod(lambda g, x: g / (x + 1))
 
 
 class Expm1Backward0(_Unary):
     __slots__ = ()
     kernel = ak.expm1_bwd
+    graph = staticmethod(lambda g, r: g * (r + 1))
 
 
 class RsqrtBackward0(_Unary):
     __slots__ = ()
     kernel = ak.rsqrt_bwd
+    graph = staticmethod(lambda g, r: g * (r ** 3) * -0.5)
 
 
 def _rsqrt(x: np.ndarray) -> np.ndarray:
@@ -129,6 +142,10 @@ class ClampBackward1(Node):
         g = grads[0]
         (x,) = self.saved()
         return (ak.clamp_bwd(flat(g), flat(x), self.lo, self.hi).reshape(g.shape),)
+
+    def apply_graph(self, grads: list) -> tuple:
+        x = self.unpack()[0]._data
+        return (where(const((x >= self.lo) & (x <= self.hi)), grads[0], 0.0),)
 
 
 def clamp(a: Tensor, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
@@ -204,6 +221,23 @@ class MaximumBackward0(Node):
             if fb is not None else None
         return ga, gb
 
+    def apply_graph(self, grads: list) -> tuple:
+        g = grads[0]
+        (fa, _), (fb, _) = self.next_functions
+        x, y = (t._data for t in self.unpack())
+        if not type(self).larger:
+            x, y = y, x
+        ga = sum_to(g * const(_pick(x, y, g._data)), *self.a) if fa is not None else None
+        gb = sum_to(g * const(_pick(y, x, g._data)), *self.b) if fb is not None else None
+        return ga, gb
+
+
+def _pick(a: np.ndarray, b: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """The share of ``a`` in maximum(a, b): 1 above, 1/2 on ties, 0 below, 1 with NaN."""
+    with np.errstate(invalid="ignore"):
+        share = np.where(a < b, 0.0, np.where(a == b, 0.5, 1.0))
+    return np.broadcast_to(share, g.shape).astype(g.dtype)
+
 
 class MinimumBackward0(MaximumBackward0):
     __slots__ = ()
@@ -250,6 +284,14 @@ class WhereBackward0(Node):
             if fa is not None else None
         gb = unbroadcast(ak.mask_bwd(gf, m, 0.0).reshape(shape), *self.b) \
             if fb is not None else None
+        return ga, gb
+
+    def apply_graph(self, grads: list) -> tuple:
+        g = grads[0]
+        (fa, _), (fb, _) = self.next_functions
+        m = const(self.mask)
+        ga = sum_to(where(m, g, 0.0), *self.a) if fa is not None else None
+        gb = sum_to(where(m, 0.0, g), *self.b) if fb is not None else None
         return ga, gb
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from engine import dtypes
 from engine.graph import Node
 from engine.kernels.indexing import scatter_add
-from engine.ops.base import edge, flat, out, recording, unbroadcast, wrap_dim
+from engine.ops.base import const, edge, flat, out, recording, unbroadcast, wrap_dim
 from engine.tensor import Tensor
 
 
@@ -40,6 +40,19 @@ class CatBackward0(Node):
         return tuple(None if f is None else np.ascontiguousarray(p, dtype=dt)
                      for (f, _), p, dt in zip(self.next_functions, parts, self.dtypes))
 
+    def apply_graph(self, grads: list) -> tuple:
+        from engine.ops.convert import cast
+        from engine.ops.shape import slice_dim
+
+        g, res, start = grads[0], [], 0
+        for (f, _), size, dt in zip(self.next_functions, self.sizes, self.dtypes):
+            if f is not None:
+                res.append(cast(slice_dim(g, self.dim, slice(start, start + size)), dt))
+            else:
+                res.append(None)
+            start += size
+        return tuple(res)
+
 
 class StackBackward0(Node):
     __slots__ = ("dim", "dtypes")
@@ -49,6 +62,14 @@ class StackBackward0(Node):
         return tuple(None if f is None else
                      # (asarray, not ascontiguousarray: that makes a 0-d piece 1-d)
                      np.asarray(np.take(g, i, axis=self.dim), dtype=dt, order="C")
+                     for i, ((f, _), dt) in enumerate(zip(self.next_functions, self.dtypes)))
+
+    def apply_graph(self, grads: list) -> tuple:
+        from engine.ops.convert import cast
+        from engine.ops.shape import select
+
+        g = grads[0]
+        return tuple(None if f is None else cast(select(g, self.dim, i), dt)
                      for i, ((f, _), dt) in enumerate(zip(self.next_functions, self.dtypes)))
 
 
@@ -129,6 +150,13 @@ class SplitBackward0(Node):
         parts = [np.zeros(s, dt) if g is None else g for g, s in zip(grads, self.shapes)]
         return (np.concatenate(parts, axis=self.dim),)
 
+    def apply_graph(self, grads: list) -> tuple:
+        return (cat(self._parts(grads), self.dim),)
+
+    def _parts(self, grads: list) -> list:
+        dt = next(g._data.dtype for g in grads if g is not None)
+        return [const(np.zeros(s, dt)) if g is None else g for g, s in zip(grads, self.shapes)]
+
 
 class SplitWithSizesBackward0(SplitBackward0):
     __slots__ = ()
@@ -141,6 +169,9 @@ class UnbindBackward0(SplitBackward0):
         dt = next(g.dtype for g in grads if g is not None)
         parts = [np.zeros(s, dt) if g is None else g for g, s in zip(grads, self.shapes)]
         return (np.stack(parts, axis=self.dim),)
+
+    def apply_graph(self, grads: list) -> tuple:
+        return (stack(self._parts(grads), self.dim),)
 
 
 def _pieces(a: Tensor, views: list[np.ndarray], cls: type, d: int) -> tuple[Tensor, ...]:
@@ -223,6 +254,14 @@ class RepeatBackward0(Node):
         g = unbroadcast(np.ascontiguousarray(g).reshape(inter), tuple(small))
         return (g.reshape(self.shape),)
 
+    def apply_graph(self, grads: list) -> tuple:
+        inter: list[int] = []
+        for r, s in zip(self.reps, self.padded):
+            inter += [r, s]
+        tiles = tuple(range(0, len(inter), 2))
+        g = grads[0].reshape(inter)
+        return ((g.sum(tiles) if tiles else g).reshape(self.shape),)
+
 
 def repeat(a: Tensor, *sizes: Any) -> Tensor:
     """Tile ``a`` ``sizes[i]`` times along each dim (leading new dims allowed).
@@ -253,6 +292,30 @@ class GatherBackward0(Node):
         size = int(np.prod(self.shape))
         return (scatter_add(flat(g), self.positions, size).reshape(self.shape),)
 
+    def apply_graph(self, grads: list) -> tuple:
+        g = grads[0]
+        size = int(np.prod(self.shape))
+        full = scatter_add(flat(np.ascontiguousarray(g._data)), self.positions, size)
+        node = None
+        if recording(g):
+            node = ScatterAddBackward0((edge(g),))
+            node.positions, node.shape = self.positions, g._data.shape
+        return (out(full.reshape(self.shape), node),)
+
+
+class ScatterAddBackward0(Node):
+    """The recorded scatter-add of gather's gradient: its own backward gathers back."""
+
+    __slots__ = ("positions", "shape")
+
+    def apply(self, grads: list) -> tuple:
+        return (np.ascontiguousarray(grads[0]).reshape(-1)[self.positions].reshape(self.shape),)
+
+    def apply_graph(self, grads: list) -> tuple:
+        from engine.ops.indexing import advanced_index
+
+        return (advanced_index(grads[0].reshape(-1), self.positions).reshape(self.shape),)
+
 
 def gather(a: Tensor, dim: int, index: Tensor) -> Tensor:
     """``out[i][j] = a[i][index[i][j]]`` for ``dim=1`` (and likewise for other dims).
@@ -282,12 +345,15 @@ def gather(a: Tensor, dim: int, index: Tensor) -> Tensor:
                            f"size {n}")
     idx = np.where(idx < 0, idx + n, idx)
     crop = tuple(slice(None) if k == d else slice(0, idx.shape[k]) for k in range(x.ndim))
-    res = np.take_along_axis(x[crop], idx, axis=d) if x.ndim else x[idx]
+    # a 0-d input has one element: every (valid) index picks it
+    res = np.take_along_axis(x[crop], idx, axis=d) if x.ndim else \
+        np.broadcast_to(x, idx.shape).copy()
     if not recording(a):
-        return out(np.ascontiguousarray(res))
+        return out(np.asarray(res, order="C"))
     node = GatherBackward0((edge(a),))
     node.shape = x.shape
     grid = np.arange(x.size, dtype=np.int64).reshape(x.shape)
-    pos = np.take_along_axis(grid[crop], idx, axis=d) if x.ndim else grid[idx]
+    pos = np.take_along_axis(grid[crop], idx, axis=d) if x.ndim else \
+        np.zeros(idx.shape, np.int64)
     node.positions = np.ascontiguousarray(pos).reshape(-1)
-    return out(np.ascontiguousarray(res), node)
+    return out(np.asarray(res, order="C"), node)

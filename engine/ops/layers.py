@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.graph import Node
-from engine.ops.base import edge, out, recording, unbroadcast
+from engine.ops.base import edge, out, recording, sum_to, unbroadcast
 from engine.tensor import Tensor
 
 
@@ -21,6 +21,18 @@ class AddmmBackward0(Node):
         gb = unbroadcast(g, self.bias_shape, self.bias_dtype) if fb is not None else None
         g1 = g @ saved[-1].T if f1 is not None else None
         g2 = saved[0].T @ g if f2 is not None else None
+        return gb, g1, g2
+
+    def apply_graph(self, grads: list) -> tuple:
+        from engine.ops.linalg import mm
+        from engine.ops.shape import t
+
+        g = grads[0]
+        (fb, _), (f1, _), (f2, _) = self.next_functions
+        saved = self.unpack()
+        gb = sum_to(g, self.bias_shape, self.bias_dtype) if fb is not None else None
+        g1 = mm(g, t(saved[-1])) if f1 is not None else None
+        g2 = mm(t(saved[0]), g) if f2 is not None else None
         return gb, g1, g2
 
 
@@ -71,7 +83,11 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if x.ndim == 2:
         return addmm(bias, input, wt)
     lead = x.shape[:-1]
-    flat_in = reshape(input, -1, x.shape[-1]) if x.ndim else input
+    # rows spelled out: with in_features == 0 a -1 could not be inferred
+    rows = 1
+    for s in lead:
+        rows *= s
+    flat_in = reshape(input, rows, x.shape[-1]) if x.ndim else input
     res = addmm(bias, flat_in, wt)
     return reshape(res, *lead, weight._data.shape[0])
 

@@ -14,7 +14,17 @@ import numpy as np
 from engine import dtypes
 from engine.graph import Node
 from engine.kernels import loss_more as lk
-from engine.ops.base import broadcast_shape, edge, expand_flat, flat, out, recording, unbroadcast
+from engine.ops.base import (
+    broadcast_shape,
+    const,
+    edge,
+    expand_flat,
+    flat,
+    out,
+    recording,
+    sum_to,
+    unbroadcast,
+)
 from engine.tensor import Tensor
 
 _REDUCTIONS = ("none", "mean", "sum")
@@ -33,10 +43,12 @@ def _check_reduction(reduction: str) -> None:
 
 
 def _reduce(loss: np.ndarray, reduction: str) -> np.ndarray:
-    if reduction == "mean":
-        return np.asarray(loss.mean(dtype=loss.dtype))
-    if reduction == "sum":
-        return np.asarray(loss.sum(dtype=loss.dtype))
+    with np.errstate(all="ignore"):  # the mean of nothing is NaN, inf - inf too: quietly
+        if reduction == "mean":
+            return np.asarray(loss.sum(dtype=loss.dtype) / loss.dtype.type(loss.size)
+                              if loss.size else np.array(np.nan, loss.dtype))
+        if reduction == "sum":
+            return np.asarray(loss.sum(dtype=loss.dtype))
     return loss
 
 
@@ -55,6 +67,17 @@ class MseLossBackward0(Node):
         (fx, _), (fy, _) = self.next_functions
         gx = unbroadcast(d, *self.a) if fx is not None else None
         gy = unbroadcast(-d, *self.b) if fy is not None else None
+        return gx, gy
+
+    def apply_graph(self, grads: list) -> tuple:
+        x, y = self.unpack()
+        size = int(np.prod(broadcast_shape(x._data.shape, y._data.shape)))
+        d = (x - y) * 2 * grads[0]
+        if self.reduction == "mean":
+            d = d / float(size)
+        (fx, _), (fy, _) = self.next_functions
+        gx = sum_to(d, *self.a) if fx is not None else None
+        gy = sum_to(-d, *self.b) if fy is not None else None
         return gx, gy
 
 
@@ -83,7 +106,8 @@ def mse_loss(input: Tensor, target: Tensor, size_average: None = None,  # noqa: 
     """
     _check_reduction(reduction)
     x, y = _check_pair(input, target, "mse_loss")
-    loss = _reduce((x - y) ** 2, reduction)
+    with np.errstate(all="ignore"):  # inf/NaN/empty inputs: torch's values, no warnings
+        loss = _reduce((x - y) ** 2, reduction)
     if not recording(input, target):
         return out(loss)
     node = MseLossBackward0((edge(input), edge(target)))
@@ -128,6 +152,21 @@ class BinaryCrossEntropyBackward0(Node):
         gx = lk.bce_bwd_input(gf, flat(x), flat(y), w, denom).reshape(shape) \
             if fx is not None else None
         gy = lk.bce_bwd_target(gf, flat(x), w, denom).reshape(shape) if fy is not None else None
+        return gx, gy
+
+    def apply_graph(self, grads: list) -> tuple:
+        g = grads[0]
+        x, y = self.unpack()
+        dt = x._data.dtype
+        scale = g if self.weight is None else g * const(self.weight.astype(dt))
+        if self.reduction == "mean":
+            scale = scale / float(x._data.size)
+        (fx, _), (fy, _) = self.next_functions
+        gx = gy = None
+        if fx is not None:
+            gx = (x - y) / (x * (1 - x)).clamp(min=1e-12) * scale
+        if fy is not None:
+            gy = ((-x).log1p() - x.log()) * scale
         return gx, gy
 
 
@@ -184,6 +223,18 @@ class NllLossBackward0(Node):
         gr = gr.reshape(self.moved_shape)
         if self.cdim is not None:
             gr = np.ascontiguousarray(np.moveaxis(gr, -1, self.cdim))
+        return (gr.reshape(self.shape),)
+
+    def apply_graph(self, grads: list) -> tuple:
+        g = grads[0]
+        rows, c = self.target.size, self.moved_shape[-1]
+        coef = np.zeros((rows, c), g._data.dtype)
+        coef[np.arange(rows), self.target] = self.coef
+        gr = (g.reshape(-1, 1) if g._data.ndim else g) * const(coef)
+        gr = gr.reshape(self.moved_shape)
+        if self.cdim is not None:
+            nd = len(self.moved_shape)
+            gr = gr.permute(0, nd - 1, *range(1, nd - 1))
         return (gr.reshape(self.shape),)
 
 
@@ -244,7 +295,8 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,  # noq
         total = wt.sum(dtype=x.dtype)
         with np.errstate(invalid="ignore", divide="ignore"):
             loss = np.asarray(per.sum(dtype=x.dtype) / total, dtype=x.dtype)
-            coef = -wt / total
+            # an ignored target gets no gradient, even when all are ignored (0 / 0)
+            coef = np.where(ignored, 0, -wt / total).astype(x.dtype)
     if not recording(input):
         return out(loss)
     node = (NllLoss2DBackward0 if x.ndim >= 3 else NllLossBackward0)((edge(input),))

@@ -18,8 +18,8 @@ import numpy as np
 from engine import dtypes
 from engine.graph import Node
 from engine.kernels import reduce_more as rk
-from engine.ops.base import edge, flat, out, recording, wrap_dim
-from engine.tensor import Tensor
+from engine.ops.base import const, edge, flat, out, recording, wrap_dim
+from engine.tensor import Tensor, _wrap
 
 Dims = int | Sequence[int] | None
 
@@ -77,6 +77,32 @@ def _row_vals(a: np.ndarray) -> np.ndarray:
 class _RowNode(Node):
     __slots__ = ("layout",)
 
+    # -- tensor forms of the row layout, for ``apply_graph`` -----------------
+    def rows_t(self, x: Tensor) -> Tensor:
+        """The input tensor as (rows, n), reduced dims last (recorded)."""
+        lay = self.layout
+        if x._data.ndim == 0:
+            return x.reshape(1, 1)
+        moved = x.permute(*lay.perm) if lay.perm != tuple(range(len(lay.perm))) else x
+        return moved.reshape(-1, lay.n)
+
+    def back_t(self, gx: Tensor) -> Tensor:
+        """A (rows, n) gradient back in the input's layout."""
+        lay = self.layout
+        g = gx.reshape(lay.moved_shape)
+        if len(lay.perm) == 0:
+            return g.reshape(())
+        inv = tuple(int(i) for i in np.argsort(lay.perm))
+        return g.permute(*inv) if inv != tuple(range(len(inv))) else g
+
+    def result_t(self, vals: np.ndarray) -> Tensor:
+        """The node's own output (saved per row) as a (rows, 1) tensor in the graph."""
+        return _wrap(vals.reshape(self.layout.out_shape), True, self, 0).reshape(-1, 1)
+
+    def spread(self, g: Tensor, coef: np.ndarray) -> tuple:
+        """``g`` per row times a constant (rows, n) coefficient, in the input's layout."""
+        return (self.back_t(g.reshape(-1, 1) * const(coef.astype(g._data.dtype))),)
+
 
 # ---------------------------------------------------------------- max / min / amax / amin
 class AmaxBackward0(_RowNode):
@@ -93,6 +119,17 @@ class AmaxBackward0(_RowNode):
         if lay.n and np.isnan(r).any():
             gx = self._nan_rows(gx, g, x, r, lay.n)
         return (lay.back(gx),)
+
+    def apply_graph(self, grads: list) -> tuple:
+        x, res = self.saved()
+        mask = self._mask(x, res[:, None])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            coef = mask / mask.sum(axis=1, keepdims=True)
+        return self.spread(grads[0], coef)
+
+    @staticmethod
+    def _mask(x: np.ndarray, r: np.ndarray) -> np.ndarray:
+        return x == r
 
     @staticmethod
     def _nan_rows(gx: np.ndarray, g: np.ndarray, x: np.ndarray, r: np.ndarray,
@@ -111,6 +148,10 @@ class MaxBackward1(AmaxBackward0):
     """Whole-tensor max/min: a NaN result shares the gradient among the NaN entries."""
 
     __slots__ = ()
+
+    @staticmethod
+    def _mask(x: np.ndarray, r: np.ndarray) -> np.ndarray:
+        return np.where(np.isnan(r), np.isnan(x), x == r)
 
     @staticmethod
     def _nan_rows(gx: np.ndarray, g: np.ndarray, x: np.ndarray, r: np.ndarray,
@@ -136,21 +177,39 @@ class MaxBackward0(_RowNode):
         gx = rk.index_bwd(_row_vals(grads[0]), self.idx, lay.n)
         return (lay.back(gx),)
 
+    def apply_graph(self, grads: list) -> tuple:
+        from engine.ops.elementwise_more import where
+
+        lay, g = self.layout, grads[0]
+        hit = np.zeros((self.idx.size, lay.n), bool)
+        hit[np.arange(self.idx.size), self.idx] = True
+        return (self.back_t(where(const(hit), g.reshape(-1, 1), 0.0)),)
+
 
 class MinBackward0(MaxBackward0):
     __slots__ = ()
 
 
-def _check_nonempty(x: np.ndarray, name: str, dims: tuple[int, ...]) -> None:
-    if x.size == 0 or any(x.shape[d] == 0 for d in dims):
-        raise IndexError(f"{name}(): Expected reduction dim to be specified for input.numel() "
-                         "== 0. Specify the reduction dim with the 'dim' argument.")
+def _check_nonempty(x: np.ndarray, name: str, dims: tuple[int, ...],
+                    explicit: bool = True) -> None:
+    """torch's rules: a whole-tensor reduction of an empty tensor has no value; along given
+    dims only a zero-size reduced dim does (other empty dims just give an empty result)."""
+    if not explicit:
+        if x.size == 0:
+            raise (IndexError if name.startswith("arg") else RuntimeError)(
+                f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
+                "Specify the reduction dim with the 'dim' argument.")
+        return
+    for d in dims:
+        if x.shape[d] == 0:
+            raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
 
 
 def _extreme_all(a: Tensor, dims: tuple[int, ...], keepdim: bool, largest: bool,
-                 cls: type) -> Tensor:
+                 cls: type, explicit: bool = False) -> Tensor:
     x = a._data
-    _check_nonempty(x, "max" if largest else "min", dims)
+    name = ("a" if cls in (AmaxBackward0, AminBackward0) else "") + ("max" if largest else "min")
+    _check_nonempty(x, name, dims, explicit)
     lay = _Rows(x, dims, keepdim)
     vals = (np.max if largest else np.min)(lay.rows, axis=1)
     res = vals.reshape(lay.out_shape)
@@ -208,24 +267,32 @@ def amax(a: Tensor, dim: Dims = (), keepdim: bool = False) -> Tensor:
     >>> engine.tensor([[1.0, 5.0], [7.0, 2.0]]).amax(0)
     tensor([7., 5.])
     """
-    return _extreme_all(a, _dims(dim, a._data.ndim), keepdim, True, AmaxBackward0)
+    return _extreme_all(a, _dims(dim, a._data.ndim), keepdim, True, AmaxBackward0,
+                        _given(dim))
 
 
 def amin(a: Tensor, dim: Dims = (), keepdim: bool = False) -> Tensor:
     """Smallest values over ``dim`` (all dims by default)."""
-    return _extreme_all(a, _dims(dim, a._data.ndim), keepdim, False, AminBackward0)
+    return _extreme_all(a, _dims(dim, a._data.ndim), keepdim, False, AminBackward0,
+                        _given(dim))
+
+
+def _given(dim: Dims) -> bool:
+    """Whether amax/amin were given dims (``()`` and None mean all of them)."""
+    return dim is not None and not (isinstance(dim, (tuple, list)) and len(dim) == 0)
 
 
 def _arg(a: Tensor, dim: int | None, keepdim: bool, largest: bool) -> Tensor:
     x = a._data
     fn = np.argmax if largest else np.argmin
     if dim is None:
-        _check_nonempty(x, "argmax" if largest else "argmin", ())
+        _check_nonempty(x, "argmax" if largest else "argmin", (), explicit=False)
         res = np.asarray(fn(x.reshape(-1)), np.int64)
         return out(res.reshape((1,) * x.ndim) if keepdim else res)
     d = wrap_dim(dim, x.ndim)
     if x.ndim == 0:
         return out(np.asarray(0, np.int64))
+    _check_nonempty(x, "argmax" if largest else "argmin", (d,))
     return out(np.asarray(fn(x, axis=d, keepdims=keepdim), np.int64))
 
 
@@ -252,6 +319,23 @@ class ProdBackward0(_RowNode):
         lay = self.layout
         return (lay.back(rk.prod_bwd(_row_vals(grads[0]), flat(x), lay.n)),)
 
+    def apply_graph(self, grads: list) -> tuple:
+        from engine.ops.elementwise_more import where
+
+        lay = self.layout
+        rows = self.rows_t(self.saved_source(0))
+        g = grads[0].reshape(-1, 1)
+        if lay.n == 0:
+            return (self.back_t(rows * 0.0),)
+        if not (rows._data == 0).any():
+            return (self.back_t(g * (rows.prod(1, keepdim=True) / rows)),)
+        # with zeros: the product of the others, as a product over rows with a 1 on
+        # the diagonal (exact, and differentiable again the same way)
+        n = lay.n
+        eye = const(np.eye(n, dtype=bool))
+        others = where(eye, 1.0, rows.unsqueeze(1).expand(rows._data.shape[0], n, n))
+        return (self.back_t(g * others.prod(2)),)
+
 
 class ProdBackward1(ProdBackward0):
     __slots__ = ()
@@ -271,7 +355,8 @@ def prod(a: Tensor, dim: int | None = None, keepdim: bool = False,
         x = x.astype(np.int64)
     dims = tuple(range(x.ndim)) if dim is None else ((wrap_dim(dim, x.ndim),) if x.ndim else ())
     lay = _Rows(x, dims, keepdim and dim is not None)
-    res = np.prod(lay.rows, axis=1, dtype=x.dtype).reshape(lay.out_shape)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf * 0 is NaN, as in torch
+        res = np.prod(lay.rows, axis=1, dtype=x.dtype).reshape(lay.out_shape)
     if not recording(a) or x.dtype.kind != "f":
         return out(res)
     node = (ProdBackward0 if dim is None else ProdBackward1)((edge(a),))
@@ -290,6 +375,14 @@ class VarBackward0(_RowNode):
         g = _row_vals(grads[0])
         return (lay.back(rk.var_bwd(g, flat(x), mu, lay.n, self.scale)),)
 
+    def apply_graph(self, grads: list) -> tuple:
+        rows = self.rows_t(self.saved_source(0))
+        g = self._var_grad(grads[0].reshape(-1, 1))
+        return (self.back_t(g * self.scale * (rows - rows.mean(1, keepdim=True))),)
+
+    def _var_grad(self, g: Tensor) -> Tensor:
+        return g
+
 
 class StdBackward0(VarBackward0):
     __slots__ = ()
@@ -299,6 +392,13 @@ class StdBackward0(VarBackward0):
         lay = self.layout
         g = rk.std_to_var_grad(_row_vals(grads[0]), res)
         return (lay.back(rk.var_bwd(g, flat(x), mu, lay.n, self.scale)),)
+
+    def _var_grad(self, g: Tensor) -> Tensor:
+        from engine.ops.elementwise_more import where
+
+        res = self.saved()[2]
+        std = self.result_t(res)
+        return where(const(res[:, None] == 0), 0.0, g / (std * 2))
 
 
 def _var(a: Tensor, dim: Any, unbiased: bool | None, keepdim: bool, correction: float | None,
@@ -313,7 +413,15 @@ def _var(a: Tensor, dim: Any, unbiased: bool | None, keepdim: bool, correction: 
                            f"point and complex dtypes")
     lay = _Rows(x, _dims(dim, x.ndim), keepdim)
     rows = lay.rows
-    mu = rows.mean(axis=1, dtype=x.dtype) if lay.n else np.full(rows.shape[0], np.nan, x.dtype)
+    if lay.n:
+        # the mean taken relative to each row's first entry: a constant row then has its
+        # mean exactly and a variance of exactly 0 (torch's Welford pass gives that too, and
+        # std's gradient is 0 there, not garbage from a rounded 1e-8 deviation)
+        first = rows[:, :1]
+        with np.errstate(invalid="ignore", over="ignore"):
+            mu = (first[:, 0] + (rows - first).mean(axis=1, dtype=x.dtype)).astype(x.dtype)
+    else:
+        mu = np.full(rows.shape[0], np.nan, x.dtype)
     denom = builtins.max(lay.n - correction, 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         v = (((rows - mu[:, None]) ** 2).sum(axis=1) / denom).astype(x.dtype)
@@ -363,6 +471,11 @@ class LogsumexpBackward0(_RowNode):
         lay = self.layout
         return (lay.back(rk.logsumexp_bwd(_row_vals(grads[0]), flat(x), res, lay.n)),)
 
+    def apply_graph(self, grads: list) -> tuple:
+        rows = self.rows_t(self.saved_source(0))
+        res = self.result_t(self.saved()[1])
+        return (self.back_t(grads[0].reshape(-1, 1) * (rows - res).exp()),)
+
 
 def logsumexp(a: Tensor, dim: Dims, keepdim: bool = False) -> Tensor:
     """``log(sum(exp(x)))`` over ``dim``, computed with the max subtracted.
@@ -392,9 +505,40 @@ class LinalgVectorNormBackward0(_RowNode):
     __slots__ = ("p",)
 
     def apply(self, grads: list) -> tuple:
+        if self.p == 0:  # counting non-zeros has no gradient: torch sends none
+            return (None,)
         x, res = self.saved()
         lay = self.layout
         return (lay.back(rk.norm_bwd(_row_vals(grads[0]), flat(x), res, lay.n, self.p)),)
+
+    def apply_graph(self, grads: list) -> tuple:
+        """torch's ``norm_backward``, case by case, in tensor ops."""
+        from engine.ops.elementwise_more import where
+
+        p = self.p
+        xd, vals = self.saved()
+        g = grads[0].reshape(-1, 1)
+        sign = np.sign(xd)
+        if p == 0:
+            return (self.back_t(g * const(np.zeros_like(xd))),)
+        if p == 1:
+            return self.spread(grads[0], sign)
+        if math.isinf(p):
+            ab = np.abs(xd)
+            mask = (ab == vals[:, None]) | np.isnan(ab)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                coef = sign * mask / mask.sum(axis=1, keepdims=True)
+            return self.spread(grads[0], coef)
+        x = self.rows_t(self.saved_source(0))
+        norm = self.result_t(vals)
+        zero = const(vals[:, None] == 0)
+        if p == 2:
+            return (self.back_t(g * where(zero, 0.0, x / norm)),)
+        if p < 1:
+            scaled = where(const(xd == 0), 0.0, const(sign) * x.abs() ** (p - 1))
+            return (self.back_t(scaled * g * norm ** (1 - p)),)
+        scaled = const(sign) * x.abs() ** (p - 1) if p < 2 else x * x.abs() ** (p - 2)
+        return (self.back_t(scaled * where(zero, 0.0, g / norm ** (p - 1))),)
 
 
 def norm(a: Tensor, p: float | str | None = "fro", dim: Dims = None, keepdim: bool = False,

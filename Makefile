@@ -2,7 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+APP_STAMP := $(VENV)/.installed-app
+TEST_STAMP := $(VENV)/.installed-test
 
 .PHONY: run test setup warmup lint bench fuzz clean
 
@@ -10,26 +11,37 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
+# The app needs Qt; the suite also needs torch (the test oracle), pytest and ruff.
+$(APP_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[app]"
+	touch $@
+
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test,dev]"
-	touch $(STAMP)
+	touch $@ $(APP_STAMP)
 
-setup: $(STAMP)
+setup: $(TEST_STAMP)
 
-warmup: setup
+run: $(APP_STAMP)
 	$(BIN)/python -m engine.warmup
-
-run: warmup
 	$(BIN)/python main.py
 
-test: warmup
+test: $(TEST_STAMP)
+	$(BIN)/python -m engine.warmup
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
 
-lint: setup
+warmup: $(APP_STAMP)
+	$(BIN)/python -m engine.warmup
+
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 
-bench: warmup
+bench: $(TEST_STAMP)
+	$(BIN)/python -m engine.warmup
 	$(BIN)/python -m benchmarks
+
+fuzz: $(TEST_STAMP)
+	$(BIN)/python tools/fuzz.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -25,8 +25,6 @@ STARTUP_CHILD = """
 import sys, time
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
-from gui import qt_compat
-qt_compat.apply()
 app = QApplication(sys.argv[:1])
 def up():
     print("UP", time.time(), flush=True)
@@ -45,9 +43,6 @@ def bench_step(preset: str, n: int = 50) -> float:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from gui import qt_compat
-
-    qt_compat.apply()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     from gui.main_window import MainWindow
     from gui.session import Session

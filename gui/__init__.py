@@ -1,0 +1,1 @@
+"""JitGrad's desktop lab: a Qt window that steps through the engine's backward pass."""

@@ -1,0 +1,1 @@
+"""Qt widgets that observe a :class:`gui.session.Session` and render it."""

@@ -227,6 +227,7 @@ def backward_steps(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
     index = 0
     remaining = len(order)
     finished = False
+    journal: dict[int, tuple] = {}  # every .grad this pass changes, as it was before
     try:
         while ready:
             node = heapq.heappop(ready)[2]
@@ -241,6 +242,9 @@ def backward_steps(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
                 state.enabled = graph
                 try:
                     is_sink = type(node) is AccumulateGrad
+                    if node._retains:
+                        for ref in node._retains.values():
+                            _remember(journal, ref(), graph)
                     if node._tensor_hooks or node._retains or (
                             is_sink and node.variable._leaf_hooks()):
                         buf = _tensor_hooks(node, buf)
@@ -257,6 +261,8 @@ def backward_steps(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
                             buf = _pre_hooks(node, buf)
                         nexts = node.next_functions
                         if buf[0] is not None or any(g is not None for g in buf):
+                            if is_sink:
+                                _remember(journal, node.variable, graph)
                             ins = node.apply_graph(buf) if graph else node.apply(buf)
                             if len(ins) < len(nexts):  # one gradient per input, always
                                 ins = (*ins, *(None,) * (len(nexts) - len(ins)))
@@ -288,6 +294,11 @@ def backward_steps(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
                 if deps[nxt] == 0:
                     heapq.heappush(ready, (type(nxt) is not AccumulateGrad, -nxt._seq, nxt))
         finished = True
+    except GeneratorExit:  # the caller stopped stepping: not a failure
+        raise
+    except BaseException:
+        _restore(journal)  # a failed pass leaves every .grad as it found it
+        raise
     finally:
         # Also when the caller abandons the generator half way: a pass without
         # retain_graph consumes the graph, finished or not.
@@ -296,6 +307,25 @@ def backward_steps(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
                 if needed is None or node in needed:
                     node.release()
     return tuple(captured)
+
+
+def _remember(journal: dict, t: Tensor | None, graph: bool) -> None:
+    """Note ``t.grad`` before the pass first changes it (in-place adds need a copy)."""
+    if t is None or id(t) in journal:
+        return
+    g = t._grad
+    if g is None or graph:
+        journal[id(t)] = (t, g, None, 0)
+    else:
+        journal[id(t)] = (t, g, copy(np.ascontiguousarray(g._data).reshape(-1)), g._vc[0])
+
+
+def _restore(journal: dict) -> None:
+    for t, g, data, version in journal.values():
+        t._grad = g
+        if data is not None:
+            g._data[...] = data.reshape(g._data.shape)
+            g._vc[0] = version
 
 
 def _merge_arrays(cur: np.ndarray, g: np.ndarray) -> np.ndarray:

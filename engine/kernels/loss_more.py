@@ -23,11 +23,14 @@ def mse_bwd(g, x, y, denom):
 
 @kernel("loss_more", "aaaas")
 def bce_bwd_input(g, x, y, w, denom):
-    """(x - y) / max(x (1 - x), 1e-12), as torch clamps the denominator."""
+    """(x - y) / max(x (1 - x), eps), as torch clamps the denominator.
+
+    torch's eps is 1e-12 rounded to float32 (9.99999996e-13), in both dtypes.
+    """
     out = np.empty_like(x)
     one_g = g.size == 1
     for i in range(x.size):
-        d = (x[i] - y[i]) / max((1.0 - x[i]) * x[i], 1e-12)
+        d = (x[i] - y[i]) / max((1.0 - x[i]) * x[i], 9.999999960041972e-13)
         d = d * (g[0] if one_g else g[i])
         if w.size:
             d = d * w[i]

@@ -12,41 +12,43 @@ for longer.
 
 from __future__ import annotations
 
+import fuzz_graphs as fg
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-import fuzz_graphs as fg
-
-SETTINGS = settings(derandomize=True, deadline=None, max_examples=900, database=None,
+SETTINGS = settings(derandomize=True, deadline=None, max_examples=1200, database=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning", "ignore::UserWarning")
 @SETTINGS
 @given(data=st.data())
 def test_random_graph_parity(data):
     program = fg.build(fg.HypothesisDrawer(data))
     try:
         fg.compare(program)
-    except fg.Rejected:
+    except fg.RejectedError:
         assume(False)
     except Exception as exc:  # show the whole program, runnable, with the failure
         raise AssertionError(f"{exc}\n--- reproducer ---\n{program.source()}") from exc
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning", "ignore::UserWarning")
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_fixed_seeds_cover_every_family(dtype):
     """A fixed batch of plain-random graphs: deterministic, and wide enough that every op
     family and every special step (no_grad, detach, retain_grad, repeated backward) occurs."""
     seen: set[str] = set()
-    retained = repeated = islands = 0
+    retained = repeated = islands = compared = 0
     for seed in range(150):
         program = fg.build(fg.RandomDrawer(seed), dtype=dtype)
         try:
             got, ref = fg.compare(program)
-        except fg.Rejected:
+        except fg.RejectedError:
             continue
+        compared += 1
         seen.update(program.ops())
         retained += bool(program.retained)
         repeated += len(program.backwards) > 1
@@ -57,6 +59,7 @@ def test_fixed_seeds_cover_every_family(dtype):
                "advanced", "step", "expand", "transpose", "cat", "stack", "detach", "where",
                "maximum", "amax", "logsumexp", "sum", "mean"):
         assert op in seen, op
+    assert compared >= 130  # of 150: few graphs leave the range or are refused by torch
     assert retained > 5 and repeated > 20 and islands > 5
 
 

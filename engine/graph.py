@@ -165,8 +165,13 @@ class Node:
 
     # -- for op implementations --------------------------------------------
     def save(self, *tensors: Tensor) -> None:
-        """Keep tensors for backward, with their versions for the in-place check."""
-        self._saved = tuple(_Saved(t, self) for t in tensors)
+        """Keep tensors for backward, with their versions for the in-place check.
+
+        Called with no tensor it still marks the node as holding state that a backward
+        without ``retain_graph`` frees, so a second backward is refused: torch's nodes
+        that keep a number as a saved tensor (``a * 2``) or own another node behave so.
+        """
+        self._saved = tuple([_Saved(t, self) for t in tensors]) if tensors else ()
 
     def save_as(self, *pairs: tuple[Tensor, np.ndarray]) -> None:
         """Like ``save``, but keep a converted buffer (e.g. cast for type promotion)."""

@@ -32,6 +32,21 @@ _CPP_NAMES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double",
               np.dtype(np.int64): "long int", np.dtype(np.bool_): "bool"}
 LEAF_INPLACE = "a leaf Variable that requires grad is being used in an in-place operation."
 VIEW_OF_LEAF_INPLACE = "a view of " + LEAF_INPLACE
+_NO_GRAD_VIEW = (
+    "A view was created in no_grad mode and {} modified inplace with grad mode enabled. "
+    "Given that this use case is ambiguous and error-prone, it is forbidden. You can clarify "
+    "your code by moving both the view and the inplace either both inside the no_grad block "
+    "(if you don't want the inplace to be tracked) or both outside (if you want the inplace "
+    "to be tracked).")
+_DETACH_VIEW = (
+    "Can't detach views in-place. Use detach() instead. If you are using "
+    "DistributedDataParallel (DDP) for training, and gradient_as_bucket_view is set as True, "
+    "gradients are views of DDP buckets, and hence detach_() cannot be called on these "
+    "gradients. To fix this error, please refer to the Optimizer.zero_grad() function in "
+    "torch/optim/optimizer.py as the solution.")
+_OVERLAP = (
+    "unsupported operation: more than one element of the written-to tensor refers to a single "
+    "memory location. Please clone() the tensor before performing the operation.")
 # How far up a chain of single-input nodes a view's leaf base is looked for.
 _VIEW_DEPTH = 64
 
@@ -54,14 +69,105 @@ class Size(tuple):
 class _Extra:
     """Rarely used per-tensor state, kept off the hot path."""
 
-    __slots__ = ("hooks", "retains_grad", "accumulator", "base", "name")
+    __slots__ = ("hooks", "retains_grad", "accumulator", "view", "name")
 
     def __init__(self) -> None:
         self.hooks: _HookDict | None = None
         self.retains_grad = False
         self.accumulator: weakref.ref | None = None
-        self.base: Tensor | None = None
+        self.view: _ViewInfo | None = None
         self.name: str | None = None
+
+
+class _ViewInfo:
+    """What a view remembers of its base, for in-place ops through it (torch's view meta).
+
+    ``base`` is the tensor owning the memory (never itself a view); ``no_grad`` whether
+    the view was made with grad mode off; ``version`` the version counter's value when
+    the view's ``grad_fn`` was last set.  When the shared counter has moved on (the base
+    or another view of it was modified in place), the view's history is rebuilt from the
+    base's current one as an ``AsStridedBackward0``, which is what torch does.
+    """
+
+    __slots__ = ("base", "no_grad", "version")
+
+    def __init__(self, base: Tensor, no_grad: bool, version: int) -> None:
+        self.base = base
+        self.no_grad = no_grad
+        self.version = version
+
+    def positions(self, view: Tensor) -> np.ndarray | None:
+        """The view's elements as flat (C-order) offsets into the base, or None when the
+        view no longer lies in the base's memory (``.data`` was reassigned)."""
+        return _positions(self.base._data, view._data)
+
+    def current_fn(self, view: Tensor) -> Any:
+        """The view's ``grad_fn``, rebuilt from the base's history if it is out of date."""
+        version = view._vc[0]
+        if version == self.version:
+            return view._fn
+        base = self.base
+        if view._fn is None and not base._rg:
+            self.version = version
+            return None
+        if self.no_grad:
+            raise RuntimeError(_NO_GRAD_VIEW.format(
+                "its base or another view of its base has been"))
+        positions = self.positions(view)
+        if positions is None:  # cut off from the base: keep the history it has
+            self.version = version
+            return view._fn
+        from engine.ops.shape import as_strided_node
+
+        fn = as_strided_node(base, positions) if base._rg else None
+        was_leaf = view._fn is None
+        view._set_history(fn, 0)
+        view._rg = fn is not None or (was_leaf and view._rg)
+        self.version = version
+        return fn
+
+
+def _stale_view_requires_grad(t: Tensor) -> bool:
+    """For a tensor not marked as requiring grad: whether it is a view whose base gained a
+    history since the view was made (``x[0:2].copy_(w)`` into a plain ``x``), in which
+    case the view's own history is rebuilt now and it requires grad, as in torch."""
+    info = t._x.view
+    if info is None or info.version == t._vc[0]:
+        return False
+    info.current_fn(t)
+    return t._rg
+
+
+def _positions(base: np.ndarray, view: np.ndarray) -> np.ndarray | None:
+    """Flat C-order indices into ``base`` of each element of ``view`` (same memory)."""
+    if view.size == 0:
+        return np.zeros(0, np.int64)
+    item = base.itemsize
+    if view.dtype != base.dtype or not np.may_share_memory(base, view):
+        return None
+    start = view.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+    offsets = _byte_offsets(view) + start
+    if base.flags.c_contiguous:
+        pos = offsets // item
+        ok = (offsets % item == 0) & (pos >= 0) & (pos < base.size)
+        return pos.reshape(-1) if ok.all() else None
+    where = _byte_offsets(base).reshape(-1)
+    order = np.argsort(where, kind="stable")
+    found = np.searchsorted(where[order], offsets.reshape(-1))
+    found = np.minimum(found, where.size - 1)
+    if not (where[order][found] == offsets.reshape(-1)).all():
+        return None
+    return order[found].astype(np.int64)
+
+
+def _byte_offsets(a: np.ndarray) -> np.ndarray:
+    """The byte offset of each element of ``a`` from its first one."""
+    off = np.zeros(a.shape, np.int64)
+    for d, (n, st) in enumerate(zip(a.shape, a.strides)):
+        shape = [1] * a.ndim
+        shape[d] = n
+        off = off + (np.arange(n, dtype=np.int64) * st).reshape(shape)
+    return off
 
 
 class Tensor:
@@ -73,7 +179,7 @@ class Tensor:
     engine.Size([5, 3])
     """
 
-    __slots__ = ("_data", "_rg", "_grad", "grad_fn", "_output_nr", "_vc", "_x", "__weakref__")
+    __slots__ = ("_data", "_rg", "_grad", "_fn", "_output_nr", "_vc", "_x", "__weakref__")
     __array_priority__ = 1000  # numpy defers to our reflected operators
 
     def __init__(self, data: Any, dtype: dtypes.dtype | None = None,
@@ -132,9 +238,13 @@ class Tensor:
         return id(self)
 
     def __repr__(self) -> str:
-        fn = self.grad_fn
+        try:
+            fn = self.grad_fn
+            name = None if fn is None else type(fn).__name__
+        except RuntimeError:  # a stale view made under no_grad, printed as torch does
+            fn, name = True, "Invalid"
         return tensor_repr(self._data, requires_grad=self._rg and fn is None,
-                           grad_fn_name=None if fn is None else type(fn).__name__)
+                           grad_fn_name=name)
 
     __str__ = __repr__
 
@@ -181,8 +291,45 @@ class Tensor:
 
     # -- autograd state -----------------------------------------------------
     @property
+    def grad_fn(self) -> Any:
+        """The node that made this tensor (None for a leaf)."""
+        x = self._x
+        if x is None or x.view is None:
+            return self._fn
+        return x.view.current_fn(self)
+
+    @grad_fn.setter
+    def grad_fn(self, fn: Any) -> None:
+        self._fn = fn
+        x = self._x
+        if x is not None and x.view is not None:
+            x.view.version = self._vc[0]
+
+    def _set_history(self, fn: Any, nr: int) -> None:
+        """Take ``fn`` as this tensor's history; a retained grad follows the new one."""
+        retained = self._x is not None and self._x.retains_grad
+        if retained:  # the retained grad now belongs to the new history only
+            self._x.retains_grad = False
+            old = self._fn
+            if old is not None and old._retains:
+                old._retains.pop(self._output_nr, None)
+        self.grad_fn = fn
+        self._output_nr = nr
+        if retained and fn is not None:
+            self.retain_grad()
+
+    @property
+    def _base(self) -> Tensor | None:
+        """The tensor whose memory this view shows (None when not a view), as torch's."""
+        x = self._x
+        return x.view.base if x is not None and x.view is not None else None
+
+    def _is_view(self) -> bool:
+        return self._base is not None
+
+    @property
     def requires_grad(self) -> bool:
-        return self._rg
+        return self._rg or (self._x is not None and _stale_view_requires_grad(self))
 
     @requires_grad.setter
     def requires_grad(self, flag: bool) -> None:
@@ -326,8 +473,10 @@ class Tensor:
         return out
 
     def detach_(self) -> Tensor:
-        """Cut this tensor from the graph, in place; it becomes a leaf."""
-        self.grad_fn = None
+        """Cut this tensor from the graph, in place; it becomes a leaf (not for views)."""
+        if self._x is not None and self._x.view is not None:
+            raise RuntimeError(_DETACH_VIEW)
+        self._fn = None
         self._output_nr = 0
         self._rg = False
         return self
@@ -343,17 +492,29 @@ class Tensor:
         self._data = value._data
 
     # -- in place -------------------------------------------------------------
-    def _check_inplace(self, view: bool = False) -> None:
-        """torch's refusal to write into a leaf that requires grad, or into a view of one.
+    def _check_inplace(self, view: bool = False, other: Any = None) -> None:
+        """torch's refusals before an in-place write: into a leaf that requires grad, into
+        a view of one, into a view made under no_grad when the write would be recorded,
+        and into memory that several elements share (an expanded view).
 
-        ``view``: the write goes through a view taken first (``x[0] = v``).
+        ``view``: the write goes through a view taken first (``x[0] = v``); ``other``: the
+        value written or combined in (it may require grad).
         """
-        if not self._rg or not grad_mode._state.enabled:
-            return
-        if self.grad_fn is None:
-            raise RuntimeError(VIEW_OF_LEAF_INPLACE if view else LEAF_INPLACE)
-        if self._data.base is not None and self._leaf_base() is not None:
-            raise RuntimeError(VIEW_OF_LEAF_INPLACE)
+        if grad_mode._state.enabled:
+            info = self._x.view if self._x is not None else None
+            if info is not None and info.no_grad and (
+                    self._rg or info.base._rg or isinstance(other, Tensor) and other._rg):
+                raise RuntimeError(_NO_GRAD_VIEW.format("is being"))
+            if self._rg:
+                if info is not None and info.base._rg and info.base._fn is None:
+                    raise RuntimeError(VIEW_OF_LEAF_INPLACE)
+                if self.grad_fn is None:
+                    raise RuntimeError(VIEW_OF_LEAF_INPLACE if view else LEAF_INPLACE)
+                if info is None and self._data.base is not None and self._leaf_base():
+                    raise RuntimeError(VIEW_OF_LEAF_INPLACE)
+        data = self._data
+        if not data.flags.writeable and 0 in data.strides and data.size > 1:
+            raise RuntimeError(_OVERLAP)
 
     def _leaf_base(self) -> Tensor | None:
         """The leaf requiring grad this tensor is a view of, if any.
@@ -383,19 +544,27 @@ class Tensor:
             raise RuntimeError(
                 f"output with shape {list(data.shape)} doesn't match the broadcast shape "
                 f"{list(res.shape)}")
+        fn = result._fn
+        info = self._x.view if self._x is not None else None
+        positions = info.positions(self) if info is not None and fn is not None else None
         data[...] = res
         self._vc[0] += 1
-        if result.grad_fn is not None:
-            retained = self._x is not None and self._x.retains_grad
-            if retained:  # the retained grad now belongs to the new history only
-                self._x.retains_grad = False
-                if self.grad_fn is not None and self.grad_fn._retains:
-                    self.grad_fn._retains.pop(self._output_nr, None)
-            self.grad_fn = result.grad_fn
-            self._output_nr = result._output_nr
+        if fn is None:
+            return self
+        if positions is not None:
+            # Through a view: the base takes a CopySlices over its old history, and the
+            # view's own history is rebuilt from the base's (torch's rebase_history).
+            from engine.ops.inplace import view_copy_slices
+
+            base = info.base
+            base._set_history(view_copy_slices(base, fn, positions, data.shape), 0)
+            base._rg = True
+            info.version = -1
             self._rg = True
-            if retained:
-                self.retain_grad()
+            self.grad_fn  # noqa: B018 - rebuilds the view's history now, as torch does
+            return self
+        self._set_history(fn, result._output_nr)
+        self._rg = True
         return self
 
     def _recording_copy(self) -> Tensor:
@@ -411,7 +580,7 @@ class Tensor:
         return self.fill_(0)
 
     def fill_(self, value: float | Tensor) -> Tensor:
-        self._check_inplace()
+        self._check_inplace(other=value)
         if self._records(value):
             from engine.ops.inplace import fill
 
@@ -421,7 +590,7 @@ class Tensor:
         return self
 
     def copy_(self, src: Tensor) -> Tensor:
-        self._check_inplace()
+        self._check_inplace(other=src)
         if self._records(src):
             from engine.ops.inplace import copy_from
 
@@ -445,7 +614,7 @@ class Tensor:
     def _binary_inplace(self, op: str, other: Any, alpha: float) -> Tensor:
         from engine.ops import arithmetic
 
-        self._check_inplace()
+        self._check_inplace(other=other)
         fn = getattr(arithmetic, op)
         args = (other, alpha) if op in ("add", "sub") else (other,)
         if self._records(other):
@@ -454,7 +623,7 @@ class Tensor:
             return self._inplace(fn(self.detach(), *args))
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        self._check_inplace(view=_takes_view(index))
+        self._check_inplace(view=_takes_view(index), other=value)
         from engine.ops.inplace import setitem
 
         if self._records(value):
@@ -496,7 +665,7 @@ def _init(t: Tensor, data: np.ndarray, fn: Any, nr: int, vc: list) -> None:
     t._data = data
     t._rg = fn is not None
     t._grad = None
-    t.grad_fn = fn
+    t._fn = fn
     t._output_nr = nr
     t._vc = vc
     t._x = None
@@ -508,7 +677,7 @@ def _wrap(data: np.ndarray, requires_grad: bool = False, fn: Any = None, nr: int
     t._data = data
     t._rg = requires_grad
     t._grad = None
-    t.grad_fn = fn
+    t._fn = fn
     t._output_nr = nr
     t._vc = [0]
     t._x = None

@@ -173,6 +173,13 @@ def backward_steps(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
     instead and returned by the generator (``StopIteration.value``), which is how
     ``autograd.grad`` works.
     """
+    return _loop(tensors, grad_tensors, retain_graph, create_graph, inputs, accumulate, True)
+
+
+def _loop(tensors: Any, grad_tensors: Any, retain_graph: bool | None, create_graph: bool,
+          inputs: Sequence[Tensor] | None, accumulate: bool, records: bool) -> Iterator[Any]:
+    """The backward loop itself; yields a ``Step`` per node (``None`` when ``records`` is
+    off, for callers that only drive it to the end)."""
     roots = _as_tuple(tensors)
     graph = bool(create_graph)
     seeds = _root_grads(roots, grad_tensors, graph)
@@ -277,8 +284,11 @@ def backward_steps(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
                 if ran:
                     if not keep:
                         node.release()
-                    leaf = node.variable if is_sink else None
-                    yield Step(node, buf, ins, leaf, index, remaining)
+                    if records:
+                        leaf = node.variable if is_sink else None
+                        yield Step(node, buf, ins, leaf, index, remaining)
+                    else:
+                        yield None
                     index += 1
             nexts = node.next_functions
             for (nxt, nr), g in zip(nexts, ins or (None,) * len(nexts)):
@@ -400,8 +410,8 @@ def run(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None = None
         create_graph: bool = False, inputs: Iterable[Tensor] | None = None,
         accumulate: bool = True) -> tuple:
     """Drive ``backward_steps`` to the end; returns the captured gradients."""
-    gen = backward_steps(tensors, grad_tensors, retain_graph, create_graph,
-                         None if inputs is None else tuple(inputs), accumulate=accumulate)
+    gen = _loop(tensors, grad_tensors, retain_graph, create_graph,
+                None if inputs is None else tuple(inputs), accumulate, False)
     while True:
         try:
             next(gen)

@@ -7,9 +7,29 @@ choices at the edges (``x**0``, ``0**y``, relu at 0).
 
 import math
 
+import numba
 import numpy as np
 
 from engine.kernels import kernel
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _pow(x, e):
+    """x ** e with torch's shortcuts for common exponents (sqrt for 0.5, rsqrt for -0.5,
+    products for 2, 3, -1, -2), which differ from pow() at -inf and -0.0."""
+    if e == 2.0:
+        return x * x
+    if e == 3.0:
+        return x * x * x
+    if e == 0.5:
+        return math.sqrt(x) if x >= 0 or x != x else math.nan
+    if e == -0.5:
+        return 1.0 / math.sqrt(x) if x >= 0 or x != x else math.nan
+    if e == -1.0:
+        return 1.0 / x
+    if e == -2.0:
+        return 1.0 / (x * x)
+    return x ** e
 
 
 @kernel("elementwise", "a")
@@ -70,7 +90,7 @@ def pow_scalar_bwd(g, x, p):
         out[:] = 0
         return out
     for i in range(g.size):
-        out[i] = g[i] * (p * x[i] ** (p - 1.0))
+        out[i] = g[i] * (p * _pow(x[i], p - 1.0))
     return out
 
 
@@ -138,7 +158,8 @@ def abs_bwd(g, x):
     out = np.empty_like(g)
     for i in range(g.size):
         v = x[i]
-        out[i] = g[i] if v > 0 else (-g[i] if v < 0 else (v if v != v else 0.0) * g[i])
+        # torch: g * sgn(x), and sgn(NaN) = 0
+        out[i] = g[i] if v > 0 else (-g[i] if v < 0 else 0.0 * g[i])
     return out
 
 
@@ -162,7 +183,8 @@ def tanh_bwd(g, res):
 def relu_bwd(g, res):
     out = np.empty_like(g)
     for i in range(g.size):
-        out[i] = g[i] if res[i] > 0 else 0.0
+        # torch's threshold_backward: zero where x <= 0, so a NaN input keeps its gradient
+        out[i] = 0.0 if res[i] <= 0 else g[i]
     return out
 
 

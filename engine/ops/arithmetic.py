@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,13 @@ def _prep(a: Tensor, b: Any, true_div: bool = False) -> tuple[np.ndarray, Any, n
         if bd.shape != ad.shape:
             broadcast_shape(ad.shape, bd.shape)
     return ad, bd, want
+
+
+def _prep_sum(a: Tensor, b: Any) -> tuple[np.ndarray, Any, bool]:
+    """``_prep`` for + and -, plus whether numpy may warn (inf - inf): not with a finite
+    number operand (the common ``x + 1``), which so skips the cost of ``np.errstate``."""
+    ad, bd, _ = _prep(a, b)
+    return ad, bd, type(b) is Tensor or not math.isfinite(bd)
 
 
 def _meta(t: Any) -> tuple[tuple[int, ...], np.dtype] | None:
@@ -107,8 +115,12 @@ class RsubBackward1(Node):
 
 def add(a: Tensor, b: Any, alpha: float = 1) -> Tensor:
     """a + alpha * b."""
-    ad, bd, _ = _prep(a, b)
-    res = ad + bd if alpha == 1 else ad + alpha * bd
+    ad, bd, may_warn = _prep_sum(a, b)
+    if not may_warn:
+        res = ad + bd if alpha == 1 else ad + alpha * bd
+    else:
+        with np.errstate(invalid="ignore", over="ignore"):  # inf + -inf is NaN, silently
+            res = ad + bd if alpha == 1 else ad + alpha * bd
     if recording(a, b):
         node = AddBackward0(_edges(a, b))
         node.a, node.b, node.alpha = _meta(a), _meta(b), alpha
@@ -122,8 +134,12 @@ def sub(a: Tensor, b: Any, alpha: float = 1) -> Tensor:
         raise RuntimeError(
             "Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
             "trying to invert a mask, use the `~` or `logical_not()` operator instead.")
-    ad, bd, _ = _prep(a, b)
-    res = ad - bd if alpha == 1 else ad - alpha * bd
+    ad, bd, may_warn = _prep_sum(a, b)
+    if not may_warn:
+        res = ad - bd if alpha == 1 else ad - alpha * bd
+    else:
+        with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is NaN, silently
+            res = ad - bd if alpha == 1 else ad - alpha * bd
     if recording(a, b):
         node = SubBackward0(_edges(a, b))
         node.a, node.b, node.alpha = _meta(a), _meta(b), alpha
@@ -189,6 +205,7 @@ def mul(a: Tensor, b: Any) -> Tensor:
             node.save_as(*keep)
         else:
             node.a, node.b, node.scalar = None, None, bd
+            node.save()  # torch keeps the number as a saved tensor: one backward only
         return out(res, node)
     return out(res)
 
@@ -236,6 +253,7 @@ def div(a: Tensor, b: Any) -> Tensor:
             node.save_as((b, bd), (a, ad)) if b._rg else node.save_as((b, bd))
         else:
             node.a, node.b, node.scalar = None, None, bd
+            node.save()  # as for mul: torch refuses a second backward
         return out(res, node)
     return out(res)
 
@@ -339,11 +357,31 @@ class PowBackward2(Node):
         return (grads[0] * (res * float(np.log(self.base))),)
 
 
+def _power(x: np.ndarray, p: Any) -> np.ndarray:
+    """x ** p for a number p, with torch's shortcuts for float tensors (sqrt for 0.5, rsqrt
+    for -0.5, products for 2, 3, -1, -2): they differ from pow() at -inf and -0.0."""
+    if x.dtype.kind != "f":
+        return np.power(x, p)
+    if p == 0.5:
+        return np.sqrt(x)
+    if p == -0.5:
+        return np.reciprocal(np.sqrt(x))
+    if p == 2:
+        return x * x
+    if p == 3:
+        return x * x * x
+    if p == -1:
+        return np.reciprocal(x)
+    if p == -2:
+        return np.reciprocal(x * x)
+    return np.power(x, p)
+
+
 def pow(a: Tensor, b: Any) -> Tensor:  # noqa: A001 - torch's name
     """a ** b, for a number or tensor exponent."""
     ad, bd, _ = _prep(a, b)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        res = np.power(ad, bd)
+        res = _power(ad, bd) if type(b) is not Tensor else np.power(ad, bd)
     if not recording(a, b):
         return out(res)
     if type(b) is not Tensor:

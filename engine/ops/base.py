@@ -13,16 +13,21 @@ import numpy as np
 from engine import dtypes, grad_mode
 from engine.graph import Node
 from engine.kernels import broadcast as bk
-from engine.tensor import Tensor, _wrap, wrap_dim  # noqa: F401  (re-exported for ops)
+from engine.tensor import (  # noqa: F401  (Tensor, _wrap, wrap_dim re-exported for ops)
+    Tensor,
+    _stale_view_requires_grad,
+    _wrap,
+    wrap_dim,
+)
 
 NO_EDGE = (None, 0)
 
 
 def edge(t: Tensor) -> tuple[Node | None, int]:
     """Where a gradient for ``t`` must go: its grad_fn, its leaf accumulator, or nowhere."""
-    if not t._rg:
+    if not t._rg and (t._x is None or not _stale_view_requires_grad(t)):
         return NO_EDGE
-    fn = t.grad_fn
+    fn = t._fn if t._x is None else t.grad_fn  # a view's history may need rebuilding
     if fn is not None:
         return (fn, t._output_nr)
     return (t._accumulator(), 0)
@@ -32,10 +37,11 @@ def recording(*ts: Any) -> bool:
     """True when the op must record a node: grad mode on and some input requires grad."""
     if not grad_mode._state.enabled:
         return False
-    for t in ts:
-        if type(t) is Tensor and t._rg:
-            return True
-    return False
+    found = False
+    for t in ts:  # every input is looked at: a stale view's flag is brought up to date
+        if type(t) is Tensor and (t._rg or t._x is not None and _stale_view_requires_grad(t)):
+            found = True
+    return found
 
 
 def out(data: Any, node: Node | None = None, nr: int = 0) -> Tensor:

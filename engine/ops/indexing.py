@@ -69,4 +69,5 @@ def advanced_index(a: Tensor, index: Any) -> Tensor:
     node.shape = a._data.shape
     # Where each output element came from, as flat offsets into the input.
     node.positions = np.arange(a._data.size, dtype=np.int64).reshape(a._data.shape)[idx].ravel()
+    node.save()  # torch saves the indices as tensors: a second backward is refused
     return out(np.ascontiguousarray(res), node)

@@ -180,7 +180,9 @@ def dot(a: Tensor, b: Tensor) -> Tensor:
             f"inconsistent tensor size, expected tensor [{ad.size}] and src [{bd.size}] to have "
             f"the same number of elements, but got {ad.size} and {bd.size} elements respectively")
     _same_dtype(a, b, "both vectors")
-    return _record(DotBackward0, a, b, np.asarray(ad @ bd))
+    with np.errstate(invalid="ignore", over="ignore"):  # inf * 0 is NaN, silently as torch
+        res = np.asarray(ad @ bd)
+    return _record(DotBackward0, a, b, res)
 
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:

@@ -96,17 +96,17 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,  # noqa: A00
         if extra is not None and broadcast_shape(extra.shape, x.shape) != x.shape:
             raise RuntimeError(f"{name} of shape {list(extra.shape)} cannot be broadcast to the "
                                f"input's shape {list(x.shape)}")
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # inf - inf: NaN
         log_sig = np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
-    if pw is not None:
-        log_sig = log_sig * ((pw - 1) * y + 1)
-    loss = (1 - y) * x - log_sig
-    if w is not None:
-        loss = loss * w
-    if reduction == "mean":
-        loss = loss.mean(dtype=x.dtype)
-    elif reduction == "sum":
-        loss = loss.sum(dtype=x.dtype)
+        if pw is not None:
+            log_sig = log_sig * ((pw - 1) * y + 1)
+        loss = (1 - y) * x - log_sig
+        if w is not None:
+            loss = loss * w
+        if reduction == "mean":
+            loss = loss.mean(dtype=x.dtype)
+        elif reduction == "sum":
+            loss = loss.sum(dtype=x.dtype)
     loss = np.asarray(loss, dtype=x.dtype)
     if not recording(input, target):
         return out(loss)

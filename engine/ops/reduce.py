@@ -62,7 +62,15 @@ def _reduce(a: Tensor, dim: int | Sequence[int] | None, keepdim: bool, mean: boo
         np.int64 if x.dtype.kind in "bi" else x.dtype)
     if dtype is not None:
         x = x.astype(np_dtype)
-    res = (np.mean if mean else np.sum)(x, axis=dims, keepdims=keepdim, dtype=np_dtype)
+    count = 1
+    for d in dims:
+        count *= x.shape[d]
+    # torch is silent on inf - inf and on the mean of nothing (NaN); numpy warns
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        if mean and count == 0:
+            res = np.sum(x, axis=dims, keepdims=keepdim, dtype=np_dtype) / 0
+        else:
+            res = (np.mean if mean else np.sum)(x, axis=dims, keepdims=keepdim, dtype=np_dtype)
     if not recording(a):
         return out(res)
     full = dim is None
@@ -71,9 +79,6 @@ def _reduce(a: Tensor, dim: int | Sequence[int] | None, keepdim: bool, mean: boo
     node = cls((edge(a),))
     node.shape = x.shape
     node.kept = tuple(1 if i in dims else s for i, s in enumerate(x.shape))
-    count = 1
-    for d in dims:
-        count *= x.shape[d]
     node.divisor = float(count) if mean else 1.0
     return out(res, node)
 

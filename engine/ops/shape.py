@@ -15,15 +15,51 @@ from typing import Any
 
 import numpy as np
 
+from engine import grad_mode
 from engine.graph import Node
-from engine.ops.base import edge, out, recording, sum_to, unbroadcast, wrap_dim
-from engine.tensor import Tensor
+from engine.kernels.indexing import scatter_add
+from engine.ops.base import edge, flat, out, recording, sum_to, unbroadcast, wrap_dim
+from engine.ops.indexing import IndexBackward0
+from engine.tensor import Tensor, _ViewInfo
 
 
 def _view_out(a: Tensor, res: np.ndarray, node: Node | None) -> Tensor:
+    """Wrap a view of ``a``: it shares the version counter and remembers its base (and
+    whether grad mode was on), so in-place ops through it can update the base's history."""
     t = out(res, node)
     t._vc = a._vc
+    if res.dtype.kind == "f":  # only these can ever take part in a graph
+        enabled = grad_mode._state.enabled
+        ax = a._x
+        parent = ax.view if ax is not None else None
+        base = a if parent is None else parent.base
+        no_grad = not enabled or (parent is not None and parent.no_grad)
+        t._extra().view = _ViewInfo(base, no_grad, a._vc[0])
     return t
+
+
+class AsStridedBackward0(Node):
+    """The history a view gets when its base's history changed after the view was made
+    (an in-place op on the base or on another view of it): the view's gradient is
+    scattered into the base's shape (``positions``: each element's flat offset there),
+    as torch's ``as_strided`` backward does."""
+
+    __slots__ = ("shape", "positions")
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        size = int(np.prod(self.shape))
+        return (scatter_add(flat(g), self.positions, size).reshape(self.shape),)
+
+    apply_graph = IndexBackward0.apply_graph  # the same scatter, recorded
+
+
+def as_strided_node(base: Tensor, positions: np.ndarray) -> AsStridedBackward0:
+    """A view's rebuilt history: ``positions`` are its elements' flat offsets in ``base``."""
+    node = AsStridedBackward0((edge(base),))
+    node.shape = base._data.shape
+    node.positions = positions
+    return node
 
 
 def _unary_node(cls: type, a: Tensor, **attrs: Any) -> Node | None:
@@ -374,7 +410,7 @@ def select(a: Tensor, dim: int, index: int) -> Tensor:
         raise IndexError(
             f"index {index} is out of bounds for dimension {d} with size {size}")
     i = index % size
-    res = a._data[(slice(None),) * d + (i,)]
+    res = a._data[(slice(None),) * d + (i, Ellipsis)]  # a 0-d result stays a view
     return _view_out(a, res, _unary_node(SelectBackward0, a, shape=shape, dim=d, index=i))
 
 
@@ -394,6 +430,11 @@ def getitem(a: Tensor, index: Any) -> Tensor:
     if any(_is_advanced(it) for it in items):
         return _mixed_index(a, items)
     nd = a._data.ndim
+    if nd == 0 and not isinstance(index, tuple):  # torch's messages for x[0], x[0:1]
+        if isinstance(index, slice):
+            raise IndexError("slice() cannot be applied to a 0-dim tensor.")
+        if isinstance(index, (int, np.integer)) and not isinstance(index, bool):
+            return select(a, 0, int(index))
     consumed = sum(1 for it in items if it is not None and it is not Ellipsis)
     if consumed > nd:
         raise IndexError(f"too many indices for tensor of dimension {nd}")

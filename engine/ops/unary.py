@@ -55,7 +55,8 @@ class SqrtBackward0(_Unary):
 class AbsBackward0(_Unary):
     __slots__ = ()
     kernel = ek.abs_bwd
-    graph = staticmethod(lambda g, x: g * const(np.sign(x._data)))
+    # torch: g * sgn(x), with sgn(NaN) = 0
+    graph = staticmethod(lambda g, x: g * const(np.nan_to_num(np.sign(x._data), nan=0.0)))
 
 
 class SigmoidBackward0(_Unary):
@@ -73,7 +74,8 @@ class TanhBackward0(_Unary):
 class ReluBackward0(_Unary):
     __slots__ = ()
     kernel = ek.relu_bwd
-    graph = staticmethod(lambda g, r: g * const((r._data > 0).astype(r._data.dtype)))
+    # torch's threshold_backward zeroes where x <= 0 only, so NaN keeps the gradient
+    graph = staticmethod(lambda g, r: g * const((~(r._data <= 0)).astype(r._data.dtype)))
 
 
 class ReciprocalBackward0(_Unary):

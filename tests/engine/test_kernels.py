@@ -55,6 +55,7 @@ OP_KERNELS: dict[str, set[str]] = {
     "DotBackward0": {"scale_bwd"},
     "ExpandBackward0": {"sum_to"},
     "IndexBackward0": {"scatter_add"},
+    "AsStridedBackward0": {"scatter_add"},
     "BinaryCrossEntropyWithLogitsBackward0": {"bce_logits_bwd_input", "bce_logits_bwd_target",
                                               "expand"},
     "FillBackward3": {"sum_to"},
@@ -230,7 +231,10 @@ def _inplace_graphs():
     z.copy_(src)
     w = base * 1.0
     w.fill_(v)
-    (y.sum() + z.sum() + w.sum()).backward()
+    u = base * 1.0
+    row = u[1]
+    row.mul_(src)  # through a view: u gets CopySlices, the row AsStridedBackward0
+    (y.sum() + z.sum() + w.sum() + u.sum() + row.sum()).backward()
 
 
 @pytest.mark.parametrize("op", sorted(OP_KERNELS))

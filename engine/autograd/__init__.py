@@ -61,7 +61,7 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
                     f"The differentiated Tensor at index {i} appears to not have been used in "
                     "the graph. Set allow_unused=True if this is the desired behavior.")
             result.append(None)
-        elif type(g) is Tensor:  # create_graph: a gradient with its own history
+        elif isinstance(g, Tensor):  # create_graph: a gradient with its own history
             result.append(g if g._data.dtype == t._data.dtype else cast(g, t._data.dtype))
         else:
             result.append(_wrap(g.astype(t._data.dtype, copy=False).reshape(t._data.shape)))

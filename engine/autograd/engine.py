@@ -115,7 +115,7 @@ def _size(shape: tuple[int, ...]) -> str:
 
 def _wrapped(g: Any) -> Tensor | None:
     """A gradient as a tensor: arrays on the fast path, tensors with create_graph."""
-    return g if g is None or type(g) is Tensor else _wrap(g)
+    return g if g is None or isinstance(g, Tensor) else _wrap(g)
 
 
 def _hook_result(fn: Any, old: Any, new: Any) -> Any:
@@ -128,7 +128,7 @@ def _hook_result(fn: Any, old: Any, new: Any) -> Any:
     if not isinstance(new, Tensor):
         raise TypeError(f"expected Variable, but hook returned '{type(new).__name__}'")
     name = getattr(fn, "__name__", "<unknown>")
-    graph = type(old) is Tensor
+    graph = isinstance(old, Tensor)
     old = old._data if graph else old
     data = new._data
     if data.dtype != old.dtype:
@@ -375,7 +375,7 @@ def _tensor_hooks(node: Node, buf: list) -> list:
         for nr, ref in node._retains.items():
             t = ref()
             g = buf[nr]
-            if t is not None and g is not None and type(g) is Tensor:
+            if t is not None and g is not None and isinstance(g, Tensor):
                 t._grad = g.clone() if t._grad is None else t._grad + g
             elif t is not None and g is not None:
                 flat = g.reshape(-1)

@@ -1,55 +1,34 @@
-"""``Parameter``: a leaf tensor that a ``Module`` registers as one of its weights.
-
-The engine's ops check ``type(t) is Tensor`` on their hot path, so a parameter is
-a plain ``Tensor`` (with ``requires_grad=True``) that ``isinstance(p, Parameter)``
-recognises; ``type(p)`` is ``Tensor``, unlike torch.
-"""
+"""``Parameter``: a leaf tensor that a ``Module`` registers as one of its weights."""
 
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
-from engine.tensor import Tensor, _wrap
-
-_PARAMS: dict[int, weakref.ref] = {}
+from engine.tensor import Tensor, _init
 
 
-def _forget(key: int) -> Any:
-    def callback(_ref: weakref.ref) -> None:
-        if _PARAMS.get(key) is _ref:
-            del _PARAMS[key]
-
-    return callback
-
-
-class _ParameterMeta(type):
-    def __instancecheck__(cls, obj: object) -> bool:
-        ref = _PARAMS.get(id(obj))
-        return ref is not None and ref() is obj
-
-    def __call__(cls, data: Tensor | None = None, requires_grad: bool = True) -> Tensor:
-        from engine.creation import zeros
-
-        src = zeros(0) if data is None else data
-        if not isinstance(src, Tensor):
-            raise TypeError(f"Parameter(): expected a Tensor, got {type(src).__name__}")
-        t = _wrap(src._data)  # shares memory with ``data``, as torch's Parameter does
-        t._vc = src._vc
-        t.requires_grad = requires_grad
-        key = id(t)
-        _PARAMS[key] = weakref.ref(t, _forget(key))
-        return t
-
-
-class Parameter(metaclass=_ParameterMeta):
-    """Mark a tensor as a module weight: ``self.w = nn.Parameter(engine.randn(3))``.
+class Parameter(Tensor):
+    """A tensor marked as a module weight; it shares memory with the tensor it wraps.
 
     >>> p = nn.Parameter(engine.zeros(2)); p.requires_grad, isinstance(p, nn.Parameter)
     (True, True)
     """
 
+    __slots__ = ()
 
-def is_parameter(obj: object) -> bool:
-    """Whether ``obj`` was made by ``Parameter(...)``."""
-    return isinstance(obj, Parameter)
+    def __new__(cls, data: Tensor | None = None, requires_grad: bool = True) -> Parameter:
+        from engine.creation import zeros
+
+        src = zeros(0) if data is None else data
+        if not isinstance(src, Tensor):
+            raise TypeError(f"Parameter(): expected a Tensor, got {type(src).__name__}")
+        p = Tensor.__new__(cls)
+        _init(p, src._data, None, 0, src._vc)
+        p.requires_grad = requires_grad
+        return p
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass  # everything happens in __new__
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + Tensor.__repr__(self)

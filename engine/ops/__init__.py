@@ -25,7 +25,7 @@ def _compare(ufunc: np.ufunc) -> Any:
 
 def _reflected(fn: Any) -> Any:
     def op(a: Tensor, b: Any) -> Any:
-        if type(b) is not Tensor and not isinstance(b, (int, float, bool, np.number)):
+        if not isinstance(b, Tensor) and not isinstance(b, (int, float, bool, np.number)):
             return NotImplemented
         return fn(a, b)
 

@@ -49,15 +49,15 @@ def _prep_sum(a: Tensor, b: Any) -> tuple[np.ndarray, Any, bool]:
     """``_prep`` for + and -, plus whether numpy may warn (inf - inf): not with a finite
     number operand (the common ``x + 1``), which so skips the cost of ``np.errstate``."""
     ad, bd, _ = _prep(a, b)
-    return ad, bd, type(b) is Tensor or not math.isfinite(bd)
+    return ad, bd, isinstance(b, Tensor) or not math.isfinite(bd)
 
 
 def _meta(t: Any) -> tuple[tuple[int, ...], np.dtype] | None:
-    return (t._data.shape, t._data.dtype) if type(t) is Tensor else None
+    return (t._data.shape, t._data.dtype) if isinstance(t, Tensor) else None
 
 
 def _edges(a: Tensor, b: Any) -> tuple:
-    return (edge(a), edge(b) if type(b) is Tensor else (None, 0))
+    return (edge(a), edge(b) if isinstance(b, Tensor) else (None, 0))
 
 
 # ---------------------------------------------------------------- add / sub
@@ -130,7 +130,7 @@ def add(a: Tensor, b: Any, alpha: float = 1) -> Tensor:
 
 def sub(a: Tensor, b: Any, alpha: float = 1) -> Tensor:
     """a - alpha * b."""
-    if a._data.dtype == np.bool_ or (type(b) is Tensor and b._data.dtype == np.bool_):
+    if a._data.dtype == np.bool_ or (isinstance(b, Tensor) and b._data.dtype == np.bool_):
         raise RuntimeError(
             "Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
             "trying to invert a mask, use the `~` or `logical_not()` operator instead.")
@@ -195,7 +195,7 @@ def mul(a: Tensor, b: Any) -> Tensor:
     res = ad * bd
     if recording(a, b):
         node = MulBackward0(_edges(a, b))
-        if type(b) is Tensor:
+        if isinstance(b, Tensor):
             node.a, node.b = _meta(a), _meta(b)
             keep = []
             if b._rg:
@@ -248,7 +248,7 @@ def div(a: Tensor, b: Any) -> Tensor:
         res = ad / bd
     if recording(a, b):
         node = DivBackward0(_edges(a, b))
-        if type(b) is Tensor:
+        if isinstance(b, Tensor):
             node.a, node.b = _meta(a), _meta(b)
             node.save_as((b, bd), (a, ad)) if b._rg else node.save_as((b, bd))
         else:
@@ -381,10 +381,10 @@ def pow(a: Tensor, b: Any) -> Tensor:  # noqa: A001 - torch's name
     """a ** b, for a number or tensor exponent."""
     ad, bd, _ = _prep(a, b)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        res = _power(ad, bd) if type(b) is not Tensor else np.power(ad, bd)
+        res = _power(ad, bd) if not isinstance(b, Tensor) else np.power(ad, bd)
     if not recording(a, b):
         return out(res)
-    if type(b) is not Tensor:
+    if not isinstance(b, Tensor):
         node = PowBackward0((edge(a),))
         node.p = bd
         node.save_as((a, ad))

@@ -39,7 +39,7 @@ def recording(*ts: Any) -> bool:
         return False
     found = False
     for t in ts:  # every input is looked at: a stale view's flag is brought up to date
-        if type(t) is Tensor and (t._rg or t._x is not None and _stale_view_requires_grad(t)):
+        if isinstance(t, Tensor) and (t._rg or t._x is not None and _stale_view_requires_grad(t)):
             found = True
     return found
 
@@ -137,7 +137,7 @@ def _numel(shape: tuple[int, ...]) -> int:
 
 def scalar_or_data(x: Any) -> tuple[Any, np.dtype | None, bool]:
     """(value, numpy dtype or None for a Python number, is zero-dim)."""
-    if type(x) is Tensor:
+    if isinstance(x, Tensor):
         d = x._data
         return d, d.dtype, d.ndim == 0
     if isinstance(x, (np.number, np.bool_)):  # checked first: np.float64 is a float

@@ -182,7 +182,7 @@ def clamp(a: Tensor, min: float | None = None, max: float | None = None) -> Tens
 # ---------------------------------------------------------------- two inputs
 def _promote(a: Any, b: Any) -> tuple[np.ndarray, np.ndarray, np.dtype]:
     """Both operands' data, cast to torch's promoted dtype."""
-    if type(a) is not Tensor:
+    if not isinstance(a, Tensor):
         a, b = b, a
         swapped = True
     else:
@@ -196,11 +196,11 @@ def _promote(a: Any, b: Any) -> tuple[np.ndarray, np.ndarray, np.dtype]:
 
 
 def _meta(t: Any) -> tuple | None:
-    return (t._data.shape, t._data.dtype) if type(t) is Tensor else None
+    return (t._data.shape, t._data.dtype) if isinstance(t, Tensor) else None
 
 
 def _edge(t: Any) -> tuple:
-    return edge(t) if type(t) is Tensor else (None, 0)
+    return edge(t) if isinstance(t, Tensor) else (None, 0)
 
 
 class MaximumBackward0(Node):
@@ -245,7 +245,7 @@ class MinimumBackward0(MaximumBackward0):
 
 
 def _extreme(a: Tensor, b: Tensor, cls: type, fn: np.ufunc) -> Tensor:
-    if type(a) is not Tensor or type(b) is not Tensor:
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         raise TypeError(f"{cls.__name__[:7].lower()}(): arguments must be Tensors")
     ad, bd, _ = _promote(a, b)
     broadcast_shape(ad.shape, bd.shape)
@@ -305,7 +305,7 @@ def where(condition: Tensor, input: Any, other: Any) -> Tensor:  # noqa: A002
     if cond.dtype != np.bool_:
         raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor "
                            f"with dtype {dtypes.from_np(cond.dtype).name.capitalize()}")
-    if type(input) is not Tensor and type(other) is not Tensor:
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
         raise TypeError("where(): at least one of input and other must be a Tensor")
     ad, bd, _ = _promote(input, other)
     broadcast_shape(broadcast_shape(cond.shape, ad.shape), bd.shape)

@@ -106,6 +106,15 @@ def test_parameter_is_a_leaf_tensor_sharing_memory() -> None:
     assert p.grad.tolist() == [2.0, 2.0, 2.0]
 
 
+def test_parameter_is_a_tensor_subclass_printed_like_torchs() -> None:
+    import torch
+
+    p, tp = nn.Parameter(engine.tensor([1.0, 2.0])), torch.nn.Parameter(torch.tensor([1.0, 2.0]))
+    assert type(p) is nn.Parameter and issubclass(nn.Parameter, engine.Tensor)
+    assert repr(p) == repr(tp).replace("torch.", "engine.")
+    assert type(p * 2) is engine.Tensor and (p * 2).grad_fn.name() == "MulBackward0"
+
+
 def test_linear_default_init_follows_torch() -> None:
     engine.manual_seed(0)
     lin = nn.Linear(50, 400)

@@ -1,0 +1,40 @@
+"""The Numba cache falls back to a per-user folder when the package folder is read-only."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SCRIPT = """
+import os
+real_access = os.access
+# Pretend the installed package is read-only (root ignores file modes, so patch the check).
+os.access = lambda path, mode, *a, **k: False if "engine" in str(path) else real_access(
+    path, mode, *a, **k)
+import engine
+os.access = real_access
+x = engine.tensor([1.0, 2.0], requires_grad=True)
+(x.exp() * 2).sum().backward()
+print(os.environ["NUMBA_CACHE_DIR"])
+print(x.grad.tolist() == [2 * v for v in x.exp().tolist()])
+"""
+
+
+def test_read_only_package_uses_a_per_user_cache(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env["XDG_CACHE_HOME"] = str(tmp_path)
+    out = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, text=True,
+                         capture_output=True, timeout=300, check=True).stdout.split()
+    cache = tmp_path / "jitgrad" / "numba"
+    assert out == [str(cache), "True"]
+    assert any(cache.rglob("*.nbi")), "kernels were compiled into the per-user cache"
+
+
+def test_an_explicit_cache_dir_is_respected(tmp_path):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "mine"))
+    out = subprocess.run([sys.executable, "-c", "import engine, os; "
+                          "print(os.environ['NUMBA_CACHE_DIR'])"], cwd=ROOT, env=env,
+                         text=True, capture_output=True, timeout=120, check=True).stdout
+    assert out.strip() == str(tmp_path / "mine")

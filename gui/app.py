@@ -22,6 +22,8 @@ def launch(*, preset: str | None = None, lang: str | None = None,
     ``preset`` is one of ``one_layer``, ``accumulation``, ``mlp``; ``lang`` is ``en`` or
     ``zh_CN`` (default: the saved choice, else the system locale).  With ``screenshot``
     the window is rendered offscreen after ``steps`` backward steps and saved as PNG.
+    Otherwise unsaved work left by a crash is offered back, exceptions escaping Qt slots
+    go to the log, and ``script`` runs in a worker thread (Stop interrupts it).
     """
     from PySide6.QtCore import QSettings, Qt
     from PySide6.QtGui import QIcon
@@ -57,10 +59,14 @@ def launch(*, preset: str | None = None, lang: str | None = None,
     if preset:
         session.load_preset(preset)
         session.dirty = False
-    window = MainWindow(session, settings, restore=screenshot is None)
+    window = MainWindow(session, settings, restore=screenshot is None,
+                        recovery_dir="" if screenshot else None)
     window.set_language(i18n.language())
+    if not screenshot:
+        _log_uncaught(window)
+        window.offer_recovery()
     if script:
-        window.run_script(script)
+        window.run_script(script, wait=bool(screenshot))
     for _ in range(max(0, steps)):
         if not session.step() and not session.pass_active:
             break
@@ -84,6 +90,23 @@ def launch(*, preset: str | None = None, lang: str | None = None,
     code = app.exec()
     _dispose(app, window)
     return code
+
+
+def _log_uncaught(window: object) -> None:
+    """Report an exception that escapes a Qt slot in the log (and on stderr); keep running."""
+    import traceback
+
+    previous = sys.excepthook
+
+    def hook(kind: type, value: BaseException, tb: object) -> None:
+        text = "".join(traceback.format_exception(kind, value, tb))
+        try:
+            window.log.add(text.rstrip(), "error")  # type: ignore[attr-defined]
+        except Exception:  # noqa: BLE001 - the window may be gone already
+            pass
+        previous(kind, value, tb)
+
+    sys.excepthook = hook
 
 
 def _dispose(app: object, window: object) -> None:

@@ -175,10 +175,10 @@ ZH_CN: dict[str, str] = {
     "learning rate": "学习率",
     "{value} is not allowed in a session file.": "会话文件中不允许出现 {value}。",
     "Unknown preset {name!r}.": "未知的预设 {name!r}。",
-    "{where}: {value!r} is not a number.": "{where}：{value!r} 不是数字。",
+    "{where}: {value} is not a number.": "{where}：{value} 不是数字。",
     "{where}: {value} is not a finite number.": "{where}：{value} 不是有限数。",
     "{where}: {value} is too large (limit ±1e6).": "{where}：{value} 太大（上限 ±1e6）。",
-    "{where}: {value!r} is not a whole number.": "{where}：{value!r} 不是整数。",
+    "{where}: {value} is not a whole number.": "{where}：{value} 不是整数。",
     "{where} must be between {lo} and {hi}, not {value}.":
         "{where} 必须在 {lo} 到 {hi} 之间，而不是 {value}。",
     "Unknown loss {name!r}.": "未知的损失函数 {name!r}。",
@@ -267,4 +267,37 @@ ZH_CN: dict[str, str] = {
     "Save log": "保存日志",
     "Text files (*.txt)": "文本文件 (*.txt)",
     "Dismiss": "关闭",
+    # Scripts in a worker thread, autosave and recovery, hostile files
+    "Running script {path}… (Stop: Ctrl+.)": "正在运行脚本 {path}…（停止：Ctrl+.）",
+    "Unsaved work restored from {path}.": "已从 {path} 恢复未保存的工作。",
+    "Stop script": "停止脚本",
+    "Interrupt the running script (Ctrl+.)": "中断正在运行的脚本 (Ctrl+.)",
+    "A script is already running; stop it first.": "已有脚本在运行，请先停止它。",
+    "Stopping the script…": "正在停止脚本…",
+    "… {n} earlier output lines not shown.": "… 之前的 {n} 行输出未显示。",
+    "The script did not stop (it is inside a blocking call); it was abandoned and its "
+    "result will be ignored.":
+        "脚本没有停止（它正处于一个阻塞调用中）；已放弃该脚本，其结果将被忽略。",
+    "Restore unsaved work?": "恢复未保存的工作？",
+    "JitGrad did not close properly last time. Restore the unsaved session?":
+        "JitGrad 上次没有正常关闭。要恢复未保存的会话吗？",
+    "Script {name} stopped after {s:.1f} s.": "脚本 {name} 在 {s:.1f} 秒后被停止。",
+    "The recovery file {path} is unusable ({error}); it was set aside.":
+        "恢复文件 {path} 无法使用（{error}），已将其移到一旁。",
+    "Autosave to {path} failed: {error}": "自动保存到 {path} 失败：{error}",
+    "This is a folder, not a file": "这是一个文件夹，不是文件",
+    "This is a folder, not a session file.": "这是一个文件夹，不是会话文件。",
+    "This is not a regular file.": "这不是普通文件。",
+    "The file is too large to be a JitGrad session ({size} MB; the limit is 1 MB).":
+        "文件太大，不可能是 JitGrad 会话（{size} MB；上限为 1 MB）。",
+    "The file holds binary data, not JSON text.": "文件包含二进制数据，而不是 JSON 文本。",
+    "The JSON is nested too deeply to be a session file.": "JSON 嵌套太深，不可能是会话文件。",
+    "The file does not exist.": "文件不存在。",
+    "The file cannot be read ({error}).": "无法读取文件（{error}）。",
+    "Script {name} stopped.": "脚本 {name} 已停止。",
+    "The SGD step works on the built-in networks, not on scripts.":
+        "SGD 更新只适用于内置网络，不适用于脚本。",
+    "Training diverged: {names} left the range ±1e6 (or became NaN) and were clamped.":
+        "训练发散：{names} 超出了 ±1e6 的范围（或变成了 NaN），已被截断。",
+    "Lower the learning rate, or press Reset to start again.": "请降低学习率，或按“重置”重新开始。",
 }

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import platform
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QLibraryInfo, QSettings, Qt, QTimer, QTranslator
+import shiboken6
+from PySide6.QtCore import (
+    QByteArray,
+    QLibraryInfo,
+    QSettings,
+    QStandardPaths,
+    Qt,
+    QTimer,
+    QTranslator,
+)
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QFontDatabase, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -30,7 +43,16 @@ from PySide6.QtWidgets import (
 import engine
 from gui import i18n
 from gui.i18n import tr
-from gui.session import ConfigError, Event, Session, explain_error
+from gui.script_runner import ScriptRun
+from gui.session import (
+    ConfigError,
+    Event,
+    Session,
+    explain_error,
+    parse_session_text,
+    read_session_file,
+    write_atomic,
+)
 from gui.widgets.accumulation import AccumulationTable
 from gui.widgets.graph_view import DONE_FILL, EDGE_LAST, LAST_FILL, NEXT_BORDER, GraphView
 from gui.widgets.inspector import Inspector
@@ -40,6 +62,19 @@ from gui.widgets.text_panels import Banner, CodePanel, LogPanel
 
 ICON_PATH = Path(__file__).resolve().parent.parent / "resources" / "icons" / "jitgrad.svg"
 MAX_RECENT = 8
+AUTOSAVE_MS = 30_000  # periodic autosave; every change also schedules one
+AUTOSAVE_DEBOUNCE_MS = 300
+RECOVERY_NAME = "recovery.json"
+SCRIPT_POLL_MS = 50
+SCRIPT_LOG_LINES = 300  # at most this many script output lines reach the log per poll
+STOP_GRACE_S = 2.0  # after Stop, a script still running this long is abandoned
+SCRIPT_SWITCH_INTERVAL = 0.001  # seconds; Python's default is 0.005
+
+
+def default_recovery_dir() -> str:
+    """Where autosaves go: $JITGRAD_RECOVERY_DIR, else the per-user app data folder."""
+    return os.environ.get("JITGRAD_RECOVERY_DIR") or QStandardPaths.writableLocation(
+        QStandardPaths.StandardLocation.AppDataLocation)
 
 
 def has_cjk_font() -> bool:
@@ -52,7 +87,8 @@ class MainWindow(QMainWindow):
     """JitGrad's lab window.  Widgets observe ``self.session``; this class only wires."""
 
     def __init__(self, session: Session | None = None, settings: QSettings | None = None,
-                 *, restore: bool = True) -> None:
+                 *, restore: bool = True, recovery_dir: str | None = None) -> None:
+        """``recovery_dir=""`` turns autosave off (screenshots); None uses the default."""
         super().__init__()
         self.session = session or Session()
         self.settings = settings or QSettings("JitGrad", "JitGrad")
@@ -115,6 +151,26 @@ class MainWindow(QMainWindow):
 
         self.train_timer = QTimer(self)
         self.train_timer.timeout.connect(self._train_tick)
+        rdir = default_recovery_dir() if recovery_dir is None else recovery_dir
+        self.recovery_path: Path | None = Path(rdir) / RECOVERY_NAME if rdir else None
+        self._autosave_failed = False
+        self.autosave_count = 0
+        self._autosave_soon = QTimer(self)
+        self._autosave_soon.setSingleShot(True)
+        self._autosave_soon.setInterval(AUTOSAVE_DEBOUNCE_MS)
+        self._autosave_soon.timeout.connect(self.autosave)
+        self._autosave_timer = QTimer(self)
+        self._autosave_timer.setInterval(AUTOSAVE_MS)
+        self._autosave_timer.timeout.connect(self.autosave)
+        if self.recovery_path is not None:
+            self._autosave_timer.start()
+        self.script_run: ScriptRun | None = None
+        self._switch_interval = sys.getswitchinterval()
+        self._stop_asked_at: float | None = None
+        self._script_timer = QTimer(self)
+        self._script_timer.setInterval(SCRIPT_POLL_MS)
+        self._script_timer.timeout.connect(self._poll_script)
+        self.session.script_launcher = self.run_script
         self.last_message: QMessageBox | None = None
         self._qt_translator: QTranslator | None = None
         self._make_actions()
@@ -176,6 +232,8 @@ class MainWindow(QMainWindow):
                                      sp.SP_DialogSaveButton)
         self.act_save_as = self._action(self.save_as_dialog, "Ctrl+Shift+S")
         self.act_script = self._action(self.script_dialog, "Ctrl+Shift+O", sp.SP_FileIcon)
+        self.act_stop = self._action(self.stop_script, "Ctrl+.", sp.SP_BrowserStop)
+        self.act_stop.setEnabled(False)
         self.act_png = self._action(lambda: self.export_dialog("png"))
         self.act_svg = self._action(lambda: self.export_dialog("svg"))
         self.act_quit = self._action(self.close, QKeySequence.StandardKey.Quit)
@@ -245,6 +303,7 @@ class MainWindow(QMainWindow):
         tb.addWidget(self.speed_label)
         tb.addSeparator()
         tb.addAction(self.act_reset)
+        tb.addAction(self.act_stop)
 
         gb = self.graph_bar
         gb.addAction(self.act_view_bwd)
@@ -278,6 +337,7 @@ class MainWindow(QMainWindow):
         f.addAction(self.act_save_as)
         f.addSeparator()
         f.addAction(self.act_script)
+        f.addAction(self.act_stop)
         f.addSeparator()
         f.addAction(self.act_png)
         f.addAction(self.act_svg)
@@ -342,6 +402,7 @@ class MainWindow(QMainWindow):
             (self.act_save_as, t("Save session &as…"), t("Save the session under a new name")),
             (self.act_script, t("Run &script…"),
              t("Run a Python demo and show the graph it builds")),
+            (self.act_stop, t("Stop script"), t("Interrupt the running script (Ctrl+.)")),
             (self.act_png, t("Export PNG…"), t("Save the graph as a PNG image")),
             (self.act_svg, t("Export SVG…"), t("Save the graph as an SVG drawing")),
             (self.act_quit, t("&Quit"), t("Close JitGrad")),
@@ -455,6 +516,8 @@ class MainWindow(QMainWindow):
             self.accum.refresh()
         elif k == "dirty":
             self._update_title()
+        if k in ("config", "options", "dirty") and self.recovery_path is not None:
+            self._autosave_soon.start()
 
     def _sync_options(self) -> None:
         for box, flag in ((self.retain_box, self.session.retain_graph),
@@ -595,20 +658,25 @@ class MainWindow(QMainWindow):
         return None
 
     def save_session(self, path: str) -> bool:
+        """Save atomically; on failure the previous file is intact and a message says why."""
         try:
             self.session.save(path)
         except OSError as e:
-            msg = tr("Could not save {path}: {error}", path=path, error=e)
+            msg = tr("Could not save {path}: {error}", path=path, error=e.strerror or e)
             self.log.add(msg, "error")
             self._message(tr("Session not saved"), msg)
             return False
         self.current_path = path
         self._add_recent(path)
         self._update_title()
+        self.autosave()
         return True
 
     def _message(self, title: str, text: str) -> None:
-        """A non-blocking warning box (the window stays usable)."""
+        """A non-blocking warning box (the window stays usable); it replaces the last one."""
+        old = self.last_message
+        if old is not None and shiboken6.isValid(old):
+            old.close()
         box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok,
                           self)
         box.setWindowModality(Qt.WindowModality.NonModal)
@@ -645,9 +713,79 @@ class MainWindow(QMainWindow):
         if path:
             self.run_script(path)
 
-    def run_script(self, path: str) -> bool:
+    def run_script(self, path: str, *, wait: bool = False) -> bool:
+        """Run a script: in a worker thread (Stop interrupts it), or here if ``wait``.
+
+        Returns whether it started (or, with ``wait``, whether it succeeded).
+        """
         self.banner.hide()
-        return self.session.load_script(path)
+        if wait:
+            return self.session.load_script(path)
+        if self.script_running():
+            self.log.add(tr("A script is already running; stop it first."), "warning")
+            return False
+        self.script_run = ScriptRun(path)
+        self._stop_asked_at = None
+        # A CPU-bound script holds the GIL; hand it back to the GUI thread sooner.
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._switch_interval, SCRIPT_SWITCH_INTERVAL))
+        self.script_run.start()
+        self.act_stop.setEnabled(True)
+        self.act_script.setEnabled(False)
+        self.log.add(tr("Running script {path}… (Stop: Ctrl+.)", path=path))
+        self._script_timer.start()
+        return True
+
+    def script_running(self) -> bool:
+        return self.script_run is not None
+
+    def stop_script(self) -> None:
+        """Interrupt the running script (KeyboardInterrupt inside it)."""
+        run = self.script_run
+        if run is None:
+            return
+        run.stop()
+        if self._stop_asked_at is None:
+            self._stop_asked_at = time.monotonic()
+            self.log.add(tr("Stopping the script…"), "warning")
+
+    def _flush_script_output(self, run: ScriptRun) -> None:
+        lines, dropped = run.output.drain()
+        if len(lines) > SCRIPT_LOG_LINES:
+            dropped += len(lines) - SCRIPT_LOG_LINES
+            lines = lines[-SCRIPT_LOG_LINES:]
+        if dropped:
+            self.log.add(tr("… {n} earlier output lines not shown.", n=dropped), "warning")
+        if lines:
+            self.log.add("\n".join(lines), "output")
+
+    def _poll_script(self) -> None:
+        run = self.script_run
+        if run is None:
+            self._script_timer.stop()
+            return
+        result = run.result  # read first: output written before the end is then all there
+        self._flush_script_output(run)
+        if result is None:
+            asked = self._stop_asked_at
+            if asked is None:
+                return
+            if time.monotonic() - asked < STOP_GRACE_S:
+                run.stop()  # again: the script may have caught the first KeyboardInterrupt
+                return
+            self.log.add(tr("The script did not stop (it is inside a blocking call); it was "
+                            "abandoned and its result will be ignored."), "error")
+        self._script_timer.stop()
+        self.script_run = None
+        sys.setswitchinterval(self._switch_interval)
+        self.act_stop.setEnabled(False)
+        self.act_script.setEnabled(True)
+        if result is not None:
+            if result.stopped and not result.ok:
+                self.log.add(tr("Script {name} stopped after {s:.1f} s.",
+                                name=Path(run.path).name, s=result.seconds), "warning")
+            else:
+                self.session.adopt_script(run.path, result)
 
     def export_dialog(self, kind: str) -> None:
         filt = tr("PNG images (*.png)") if kind == "png" else tr("SVG drawings (*.svg)")
@@ -675,6 +813,66 @@ class MainWindow(QMainWindow):
             return self.save()
         return btn == QMessageBox.StandardButton.Discard
 
+    # -- autosave and crash recovery ----------------------------------------------------
+    def autosave(self) -> None:
+        """Write unsaved work to the recovery file (or remove it when nothing is unsaved)."""
+        path = self.recovery_path
+        if path is None:
+            return
+        try:
+            if self.session.dirty:
+                data = json.loads(self.session.to_json())
+                data["recovery"] = {"path": self.current_path, "time": time.time()}
+                path.parent.mkdir(parents=True, exist_ok=True)
+                write_atomic(path, json.dumps(data))
+                self.autosave_count += 1
+            elif path.exists():
+                path.unlink()
+        except (OSError, ValueError) as e:
+            if not self._autosave_failed:
+                self._autosave_failed = True
+                self.log.add(tr("Autosave to {path} failed: {error}", path=str(path),
+                                error=getattr(e, "strerror", None) or e), "warning")
+
+    def offer_recovery(self) -> bool:
+        """After a crash (a recovery file is left), offer to restore the unsaved work.
+
+        The setting ``recovery/answer`` (``restore`` or ``discard``) answers without asking.
+        Returns whether work was restored.
+        """
+        path = self.recovery_path
+        if path is None or not path.is_file():
+            return False
+        try:
+            text = read_session_file(path)
+            parse_session_text(text)
+            info = json.loads(text).get("recovery") or {}
+        except (ConfigError, ValueError) as e:
+            self.log.add(tr("The recovery file {path} is unusable ({error}); it was set "
+                            "aside.", path=str(path), error=e), "warning")
+            with contextlib.suppress(OSError):
+                os.replace(path, path.with_suffix(".bad"))
+            return False
+        answer = str(self.settings.value("recovery/answer", "ask"))
+        if answer not in ("restore", "discard"):
+            btn = QMessageBox.question(
+                self, tr("Restore unsaved work?"),
+                tr("JitGrad did not close properly last time. Restore the unsaved session?"),
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.Yes)
+            answer = "restore" if btn == QMessageBox.StandardButton.Yes else "discard"
+        if answer != "restore":
+            with contextlib.suppress(OSError):
+                path.unlink()
+            return False
+        self.session.load_text(text)
+        self.session.mark_unsaved()
+        src = info.get("path") if isinstance(info, dict) else None
+        self.current_path = src if isinstance(src, str) and src else None
+        self._update_title()
+        self.log.add(tr("Unsaved work restored from {path}.", path=str(path)))
+        return True
+
     # -- window state ----------------------------------------------------------------
     def _restore_state(self) -> None:
         geo = self.settings.value("geometry")
@@ -689,6 +887,16 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.train_timer.stop()
+        if self.script_run is not None:
+            self.script_run.stop()
+            self._script_timer.stop()
+            self.script_run = None
+            sys.setswitchinterval(self._switch_interval)
+        self._autosave_timer.stop()
+        self._autosave_soon.stop()
+        if self.recovery_path is not None:  # a clean close leaves no recovery file
+            with contextlib.suppress(OSError):
+                self.recovery_path.unlink()
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("windowState", self.saveState())
         self.settings.sync()

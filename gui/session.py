@@ -10,12 +10,13 @@ everything else through the session's public methods.
 from __future__ import annotations
 
 import contextlib
-import io
+import errno
 import json
 import math
+import os
 import re
-import sys
-import traceback
+import stat
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ import numpy as np
 
 import engine
 from gui.i18n import tr
+from gui.script_runner import ScriptResult, execute_script
 
 PRESETS = ("one_layer", "accumulation", "mlp")
 LOSSES = ("bce", "mse")
@@ -133,14 +135,28 @@ def fill_values(cfg: NetworkConfig, *, randomise: bool = False) -> None:
                          for s in tensor_specs(cfg) if s.param}
 
 
+def _short(v: Any, limit: int = 40) -> str:
+    """``repr(v)`` cut to ``limit`` characters, for messages about untrusted values."""
+    try:
+        text = repr(v)
+    except ValueError:  # an int too long to print
+        text = "<a huge number>"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _check_number(v: Any, where: str) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise ConfigError(tr("{where}: {value!r} is not a number.", where=where, value=v))
-    f = float(v)
+        raise ConfigError(tr("{where}: {value} is not a number.", where=where, value=_short(v)))
+    try:
+        f = float(v)
+    except OverflowError:
+        f = math.inf
     if not math.isfinite(f):
-        raise ConfigError(tr("{where}: {value} is not a finite number.", where=where, value=v))
+        raise ConfigError(tr("{where}: {value} is not a finite number.", where=where,
+                             value=_short(v)))
     if abs(f) > MAX_ABS_VALUE:
-        raise ConfigError(tr("{where}: {value} is too large (limit ±1e6).", where=where, value=v))
+        raise ConfigError(tr("{where}: {value} is too large (limit ±1e6).", where=where,
+                             value=_short(v)))
     return f
 
 
@@ -155,10 +171,11 @@ def parse_number(text: str) -> float:
 
 def _check_int(v: Any, where: str, lo: int, hi: int) -> int:
     if isinstance(v, bool) or not isinstance(v, int):
-        raise ConfigError(tr("{where}: {value!r} is not a whole number.", where=where, value=v))
+        raise ConfigError(tr("{where}: {value} is not a whole number.", where=where,
+                             value=_short(v)))
     if not lo <= v <= hi:
         raise ConfigError(tr("{where} must be between {lo} and {hi}, not {value}.",
-                             where=where, lo=lo, hi=hi, value=v))
+                             where=where, lo=lo, hi=hi, value=_short(v)))
     return v
 
 
@@ -247,11 +264,14 @@ def parse_session_text(text: str) -> tuple[NetworkConfig, dict]:
         data = json.loads(text, parse_constant=_reject_constant)
     except ConfigError:
         raise
-    except (ValueError, RecursionError) as e:
+    except RecursionError:
+        raise ConfigError(tr("The JSON is nested too deeply to be a session file.")) from None
+    except ValueError as e:
         raise ConfigError(tr("The file is not valid JSON ({error}).", error=str(e)[:120])) from None
     if not isinstance(data, dict) or data.get("format") != SESSION_FORMAT:
         raise ConfigError(tr("This is not a JitGrad session file."))
-    if data.get("version") != SESSION_VERSION:
+    version = data.get("version")
+    if type(version) is not int or version != SESSION_VERSION:
         raise ConfigError(tr("Unsupported session version {v!r}.", v=str(data.get("version"))[:20]))
     cfg = config_from_dict(data.get("network"))
     opts = data.get("options", {})
@@ -316,6 +336,12 @@ def _fmt_shape(shape: tuple[int, ...] | None) -> str:
     return "[" + ", ".join(str(d) for d in shape) + "]" if shape else tr("scalar")
 
 
+def _norm(a: np.ndarray) -> float:
+    """Euclidean norm; overflow to inf (a diverging run) is a value here, not a warning."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return float(np.linalg.norm(a))
+
+
 def short_values(a: np.ndarray | None, limit: int = 3) -> str:
     """A compact label for a gradient: its values if few, else its norm."""
     if a is None:
@@ -325,7 +351,7 @@ def short_values(a: np.ndarray | None, limit: int = 3) -> str:
         return f"{float(a.reshape(())):.4g}"
     if a.size <= limit:
         return "[" + ", ".join(f"{float(v):.2g}" for v in a.reshape(-1)) + "]"
-    return f"‖g‖={float(np.linalg.norm(a)):.3g}"
+    return f"‖g‖={_norm(a):.3g}"
 
 
 def op_label(node_name: str) -> str:
@@ -348,6 +374,8 @@ class Session:
         self.detached: set[str] = set()
         self.mode = "network"  # or "script"
         self.script_path: str | None = None
+        # Set by the window to run scripts off the GUI thread (Forward and Reset re-run them).
+        self.script_launcher: Callable[[str], object] | None = None
         self.tensors: dict[str, engine.Tensor] = {}  # every named tensor of the last forward
         self.leaves: dict[str, engine.Tensor] = {}  # the editable leaves, never detached
         self.root: engine.Tensor | None = None
@@ -388,8 +416,13 @@ class Session:
     def _code(self, code: str, output: str = "") -> None:
         self._emit("code", code=code, output=output)
 
+    def mark_unsaved(self) -> None:
+        """Flag the session as holding unsaved work (e.g. restored after a crash)."""
+        self._set_dirty(True)
+
     def _set_dirty(self, flag: bool = True) -> None:
-        if self.dirty != flag:
+        """Record (un)saved state; every change emits ``dirty`` so autosave sees it."""
+        if self.dirty != flag or flag:
             self.dirty = flag
             self._emit("dirty", dirty=flag)
 
@@ -629,7 +662,7 @@ class Session:
     def forward(self, *, quiet: bool = False, code: bool = True, probe: bool = True) -> None:
         """Run the forward pass again (re-running the script in script mode)."""
         if self.mode == "script" and self.script_path:
-            self.load_script(self.script_path)
+            (self.script_launcher or self.load_script)(self.script_path)
             return
         self._abandon_pass()
         leaves = dict(self.leaves)
@@ -666,43 +699,35 @@ class Session:
 
     # -- script mode -------------------------------------------------------
     def load_script(self, path: str) -> bool:
-        """Run a demo script in a fresh namespace and show the graph it left behind.
+        """Run a demo script here and now (blocking) and show the graph it left behind.
 
-        Output and any traceback go to the log; on error the previous graph stays.
+        Output and any traceback go to the log; on error the previous graph stays.  The
+        window runs scripts in a worker thread instead (:mod:`gui.script_runner`) and hands
+        the result to :meth:`adopt_script`.
         """
-        src_path = Path(path)
-        try:
-            source = src_path.read_text(encoding="utf-8")
-        except OSError as e:
-            self.log(tr("Cannot read {path}: {error}", path=path, error=e), "error")
-            return False
-        ns: dict[str, Any] = {"__name__": "__main__", "__file__": str(src_path)}
-        buf = io.StringIO()
-        ok = True
-        folder = str(src_path.resolve().parent)
-        saved_argv, added = sys.argv, folder not in sys.path
-        if added:  # demos import helpers that sit next to them
-            sys.path.insert(0, folder)
-        sys.argv = [str(src_path)]
-        try:
-            code = compile(source, str(src_path), "exec")
-            with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
-                exec(code, ns)  # noqa: S102 - running the user's own demo is the point
-        except BaseException:  # noqa: BLE001 - a demo may raise anything, even SystemExit
-            ok = False
-            tb = traceback.format_exc()
-        finally:
-            sys.argv = saved_argv
-            if added and folder in sys.path:
-                sys.path.remove(folder)
-        printed = buf.getvalue()
-        if printed:
-            self.log(printed.rstrip("\n"), "output")
-        if not ok:
+        result = execute_script(path)
+        lines, dropped = result.output.drain()
+        if dropped:
+            self.log(tr("… {n} earlier output lines not shown.", n=dropped), "warning")
+        if lines:
+            self.log("\n".join(lines), "output")
+        return self._adopt_script(Path(path), result)
+
+    def _adopt_script(self, src_path: Path, result: ScriptResult) -> bool:
+        if not result.ok:
+            if result.stopped:
+                self.log(tr("Script {name} stopped.", name=src_path.name), "warning")
+                return False
+            if not result.source and not result.error.startswith("Traceback"):
+                self.log(tr("Cannot read {path}: {error}", path=str(src_path),
+                            error=result.error), "error")
+                return False
+            tb = result.error
             self.log(tr("The script raised an exception:") + "\n" + tb.rstrip(), "error")
             self._emit("error", message=tb.strip().splitlines()[-1],
                        hint=tr("The script stopped with an error; the traceback is in the log."))
             return False
+        ns, source, printed = result.namespace, result.source, result.output.tail_text()
         named = {k: v for k, v in ns.items() if isinstance(v, engine.Tensor)
                  and not k.startswith("_")}
         root_name = None
@@ -1088,7 +1113,7 @@ class Session:
         self.next_id = None
         self.calls_since_zero += 1
         leaves = self.leaf_grads()
-        self.grad_norms.append({k: float(np.linalg.norm(v)) for k, v in leaves.items()})
+        self.grad_norms.append({k: _norm(v) for k, v in leaves.items()})
         if self.zeroed_since_call:
             label = tr("Call after zeroing")
         elif self.calls_since_zero == 1:
@@ -1153,6 +1178,10 @@ class Session:
 
     def sgd_step(self) -> None:
         """``p -= lr * p.grad`` under ``no_grad`` for every parameter, then forward."""
+        if self.mode != "network":  # Forward re-runs the script, which would undo the step
+            self.log(tr("The SGD step works on the built-in networks, not on scripts."),
+                     "warning")
+            return
         names = [k for k in self.params() if self.tensors[k].grad is not None]
         if not names:
             self.log(tr("Run backward first: no parameter has a gradient yet."), "warning")
@@ -1170,12 +1199,32 @@ class Session:
         self._set_dirty()
 
     def _store_params(self) -> None:
+        """Copy the trained parameters into the configuration.
+
+        A parameter that diverged (NaN, ±inf or beyond ±1e6) is clamped into range, NaN
+        becoming 0, so the configuration stays valid; the leaf is replaced to match and
+        the change is reported as an error (which also pauses training).
+        """
         cfg = self._config
+        clamped = []
         for spec in tensor_specs(cfg):
-            if spec.param:
-                cfg.values[spec.name] = np.round(
-                    self.leaves[spec.name].detach().numpy().astype(float), 6).tolist()
+            if not spec.param:
+                continue
+            arr = self.leaves[spec.name].detach().numpy().astype(float)
+            if not (np.isfinite(arr).all() and np.abs(arr).max(initial=0) <= MAX_ABS_VALUE):
+                clamped.append(spec.name)
+                arr = np.clip(np.nan_to_num(arr, nan=0.0), -MAX_ABS_VALUE, MAX_ABS_VALUE)
+                old = self.leaves[spec.name]
+                self.leaves[spec.name] = engine.tensor(arr, dtype=engine.float32,
+                                                       requires_grad=old.requires_grad)
+            cfg.values[spec.name] = np.round(arr, 6).tolist()
         self._emit("config")
+        if clamped:
+            msg = tr("Training diverged: {names} left the range ±1e6 (or became NaN) and "
+                     "were clamped.", names=", ".join(clamped))
+            self.log(msg, "error")
+            self._emit("error", message=msg,
+                       hint=tr("Lower the learning rate, or press Reset to start again."))
 
     def train(self, steps: int = 1) -> float | None:
         """``steps`` rounds of zero_grad, forward, backward and SGD; returns the last loss."""
@@ -1201,13 +1250,15 @@ class Session:
                 loss.backward()
             except RuntimeError as e:
                 self._report_error(e, "loss.backward()")
+                self._emit("state")  # the grads were zeroed above: show it
+                self._emit("history")
                 return None
             with engine.no_grad():
                 for k in names:
                     if self.tensors[k].grad is not None:
                         self.tensors[k].sub_(self.tensors[k].grad * lr)
             self.backward_calls += 1
-            self.grad_norms.append({k: float(np.linalg.norm(self.tensors[k].grad.numpy()))
+            self.grad_norms.append({k: _norm(self.tensors[k].grad.numpy())
                                     for k in names if self.tensors[k].grad is not None})
         self.calls_since_zero = 1
         self._store_params()
@@ -1220,7 +1271,7 @@ class Session:
         """Back to the configuration's starting values, options off, history cleared."""
         if self.mode == "script" and self.script_path:
             self._reset_history()
-            self.load_script(self.script_path)
+            (self.script_launcher or self.load_script)(self.script_path)
             return
         self.detached.clear()
         self._reset_history()
@@ -1354,11 +1405,12 @@ class Session:
                       lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
 
     def save(self, path: str) -> None:
-        """Write the session atomically (temporary file, then rename)."""
-        target = Path(path)
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_text(self.to_json(), encoding="utf-8")
-        tmp.replace(target)
+        """Write the session atomically: a temporary file in the same folder, then rename.
+
+        If anything fails before the rename, the previous file is untouched and the
+        temporary file is removed; the error (an ``OSError``) propagates.
+        """
+        write_atomic(path, self.to_json())
         self._set_dirty(False)
         self.log(tr("Session saved to {path}.", path=path))
 
@@ -1374,20 +1426,76 @@ class Session:
         self._set_dirty(False)
 
     def open(self, path: str) -> None:
-        """Load a session file; raises :class:`ConfigError` (session untouched) if unusable."""
-        p = Path(path)
-        try:
-            if p.stat().st_size > MAX_FILE_BYTES:
-                raise ConfigError(tr("The file is too large to be a JitGrad session."))
-            raw = p.read_bytes()
-        except OSError as e:
-            raise ConfigError(tr("Cannot read {path}: {error}", path=path, error=e)) from None
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise ConfigError(tr("The file is not UTF-8 text.")) from None
-        self.load_text(text)
+        """Load a session file; raises :class:`ConfigError` (session untouched) if unusable.
+
+        The error message says what is wrong; callers add the file name.
+        """
+        self.load_text(read_session_file(path))
         self.log(tr("Session opened from {path}.", path=path))
+
+    # -- scripts run elsewhere -------------------------------------------------
+    def adopt_script(self, path: str, result: ScriptResult) -> bool:
+        """Show the outcome of a script run (possibly in another thread) in this session."""
+        return self._adopt_script(Path(path), result)
+
+
+def _write_chunks(f: Any, data: bytes) -> None:
+    """Write ``data`` to an open binary file (a seam for the crash-mid-save test)."""
+    f.write(data)
+
+
+def write_atomic(path: str | os.PathLike, text: str) -> None:
+    """Replace ``path`` by ``text`` so that a crash leaves either the old or the new file."""
+    target = Path(path)
+    if target.is_dir():
+        raise IsADirectoryError(errno.EISDIR, tr("This is a folder, not a file"), str(target))
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            _write_chunks(f, text.encode("utf-8"))
+            f.flush()
+            os.fsync(f.fileno())
+        if target.exists():
+            with contextlib.suppress(OSError):
+                os.chmod(tmp, target.stat().st_mode & 0o777)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def read_session_file(path: str | os.PathLike) -> str:
+    """The text of a session file, refused (``ConfigError``) before reading if unsuitable."""
+    p = Path(path)
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        raise ConfigError(tr("The file does not exist.")) from None
+    except OSError as e:
+        raise ConfigError(tr("The file cannot be read ({error}).",
+                             error=e.strerror or e)) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ConfigError(tr("This is a folder, not a session file.")) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ConfigError(tr("This is not a regular file.")) from None
+    if st.st_size > MAX_FILE_BYTES:
+        raise ConfigError(tr("The file is too large to be a JitGrad session ({size} MB; the "
+                             "limit is 1 MB).", size=f"{st.st_size / 1e6:.1f}"))
+    try:
+        with open(p, "rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)
+    except OSError as e:
+        raise ConfigError(tr("The file cannot be read ({error}).",
+                             error=e.strerror or e)) from None
+    if len(raw) > MAX_FILE_BYTES:  # grew after stat()
+        raise ConfigError(tr("The file is too large to be a JitGrad session."))
+    if b"\0" in raw:
+        raise ConfigError(tr("The file holds binary data, not JSON text."))
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ConfigError(tr("The file is not UTF-8 text.")) from None
 
 
 def preset_title(name: str) -> str:
@@ -1406,4 +1514,6 @@ def explain_error(msg: str) -> str:
     if "inplace operation" in msg:
         return tr("A value the backward pass needs was changed in place; run Forward again "
                   "to record a fresh graph.")
+    if "diverged" in msg:
+        return tr("Lower the learning rate, or press Reset to start again.")
     return tr("The engine refused this operation; its exact message is in the log.")

@@ -19,8 +19,8 @@ NUMBERS_MAX_COLS = 5  # wider rows have no room for numbers
 class Heatmap:
     """One titled heatmap (ImageItem) with its ColorBarItem and numbers in the cells."""
 
-    def __init__(self, layout: pg.GraphicsLayout, row: int, col: int) -> None:
-        self.plot = layout.addPlot(row=row, col=2 * col)
+    def __init__(self) -> None:
+        self.plot = pg.PlotItem()
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(False, False)
         self.plot.hideButtons()
@@ -32,12 +32,16 @@ class Heatmap:
         self.plot.addItem(self.image)
         self.bar = pg.ColorBarItem(values=(-1, 1), colorMap=CMAP, width=10, interactive=False)
         self.bar.setImageItem(self.image)
-        layout.addItem(self.bar, row=row, col=2 * col + 1)
         self.texts: list[pg.TextItem] = []
         self.empty = pg.TextItem("", color="#6b7280", anchor=(0.5, 0.5))
         self.plot.addItem(self.empty)
         self._shape: tuple[int, ...] | None = None
         self._key: tuple | None = None
+
+    def place(self, layout: pg.GraphicsLayout, row: int, col: int) -> None:
+        """Put the plot and its colour bar into cell (row, col) of ``layout``."""
+        layout.addItem(self.plot, row=row, col=2 * col)
+        layout.addItem(self.bar, row=row, col=2 * col + 1)
 
     def set(self, title: str, arr: np.ndarray | None) -> None:
         """Show ``arr`` (None: "no gradient yet"); unchanged data costs nothing."""
@@ -150,18 +154,13 @@ class Inspector(QWidget):
         box.addWidget(self.header)
         box.addWidget(self.scroll, 1)
         self.maps: list[Heatmap] = []
+        self._pool: list[Heatmap] = []
         self._names: list[str] = []
         self.refresh()
 
     def set_selected(self, view: str, nid: str) -> None:
         self.selected = (view, nid)
         self.refresh()
-
-    def _ensure(self, rows: int) -> None:
-        while len(self.maps) < 2 * rows:
-            k = len(self.maps)
-            self.maps.append(Heatmap(self.layout_item, k // 2, k % 2))
-        self.glw.setMinimumHeight(150 * rows)
 
     def refresh(self) -> None:
         """Redraw every heatmap from the session."""
@@ -188,6 +187,12 @@ class Inspector(QWidget):
             self.maps[2 * k + 1].set(n2, a2)
 
     def _rebuild(self, rows: int) -> None:
-        self.layout_item.clear()
-        self.maps = []
-        self._ensure(rows)
+        """Lay out ``rows`` rows of heatmaps, reusing built ones (building them is slow)."""
+        for item in list(self.layout_item.items):
+            self.layout_item.removeItem(item)
+        while len(self._pool) < 2 * rows:
+            self._pool.append(Heatmap())
+        self.maps = self._pool[:2 * rows]
+        for k, h in enumerate(self.maps):
+            h.place(self.layout_item, k // 2, k % 2)
+        self.glw.setMinimumHeight(150 * rows)

@@ -21,6 +21,7 @@ from gui.i18n import tr
 
 LEVEL_COLOR = {"info": "#1d232b", "warning": "#b35c00", "error": "#c92a2a", "output": "#2b5797"}
 MAX_BLOCKS = 4000
+MAX_LOG_BLOCKS = 5000
 
 
 def _mono() -> object:
@@ -60,6 +61,7 @@ class LogPanel(QWidget):
         self.text.setReadOnly(True)
         self.text.setFont(_mono())
         self.text.setLineWrapMode(QTextEdit.LineWrapMode.WidgetWidth)
+        self.text.document().setMaximumBlockCount(MAX_LOG_BLOCKS)  # keep the last lines
         self.copy_btn = QPushButton()
         self.save_btn = QPushButton()
         self.clear_btn = QPushButton()

@@ -45,3 +45,9 @@ def make_window(qtbot, settings):
         return win
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _private_recovery_dir(tmp_path_factory, monkeypatch):
+    """Autosaves go to a temporary folder, never to the user's app data."""
+    monkeypatch.setenv("JITGRAD_RECOVERY_DIR", str(tmp_path_factory.mktemp("recovery")))

@@ -244,6 +244,10 @@ def test_script_mode_runs_demo_and_keeps_running_on_error(tmp_path):
     assert any(e.kind == "log" and "built <SumBackward0" in e.data["text"] for e in logs)
     s.run_to_end()
     np.testing.assert_allclose(s.tensor_grad("w"), np.ones((5, 3)))
+    w = s.tensor_value("w").copy()
+    s.sgd_step()  # refused: re-running the script would undo it
+    np.testing.assert_array_equal(s.tensor_value("w"), w)
+    assert any("not on scripts" in e.data.get("text", "") for e in logs)
     bad = tmp_path / "bad.py"
     bad.write_text("import engine as torch\nraise ValueError('boom')\n")
     assert not s.load_script(str(bad))
@@ -274,3 +278,25 @@ def test_detaching_a_parameter_and_attaching_it_again():
     assert {n.tensor for n in s.backward_graph.nodes.values() if n.kind == "leaf"} == {"w", "b"}
     s.run_to_end()
     assert s.tensor_grad("w") is not None
+
+
+def test_diverging_training_is_clamped_and_reported():
+    """Parameters that blow up stay inside the valid range, so later edits keep working."""
+    s = Session()
+    s.load_preset("mlp")
+    s.set_choice(loss="mse", activation="none")
+    for i in range(4):
+        s.set_value("x", (i,), 1e6)
+    s.set_lr(10)
+    events = []
+    s.subscribe(events.append)
+    s.train(3)
+    errors = [e for e in events if e.kind == "error"]
+    assert errors and "diverged" in errors[0].data["message"]
+    cfg = s.config
+    for name in ("w1", "b1", "w2", "b2"):
+        arr = np.asarray(cfg.values[name])
+        assert np.isfinite(arr).all() and np.abs(arr).max() <= 1e6
+        np.testing.assert_allclose(s.tensor_value(name), arr, rtol=1e-6)
+    s.set_choice(activation="tanh")  # raised ConfigError before the clamp
+    assert s.config.activation == "tanh"

@@ -327,20 +327,3 @@ def test_about_and_icon(make_window):
     for name in ("JitGrad", "Qt", "PySide6", "pyqtgraph", "Numba", "NumPy"):
         assert name in text
     assert not win.windowIcon().isNull()
-
-
-def test_script_errors_are_logged_and_app_keeps_running(make_window, tmp_path):
-    win = make_window("one_layer")
-    bad = tmp_path / "bad.py"
-    bad.write_text("import engine as torch\n1 / 0\n", encoding="utf-8")
-    assert not win.run_script(str(bad))
-    assert "ZeroDivisionError" in win.log.plain()
-    assert win.banner.isVisible()
-    good = tmp_path / "good.py"
-    good.write_text("import engine as torch\ninp = torch.eye(3, requires_grad=True)\n"
-                    "out = (inp + 1).pow(2)\nprint('ok')\n", encoding="utf-8")
-    assert win.run_script(str(good))
-    assert win.session.root_name == "out" and win.graph.nodes
-    win.act_run.trigger()
-    np.testing.assert_allclose(win.session.tensor_grad("inp"), 2 * (np.eye(3) + 1))
-    assert not win.editor.tables["w"].isEnabled()

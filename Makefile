@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 APP_STAMP := $(VENV)/.installed-app
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test setup warmup lint bench fuzz clean
+.PHONY: run test setup warmup lint bench fuzz monkey clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,7 +41,12 @@ bench: $(TEST_STAMP)
 	$(BIN)/python -m benchmarks
 
 fuzz: $(TEST_STAMP)
-	$(BIN)/python tools/fuzz.py
+	$(BIN)/python tools/fuzz.py --seconds 300
+
+# A long random-clicking run of the lab (the suite runs 2,000 actions).
+monkey: $(TEST_STAMP)
+	JITGRAD_MONKEY_ACTIONS=20000 QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q \
+		tests/gui/test_monkey.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -15,7 +15,12 @@ _rng = np.random.default_rng()
 
 
 def manual_seed(seed: int) -> np.random.Generator:
-    """Seed the engine's own random generator (numpy's PCG64, not torch's stream)."""
+    """Seed the engine's own random generator (numpy's PCG64, not torch's stream).
+
+    >>> _ = engine.manual_seed(0); a = engine.randn(3)
+    >>> _ = engine.manual_seed(0); a.tolist() == engine.randn(3).tolist()
+    True
+    """
     global _rng
     _rng = np.random.default_rng(seed)
     return _rng
@@ -86,7 +91,11 @@ def tensor(data: Any, dtype: dtypes.dtype | None = None, requires_grad: bool = F
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
-    """A tensor sharing memory with ``array`` (which keeps its dtype)."""
+    """A tensor sharing memory with ``array`` (which keeps its dtype).
+
+    >>> a = np.array([1.0, 2.0]); t = engine.from_numpy(a); a[0] = 5.0; t
+    tensor([5., 2.], dtype=engine.float64)
+    """
     if not isinstance(array, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
     dtypes.from_np(array.dtype)
@@ -103,31 +112,53 @@ def _shape(size: Sequence[Any]) -> tuple[int, ...]:
 
 
 def zeros(*size: Any, dtype: dtypes.dtype | None = None, requires_grad: bool = False) -> Tensor:
-    """A tensor of zeros: ``zeros(3)``, ``zeros(2, 3)`` or ``zeros((2, 3))``."""
+    """A tensor of zeros: ``zeros(3)``, ``zeros(2, 3)`` or ``zeros((2, 3))``.
+
+    >>> engine.zeros(2, 3)
+    tensor([[0., 0., 0.],
+            [0., 0., 0.]])
+    """
     return _finish(np.zeros(_shape(size), _np(dtype)), requires_grad)
 
 
 def ones(*size: Any, dtype: dtypes.dtype | None = None, requires_grad: bool = False) -> Tensor:
-    """A tensor of ones: ``ones(5)``."""
+    """A tensor of ones: ``ones(5)``.
+
+    >>> engine.ones(3, dtype=engine.int64)
+    tensor([1, 1, 1])
+    """
     return _finish(np.ones(_shape(size), _np(dtype)), requires_grad)
 
 
 def full(size: Sequence[int], fill_value: float, dtype: dtypes.dtype | None = None,
          requires_grad: bool = False) -> Tensor:
-    """A tensor of one value; its dtype follows the value like torch (float -> float32)."""
+    """A tensor of one value; its dtype follows the value like torch (float -> float32).
+
+    >>> engine.full((2,), 7.0), engine.full((2,), 7)
+    (tensor([7., 7.]), tensor([7, 7]))
+    """
     np_dtype = _np(dtype) if dtype is not None else _infer_np_dtype(fill_value)
     return _finish(np.full(_shape((size,)), fill_value, np_dtype), requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype: dtypes.dtype | None = None,
         requires_grad: bool = False) -> Tensor:
-    """The identity matrix: ``eye(5, requires_grad=True)``."""
+    """The identity matrix: ``eye(5, requires_grad=True)``.
+
+    >>> engine.eye(2)
+    tensor([[1., 0.],
+            [0., 1.]])
+    """
     return _finish(np.eye(n, m, dtype=_np(dtype)), requires_grad)
 
 
 def arange(start: float, end: float | None = None, step: float = 1,
            dtype: dtypes.dtype | None = None, requires_grad: bool = False) -> Tensor:
-    """Evenly spaced values in ``[start, end)``; int64 unless a bound or the step is a float."""
+    """Evenly spaced values in ``[start, end)``; int64 unless a bound or the step is a float.
+
+    >>> engine.arange(4), engine.arange(0, 1, 0.25)
+    (tensor([0, 1, 2, 3]), tensor([0.0000, 0.2500, 0.5000, 0.7500]))
+    """
     if end is None:
         start, end = 0, start
     if dtype is None:
@@ -138,12 +169,20 @@ def arange(start: float, end: float | None = None, step: float = 1,
 
 
 def randn(*size: Any, dtype: dtypes.dtype | None = None, requires_grad: bool = False) -> Tensor:
-    """Standard normal samples from the engine's generator (see ``manual_seed``)."""
+    """Standard normal samples from the engine's generator (see ``manual_seed``).
+
+    >>> engine.randn(2, 3, requires_grad=True).shape
+    engine.Size([2, 3])
+    """
     return _finish(_rng.standard_normal(_shape(size)).astype(_np(dtype)), requires_grad)
 
 
 def rand(*size: Any, dtype: dtypes.dtype | None = None, requires_grad: bool = False) -> Tensor:
-    """Uniform samples in ``[0, 1)`` from the engine's generator."""
+    """Uniform samples in ``[0, 1)`` from the engine's generator.
+
+    >>> x = engine.rand(1000); 0 <= x.min().item() and x.max().item() < 1
+    True
+    """
     return _finish(_rng.random(_shape(size)).astype(_np(dtype)), requires_grad)
 
 
@@ -153,25 +192,44 @@ def _like(t: Tensor, dtype: dtypes.dtype | None) -> tuple[tuple[int, ...], np.dt
 
 def zeros_like(t: Tensor, dtype: dtypes.dtype | None = None,
                requires_grad: bool = False) -> Tensor:
+    """Zeros of ``t``'s shape and dtype (or ``dtype``).
+
+    >>> engine.zeros_like(engine.tensor([[1, 2, 3]]))
+    tensor([[0, 0, 0]])
+    """
     shape, d = _like(t, dtype)
     return _finish(np.zeros(shape, d), requires_grad)
 
 
 def ones_like(t: Tensor, dtype: dtypes.dtype | None = None,
               requires_grad: bool = False) -> Tensor:
-    """Ones of ``t``'s shape and dtype: the usual ``gradient`` for ``out.backward``."""
+    """Ones of ``t``'s shape and dtype: the usual ``gradient`` for ``out.backward``.
+
+    >>> engine.ones_like(engine.tensor([1.0, 2.0]))
+    tensor([1., 1.])
+    """
     shape, d = _like(t, dtype)
     return _finish(np.ones(shape, d), requires_grad)
 
 
 def full_like(t: Tensor, fill_value: float, dtype: dtypes.dtype | None = None,
               requires_grad: bool = False) -> Tensor:
+    """``fill_value`` in ``t``'s shape and dtype (or ``dtype``).
+
+    >>> engine.full_like(engine.tensor([1.0, 2.0]), 0.5)
+    tensor([0.5000, 0.5000])
+    """
     shape, d = _like(t, dtype)
     return _finish(np.full(shape, fill_value, d), requires_grad)
 
 
 def randn_like(t: Tensor, dtype: dtypes.dtype | None = None,
                requires_grad: bool = False) -> Tensor:
+    """Standard normal samples in ``t``'s shape; the dtype must be floating.
+
+    >>> engine.randn_like(engine.zeros(2, 3)).shape
+    engine.Size([2, 3])
+    """
     shape, d = _like(t, dtype)
     if d.kind != "f":
         kind = dtypes.from_np(d).tensor_type.removesuffix("Tensor")

@@ -8,7 +8,11 @@ import numpy as np
 
 
 class dtype:  # noqa: N801 - named as in torch
-    """An element type; wraps a numpy dtype and knows its torch-style names."""
+    """An element type; wraps a numpy dtype and knows its torch-style names.
+
+    >>> engine.tensor([1.0]).dtype, engine.float64.is_floating_point, engine.int64.itemsize
+    (engine.float32, True, 8)
+    """
 
     __slots__ = ("name", "np", "is_floating_point", "tensor_type", "_cat")
 

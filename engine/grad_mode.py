@@ -29,7 +29,12 @@ anomaly = _Anomaly()
 
 
 def is_grad_enabled() -> bool:
-    """Whether operations record a graph in the current thread."""
+    """Whether operations record a graph in the current thread.
+
+    >>> with engine.no_grad():
+    ...     print(engine.is_grad_enabled())
+    False
+    """
     return _state.enabled
 
 
@@ -71,15 +76,25 @@ class _NoParamMode(_GradMode):
 class no_grad(_NoParamMode):  # noqa: N801
     """Disable graph recording inside a ``with`` block or a decorated function.
 
-    >>> with no_grad():
-    ...     y = x * 2          # y.requires_grad is False
+    >>> x = engine.ones(2, requires_grad=True)
+    >>> with engine.no_grad():
+    ...     y = x * 2
+    >>> y.requires_grad
+    False
     """
 
     _mode = False
 
 
 class enable_grad(_NoParamMode):  # noqa: N801
-    """Re-enable graph recording inside a ``no_grad`` region."""
+    """Re-enable graph recording inside a ``no_grad`` region.
+
+    >>> x = engine.ones(2, requires_grad=True)
+    >>> with engine.no_grad(), engine.enable_grad():
+    ...     y = x * 2
+    >>> y.requires_grad
+    True
+    """
 
     _mode = True
 
@@ -87,8 +102,11 @@ class enable_grad(_NoParamMode):  # noqa: N801
 class set_grad_enabled(_GradMode):  # noqa: N801
     """Set recording on or off: as a plain call, a context manager or a decorator.
 
-    >>> set_grad_enabled(False)      # off from here on
-    >>> with set_grad_enabled(True): ...
+    >>> x = engine.ones(2, requires_grad=True)
+    >>> with engine.set_grad_enabled(False):
+    ...     y = x * 2
+    >>> y.requires_grad, engine.is_grad_enabled()
+    (False, True)
     """
 
     def __init__(self, mode: bool) -> None:

@@ -33,7 +33,13 @@ SECOND_BACKWARD = (
 
 
 class RemovableHandle:
-    """Returned by every ``register_*hook``; ``remove()`` unregisters the hook."""
+    """Returned by every ``register_*hook``; ``remove()`` unregisters the hook.
+
+    >>> w = engine.ones(1, requires_grad=True)
+    >>> h = w.register_hook(lambda g: g * 10); h.remove()
+    >>> w.sum().backward(); w.grad
+    tensor([1.])
+    """
 
     __slots__ = ("_store", "id")
     _ids = itertools.count()
@@ -84,7 +90,7 @@ class _Saved:
         self.data = t._data if data is None else data
         self.counter = t._vc
         self.version = t._vc[0]
-        fn = t.grad_fn
+        fn = t._fn if t._x is None else t.grad_fn  # the property only for a possible view
         self.producer = type(fn).__name__ if fn is not None else None
         self.output_nr = t._output_nr
         self.tensor = None if fn is node else t
@@ -107,11 +113,19 @@ class _Saved:
 
 
 class Node:
-    """Base of every ``grad_fn`` class; the class name is what torch prints."""
+    """Base of every ``grad_fn`` class; the class name is what torch prints.
+
+    >>> y = engine.tensor([1.0], requires_grad=True) * 2
+    >>> y.grad_fn.name(), y.grad_fn.next_functions[0][0].name()
+    ('MulBackward0', 'AccumulateGrad')
+    """
 
     __slots__ = ("next_functions", "_saved", "_seq", "_released", "_pre_hooks", "_hooks",
                  "_tensor_hooks", "_retains", "_metadata", "__weakref__")
     num_outputs = 1
+    # True when ``apply`` returns only new arrays or views of its incoming gradients
+    # (never a saved value or other state), so a leaf may adopt a new one (engine._own).
+    fresh_grads = False
 
     def __init__(self, next_functions: tuple) -> None:
         self.next_functions = next_functions
@@ -179,7 +193,7 @@ class Node:
 
     def saved(self) -> tuple:
         """The saved buffers (already checked by the engine before the pass started)."""
-        return tuple(s.data for s in self._saved)
+        return tuple([s.data for s in self._saved])  # a list is built faster than a genexpr
 
     def unpack(self) -> tuple:
         """The saved values as tensors in the graph, for ``apply_graph``."""
@@ -240,6 +254,11 @@ class AccumulateGrad(Node):
 
     def apply(self, grads: list) -> tuple:
         self.variable._accumulate(grads[0])
+        return ()
+
+    def apply_owned(self, grads: list) -> tuple:
+        """``apply`` for a gradient buffer the pass owns alone: a new ``.grad`` adopts it."""
+        self.variable._accumulate(grads[0], owned=True)
         return ()
 
     def apply_graph(self, grads: list) -> tuple:

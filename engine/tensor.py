@@ -7,6 +7,7 @@ version counter and the in-place entry points.
 
 from __future__ import annotations
 
+import math
 import warnings
 import weakref
 from collections.abc import Callable, Iterator
@@ -52,7 +53,11 @@ _VIEW_DEPTH = 64
 
 
 class Size(tuple):
-    """A tensor's shape: a tuple that prints as ``engine.Size([5, 3])``."""
+    """A tensor's shape: a tuple that prints as ``engine.Size([5, 3])``.
+
+    >>> s = engine.zeros(5, 3).shape; s, s[0], s.numel()
+    (engine.Size([5, 3]), 5, 15)
+    """
 
     __slots__ = ()
 
@@ -193,35 +198,74 @@ class Tensor:
     # -- what it is ---------------------------------------------------------
     @property
     def shape(self) -> Size:
+        """The size of each dimension, as an ``engine.Size``.
+
+        >>> engine.zeros(2, 3).shape
+        engine.Size([2, 3])
+        """
         return Size(self._data.shape)
 
     def size(self, dim: int | None = None) -> Size | int:
-        """The shape, or the length of one dimension."""
+        """The shape, or the length of one dimension.
+
+        >>> x = engine.zeros(2, 3); x.size(), x.size(-1)
+        (engine.Size([2, 3]), 3)
+        """
         if dim is None:
             return Size(self._data.shape)
         return self._data.shape[wrap_dim(dim, self._data.ndim)]
 
     @property
     def dtype(self) -> dtypes.dtype:
+        """The element type.
+
+        >>> engine.tensor([1.0]).dtype, engine.tensor([1]).dtype
+        (engine.float32, engine.int64)
+        """
         return dtypes.from_np(self._data.dtype)
 
     @property
     def ndim(self) -> int:
+        """The number of dimensions.
+
+        >>> engine.zeros(2, 3).ndim
+        2
+        """
         return self._data.ndim
 
     def dim(self) -> int:
+        """The number of dimensions, as a method.
+
+        >>> engine.tensor(1.0).dim()
+        0
+        """
         return self._data.ndim
 
     def numel(self) -> int:
+        """The number of elements (``nelement`` is the same).
+
+        >>> engine.zeros(2, 3).numel()
+        6
+        """
         return self._data.size
 
     nelement = numel
 
     @property
     def device(self) -> str:
+        """Always ``'cpu'``: the engine's only device.
+
+        >>> engine.ones(1).device
+        'cpu'
+        """
         return "cpu"
 
     def is_floating_point(self) -> bool:
+        """Whether the dtype is float32 or float64.
+
+        >>> engine.tensor([1.0]).is_floating_point(), engine.tensor([1]).is_floating_point()
+        (True, False)
+        """
         return self._data.dtype.kind == "f"
 
     def __len__(self) -> int:
@@ -250,7 +294,11 @@ class Tensor:
 
     # -- conversion -----------------------------------------------------------
     def numpy(self) -> np.ndarray:
-        """The data as a numpy array sharing memory (only for tensors without grad)."""
+        """The data as a numpy array sharing memory (only for tensors without grad).
+
+        >>> engine.tensor([1.0, 2.0]).numpy()
+        array([1., 2.], dtype=float32)
+        """
         if self._rg:
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
@@ -262,6 +310,11 @@ class Tensor:
         return self._data if dtype is None else self._data.astype(dtype)
 
     def item(self) -> float | int | bool:
+        """The value of a one-element tensor as a Python number.
+
+        >>> engine.tensor([2.5]).item()
+        2.5
+        """
         if self._data.size != 1:
             raise RuntimeError(
                 f"a Tensor with {self._data.size} elements cannot be converted to Scalar"
@@ -269,6 +322,11 @@ class Tensor:
         return self._data.reshape(()).item()
 
     def tolist(self) -> Any:
+        """The data as (nested) Python lists.
+
+        >>> engine.tensor([[1, 2], [3, 4]]).tolist()
+        [[1, 2], [3, 4]]
+        """
         return self._data.tolist()
 
     def __float__(self) -> float:
@@ -292,7 +350,11 @@ class Tensor:
     # -- autograd state -----------------------------------------------------
     @property
     def grad_fn(self) -> Any:
-        """The node that made this tensor (None for a leaf)."""
+        """The node that made this tensor (None for a leaf).
+
+        >>> x = engine.ones(2, requires_grad=True); x.grad_fn is None, (x * 2).grad_fn.name()
+        (True, 'MulBackward0')
+        """
         x = self._x
         if x is None or x.view is None:
             return self._fn
@@ -329,6 +391,11 @@ class Tensor:
 
     @property
     def requires_grad(self) -> bool:
+        """Whether operations on this tensor are recorded; settable on leaves.
+
+        >>> x = engine.ones(2); x.requires_grad = True; (x * 2).requires_grad
+        True
+        """
         return self._rg or (self._x is not None and _stale_view_requires_grad(self))
 
     @requires_grad.setter
@@ -346,6 +413,11 @@ class Tensor:
         self._rg = bool(flag)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set ``requires_grad`` in place and return self.
+
+        >>> engine.zeros(2).requires_grad_()
+        tensor([0., 0.], requires_grad=True)
+        """
         if requires_grad and self.grad_fn is not None:
             return self  # a non-leaf already requires grad; torch allows asking again
         if requires_grad and self.grad_fn is None and self._data.dtype.kind != "f":
@@ -355,10 +427,21 @@ class Tensor:
 
     @property
     def is_leaf(self) -> bool:
+        """True for a tensor no recorded op made (its ``grad_fn`` is None).
+
+        >>> x = engine.ones(2, requires_grad=True); x.is_leaf, (x * 2).is_leaf
+        (True, False)
+        """
         return self.grad_fn is None
 
     @property
     def grad(self) -> Tensor | None:
+        """The gradient that ``backward`` accumulated here (None before any).
+
+        >>> x = engine.tensor([1.0, 2.0], requires_grad=True)
+        >>> (x * x).sum().backward(); x.grad
+        tensor([2., 4.])
+        """
         if self.grad_fn is not None and not (self._x and self._x.retains_grad):
             warnings.warn(NON_LEAF_GRAD_WARNING, UserWarning, stacklevel=2)
         return self._grad
@@ -388,10 +471,20 @@ class Tensor:
 
     @property
     def retains_grad(self) -> bool:
+        """Whether ``retain_grad()`` was called on this non-leaf.
+
+        >>> y = engine.ones(2, requires_grad=True) * 2; y.retain_grad(); y.retains_grad
+        True
+        """
         return bool(self._x and self._x.retains_grad)
 
     def retain_grad(self) -> None:
-        """Keep this non-leaf's gradient in ``.grad`` after backward."""
+        """Keep this non-leaf's gradient in ``.grad`` after backward.
+
+        >>> y = engine.ones(2, requires_grad=True) * 2; y.retain_grad()
+        >>> (y * 3).sum().backward(); y.grad
+        tensor([3., 3.])
+        """
         if not self._rg:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         if self.grad_fn is None or self.retains_grad:
@@ -407,7 +500,11 @@ class Tensor:
 
         The hook may return a tensor to use instead of ``grad``.
 
-        >>> h = w.register_hook(lambda g: g * 2); ...; h.remove()
+        >>> w = engine.ones(2, requires_grad=True)
+        >>> h = w.register_hook(lambda g: g * 2)
+        >>> w.sum().backward(); w.grad
+        tensor([2., 2.])
+        >>> h.remove()
         """
         if not self._rg:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
@@ -443,14 +540,19 @@ class Tensor:
     def _leaf_hooks(self) -> _HookDict | None:
         return self._x.hooks if self._x is not None else None
 
-    def _accumulate(self, g: np.ndarray) -> None:
-        """Add ``g`` into ``.grad`` in a Numba kernel; ``.grad`` keeps its identity."""
+    def _accumulate(self, g: np.ndarray, owned: bool = False) -> None:
+        """Add ``g`` into ``.grad`` in a Numba kernel; ``.grad`` keeps its identity.
+
+        ``owned``: no one else holds ``g``, so a new ``.grad`` may take it as it is."""
         data = self._data
         if g.dtype != data.dtype:
             g = g.astype(data.dtype)
         grad = self._grad
         if grad is None:
-            self._grad = _wrap(copy_kernel(g.reshape(-1)).reshape(data.shape))
+            if owned and g.flags.c_contiguous and g.flags.writeable:
+                self._grad = _wrap(g.reshape(data.shape))
+            else:
+                self._grad = _wrap(copy_kernel(g.reshape(-1)).reshape(data.shape))
         elif grad._data.flags.c_contiguous:
             accumulate_(grad._data.reshape(-1), g.reshape(-1))
             grad._vc[0] += 1
@@ -460,20 +562,33 @@ class Tensor:
 
     def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
                  create_graph: bool = False, inputs: Any = None) -> None:
-        """Gradients of this tensor w.r.t. the graph leaves; see ``autograd.backward``."""
+        """Gradients of this tensor w.r.t. the graph leaves; see ``autograd.backward``.
+
+        >>> x = engine.tensor([1.0, 2.0], requires_grad=True)
+        >>> (x ** 2).sum().backward(); x.grad
+        tensor([2., 4.])
+        """
         from engine.autograd import backward
 
         backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
     # -- views of the autograd state ------------------------------------------
     def detach(self) -> Tensor:
-        """A tensor sharing this one's data, cut from the graph."""
+        """A tensor sharing this one's data, cut from the graph.
+
+        >>> (engine.ones(2, requires_grad=True) * 2).detach()
+        tensor([2., 2.])
+        """
         out = _wrap(self._data)
         out._vc = self._vc
         return out
 
     def detach_(self) -> Tensor:
-        """Cut this tensor from the graph, in place; it becomes a leaf (not for views)."""
+        """Cut this tensor from the graph, in place; it becomes a leaf (not for views).
+
+        >>> y = engine.ones(2, requires_grad=True) * 2; _ = y.detach_(); y.is_leaf
+        True
+        """
         if self._x is not None and self._x.view is not None:
             raise RuntimeError(_DETACH_VIEW)
         self._fn = None
@@ -484,7 +599,11 @@ class Tensor:
     @property
     def data(self) -> Tensor:
         """The same buffer outside autograd; unlike ``detach()`` its in-place changes are
-        not counted (torch's documented ``.data`` escape hatch)."""
+        not counted (torch's documented ``.data`` escape hatch).
+
+        >>> w = engine.ones(2, requires_grad=True); _ = w.data.mul_(3); w
+        tensor([3., 3.], requires_grad=True)
+        """
         return _wrap(self._data)
 
     @data.setter
@@ -576,10 +695,19 @@ class Tensor:
             self._rg or (isinstance(other, Tensor) and other._rg))
 
     def zero_(self) -> Tensor:
-        """Fill with zeros in place and return self (``w.grad.zero_()``)."""
+        """Fill with zeros in place and return self (``w.grad.zero_()``).
+
+        >>> engine.ones(2).zero_()
+        tensor([0., 0.])
+        """
         return self.fill_(0)
 
     def fill_(self, value: float | Tensor) -> Tensor:
+        """Set every element to ``value`` in place and return self.
+
+        >>> engine.zeros(2).fill_(1.5)
+        tensor([1.5000, 1.5000])
+        """
         self._check_inplace(other=value)
         if self._records(value):
             from engine.ops.inplace import fill
@@ -590,6 +718,12 @@ class Tensor:
         return self
 
     def copy_(self, src: Tensor) -> Tensor:
+        """Copy ``src``'s values (broadcast) into this tensor and return self.
+
+        >>> engine.zeros(2, 2).copy_(engine.tensor([1.0, 2.0]))
+        tensor([[1., 2.],
+                [1., 2.]])
+        """
         self._check_inplace(other=src)
         if self._records(src):
             from engine.ops.inplace import copy_from
@@ -600,15 +734,35 @@ class Tensor:
         return self
 
     def add_(self, other: Any, alpha: float = 1) -> Tensor:
+        """In-place ``self += alpha * other``.
+
+        >>> engine.ones(2).add_(engine.tensor([1.0, 2.0]), alpha=2)
+        tensor([3., 5.])
+        """
         return self._binary_inplace("add", other, alpha)
 
     def sub_(self, other: Any, alpha: float = 1) -> Tensor:
+        """In-place ``self -= alpha * other``.
+
+        >>> engine.ones(2).sub_(0.5)
+        tensor([0.5000, 0.5000])
+        """
         return self._binary_inplace("sub", other, alpha)
 
     def mul_(self, other: Any) -> Tensor:
+        """In-place ``self *= other``.
+
+        >>> engine.tensor([1.0, 2.0]).mul_(3)
+        tensor([3., 6.])
+        """
         return self._binary_inplace("mul", other, 1)
 
     def div_(self, other: Any) -> Tensor:
+        """In-place ``self /= other``.
+
+        >>> engine.tensor([1.0, 2.0]).div_(4)
+        tensor([0.2500, 0.5000])
+        """
         return self._binary_inplace("div", other, 1)
 
     def _binary_inplace(self, op: str, other: Any, alpha: float) -> Tensor:
@@ -619,6 +773,8 @@ class Tensor:
         args = (other, alpha) if op in ("add", "sub") else (other,)
         if self._records(other):
             return self._inplace(fn(self._recording_copy(), *args))
+        if alpha == 1 and op in _UFUNCS and _ufunc_inplace(self, _UFUNCS[op], other):
+            return self
         with grad_mode.no_grad():
             return self._inplace(fn(self.detach(), *args))
 
@@ -631,6 +787,44 @@ class Tensor:
             return
         self._data[_np_index(index)] = value._data if isinstance(value, Tensor) else value
         self._vc[0] += 1
+
+
+_UFUNCS = {"add": np.add, "sub": np.subtract, "mul": np.multiply}
+
+
+def _ufunc_inplace(t: Tensor, ufunc: np.ufunc, other: Any) -> bool:
+    """An unrecorded ``t += other`` (``-=``, ``*=``) written straight into ``t``'s buffer,
+    as torch does, without the out-of-place result and its copy (``p -= lr * p.grad``).
+    Only for a float tensor and an operand that neither changes the dtype nor broadcasts
+    ``t``; False leaves every other case (and its errors) to the general path."""
+    data = t._data
+    if data.dtype.kind != "f":
+        return False
+    if isinstance(other, Tensor):
+        od = other._data
+        if od.dtype != data.dtype or (od.shape != data.shape and _broadcast(
+                data.shape, od.shape) != data.shape):
+            return False
+    elif type(other) is float or type(other) is int:
+        od = other
+    else:
+        return False
+    if ufunc is np.multiply or type(od) is not np.ndarray and math.isfinite(od):
+        ufunc(data, od, out=data)
+    else:  # as the out-of-place ops: inf - inf is NaN, silently
+        with np.errstate(invalid="ignore", over="ignore"):
+            ufunc(data, od, out=data)
+    t._vc[0] += 1
+    return True
+
+
+def _broadcast(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...] | None:
+    from engine.ops.base import broadcast_shape
+
+    try:
+        return broadcast_shape(a, b)
+    except RuntimeError:
+        return None
 
 
 def _np_index(index: Any) -> Any:

@@ -23,8 +23,12 @@ def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
              inputs: Sequence[Tensor] | None = None) -> None:
     """Accumulate the gradients of ``tensors`` into the ``.grad`` of the graph's leaves.
 
-    >>> engine.autograd.backward(loss)                 # same as loss.backward()
-    >>> engine.autograd.backward(out, engine.ones_like(out), retain_graph=True)
+    >>> x = engine.tensor([1.0, 2.0], requires_grad=True)
+    >>> engine.autograd.backward((x * x).sum()); x.grad      # as (x * x).sum().backward()
+    tensor([2., 4.])
+    >>> out = 3 * x
+    >>> engine.autograd.backward(out, engine.ones_like(out), retain_graph=True); x.grad
+    tensor([5., 7.])
     """
     if inputs is not None:
         inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
@@ -41,7 +45,9 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
          materialize_grads: bool = False) -> tuple[Tensor | None, ...]:
     """The gradients of ``outputs`` w.r.t. ``inputs``, returned; no ``.grad`` is touched.
 
-    >>> (gw,) = engine.autograd.grad(loss, [w])
+    >>> w = engine.tensor([1.0, 2.0], requires_grad=True)
+    >>> engine.autograd.grad((w ** 2).sum(), [w]), w.grad
+    ((tensor([2., 4.]),), None)
     """
     targets = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
     if not targets:

@@ -29,7 +29,15 @@ def is_anomaly_check_nan_enabled() -> bool:
 
 
 class set_detect_anomaly:  # noqa: N801 - torch's name
-    """Turn anomaly detection on or off: as a plain call or as a context manager."""
+    """Turn anomaly detection on or off: as a plain call or as a context manager.
+
+    >>> from engine.autograd.anomaly import is_anomaly_enabled
+    >>> with engine.autograd.set_detect_anomaly(True):
+    ...     print(is_anomaly_enabled())
+    True
+    >>> is_anomaly_enabled()
+    False
+    """
 
     def __init__(self, mode: bool, check_nan: bool = True) -> None:
         self._prev = (state.enabled, state.check_nan)
@@ -43,7 +51,18 @@ class set_detect_anomaly:  # noqa: N801 - torch's name
 
 
 class detect_anomaly(set_detect_anomaly):  # noqa: N801
-    """A context manager that turns anomaly detection on inside its block."""
+    """A context manager that turns anomaly detection on inside its block.
+
+    A backward that yields NaN then raises, naming the op that made the NaN.
+
+    >>> x = engine.tensor([0.0], requires_grad=True)
+    >>> with engine.autograd.detect_anomaly():
+    ...     try:
+    ...         x.sqrt().mul(0).sum().backward()
+    ...     except RuntimeError as e:
+    ...         print(str(e).split(".")[0])
+    Function 'SqrtBackward0' returned nan values in its 0th output
+    """
 
     def __init__(self, check_nan: bool = True) -> None:
         warnings.warn("Anomaly Detection has been enabled. This mode will increase the runtime "

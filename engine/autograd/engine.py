@@ -12,6 +12,7 @@ leaf's AccumulateGrad as soon as it is ready - the order torch's engine uses.
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -27,6 +28,9 @@ from engine.ops.base import edge
 from engine.ops.convert import cast
 from engine.tensor import Tensor, _wrap
 
+# Stands in for the gradients of a node that did not run: zip stops at next_functions.
+_NONES = itertools.repeat(None)
+
 
 class Step:
     """What one node did: the record ``backward_steps`` yields.
@@ -36,6 +40,13 @@ class Step:
     ``grad_inputs``   gradients it produced, aligned with ``node.next_functions``
     ``accumulated``   the leaf whose ``.grad`` it updated, if it was an AccumulateGrad
     ``index``         0, 1, 2, ... within the pass; ``remaining`` nodes still to run
+
+    >>> x = engine.tensor([1.0, 2.0], requires_grad=True)
+    >>> steps = list(engine.autograd.backward_steps((x * 3).sum()))
+    >>> [(s.index, s.node.name(), s.remaining) for s in steps]
+    [(0, 'SumBackward0', 2), (1, 'MulBackward0', 1), (2, 'AccumulateGrad', 0)]
+    >>> steps[1].grad_outputs, steps[1].grad_inputs, steps[2].accumulated is x
+    ((tensor([1., 1.]),), (tensor([3., 3.]), None), True)
     """
 
     __slots__ = ("node", "_outs", "_ins", "accumulated", "index", "remaining")
@@ -76,6 +87,12 @@ def _root_grads(roots: tuple[Tensor, ...], grads: Any, graph: bool) -> list:
 
     Arrays for the fast path; tensors (the given ones, possibly with history) when the
     backward pass itself is recorded (``graph``)."""
+    if grads is None and not graph:  # the common ``loss.backward()``: implicit ones
+        for t in roots:
+            if t._rg and t._data.size != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+        _check_roots(roots)
+        return [np.ones(t._data.shape, t._data.dtype) for t in roots]
     given = _as_tuple(grads) if grads is not None else (None,) * len(roots)
     out: list[np.ndarray | None] = []
     for i, (t, g) in enumerate(zip(roots, given)):
@@ -102,11 +119,15 @@ def _root_grads(roots: tuple[Tensor, ...], grads: Any, graph: bool) -> list:
         out.append(gd if gd.flags.c_contiguous else gd.copy(order="C"))
     if len(given) != len(roots):
         raise RuntimeError(f"got {len(roots)} tensors and {len(given)} gradients")
+    _check_roots(roots)
+    return out
+
+
+def _check_roots(roots: tuple[Tensor, ...]) -> None:
     for i, t in enumerate(roots):
         if not t._rg:
             raise RuntimeError(
                 f"element {i} of tensors does not require grad and does not have a grad_fn")
-    return out
 
 
 def _size(shape: tuple[int, ...]) -> str:
@@ -165,8 +186,12 @@ def backward_steps(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
                    accumulate: bool = True) -> Iterator[Step]:
     """Run backward from ``tensors`` one node per iteration, yielding a ``Step`` each time.
 
-    >>> for step in engine.autograd.backward_steps(loss, retain_graph=True):
+    >>> x = engine.tensor([1.0, 2.0], requires_grad=True)
+    >>> for step in engine.autograd.backward_steps((x * x).sum()):
     ...     print(step.node.name(), [g.shape for g in step.grad_inputs if g is not None])
+    SumBackward0 [engine.Size([2])]
+    MulBackward0 [engine.Size([2]), engine.Size([2])]
+    AccumulateGrad []
 
     With ``inputs`` only the nodes leading to them run.  With ``accumulate=False``
     nothing is written to ``.grad``: the gradients of ``inputs`` are captured
@@ -231,13 +256,20 @@ def _loop(tensors: Any, grad_tensors: Any, retain_graph: bool | None, create_gra
     # AccumulateGrad first among ready nodes, then the most recently created node.
     ready = [(type(n) is not AccumulateGrad, -n._seq, n) for n in deps if deps[n] == 0]
     heapq.heapify(ready)
+    heappush, heappop = heapq.heappush, heapq.heappop
+    anomaly = grad_mode.anomaly
     index = 0
     remaining = len(order)
     finished = False
     journal: dict[int, tuple] = {}  # every .grad this pass changes, as it was before
+    # Large gradients bound for a leaf whose .grad is None are adopted instead of copied
+    # when the pass owns them alone: only for a plain backward (no Step hands them out,
+    # nothing is captured), and only buffers a node made itself (``owned``: sink -> array).
+    adopt = not records and not graph and not targets
+    owned: dict[Node, np.ndarray] = {}
     try:
         while ready:
-            node = heapq.heappop(ready)[2]
+            node = heappop(ready)[2]
             remaining -= 1
             buf = buffers.pop(node, None)
             ins: tuple = ()
@@ -249,11 +281,13 @@ def _loop(tensors: Any, grad_tensors: Any, retain_graph: bool | None, create_gra
                 state.enabled = graph
                 try:
                     is_sink = type(node) is AccumulateGrad
-                    if node._retains:
-                        for ref in node._retains.values():
+                    retains = node._retains
+                    if retains:
+                        for ref in retains.values():
                             _remember(journal, ref(), graph)
-                    if node._tensor_hooks or node._retains or (
-                            is_sink and node.variable._leaf_hooks()):
+                    hooked = is_sink and node.variable._x is not None and bool(
+                        node.variable._leaf_hooks())
+                    if node._tensor_hooks or retains or hooked:
                         buf = _tensor_hooks(node, buf)
                     if targets:
                         for k, g in enumerate(buf):
@@ -270,14 +304,18 @@ def _loop(tensors: Any, grad_tensors: Any, retain_graph: bool | None, create_gra
                         if buf[0] is not None or any(g is not None for g in buf):
                             if is_sink:
                                 _remember(journal, node.variable, graph)
-                            ins = node.apply_graph(buf) if graph else node.apply(buf)
+                            if owned and owned.pop(node, None) is buf[0] and not (
+                                    hooked or node._pre_hooks):  # no hook kept a reference
+                                ins = node.apply_owned(buf)
+                            else:
+                                ins = node.apply_graph(buf) if graph else node.apply(buf)
                             if len(ins) < len(nexts):  # one gradient per input, always
                                 ins = (*ins, *(None,) * (len(nexts) - len(ins)))
                         else:  # a pre-hook dropped every incoming gradient
                             ins = (None,) * len(nexts)
                         if node._hooks:
                             ins = _after(node, ins, buf)
-                        if grad_mode.anomaly.enabled:
+                        if anomaly.enabled:
                             check_outputs(node, ins)
                 finally:
                     state.enabled = caller
@@ -290,19 +328,29 @@ def _loop(tensors: Any, grad_tensors: Any, retain_graph: bool | None, create_gra
                     else:
                         yield None
                     index += 1
-            nexts = node.next_functions
-            for (nxt, nr), g in zip(nexts, ins or (None,) * len(nexts)):
+            # Route the gradients and release the nodes that now have all of theirs.
+            for (nxt, nr), g in zip(node.next_functions, ins or _NONES):
                 if nxt is None:
                     continue
                 if g is not None:
                     b = buffers.get(nxt)
                     if b is None:
-                        b = buffers[nxt] = [None] * nxt.num_outputs
-                    cur = b[nr]
-                    b[nr] = g if cur is None else merge(cur, g)
-                deps[nxt] -= 1
-                if deps[nxt] == 0:
-                    heapq.heappush(ready, (type(nxt) is not AccumulateGrad, -nxt._seq, nxt))
+                        if nxt.num_outputs == 1:
+                            buffers[nxt] = [g]
+                        else:
+                            buffers[nxt] = b = [None] * nxt.num_outputs
+                            b[nr] = g
+                        if adopt and type(nxt) is AccumulateGrad and _own(node, g, buf, ins):
+                            owned[nxt] = g
+                    else:
+                        cur = b[nr]
+                        b[nr] = g if cur is None else merge(cur, g)
+                        if adopt and type(nxt) is AccumulateGrad:
+                            owned[nxt] = b[nr]  # the sum is a fresh buffer
+                left = deps[nxt] - 1
+                deps[nxt] = left
+                if not left:
+                    heappush(ready, (type(nxt) is not AccumulateGrad, -nxt._seq, nxt))
         finished = True
     except GeneratorExit:  # the caller stopped stepping: not a failure
         raise
@@ -319,6 +367,22 @@ def _loop(tensors: Any, grad_tensors: Any, retain_graph: bool | None, create_gra
     return tuple(captured)
 
 
+# Below this many elements copying a gradient into a new .grad costs less than the
+# checks that would let the leaf adopt it.
+_ADOPT_MIN = 1 << 14
+
+
+def _own(node: Node, g: np.ndarray, buf: list, ins: tuple) -> bool:
+    """Whether ``g``, produced by ``node``, is a buffer no one else can see: a new array
+    (``fresh_grads`` nodes return new arrays or views of their incoming gradients), not
+    one of those views, not handed to another input too, and shown to no node hook."""
+    if g.size < _ADOPT_MIN or not type(node).fresh_grads or node._hooks:
+        return False
+    if any(o is not None and np.may_share_memory(g, o) for o in buf):
+        return False
+    return sum(1 for o in ins if o is not None and np.may_share_memory(g, o)) == 1
+
+
 def _remember(journal: dict, t: Tensor | None, graph: bool) -> None:
     """Note ``t.grad`` before the pass first changes it (in-place adds need a copy)."""
     if t is None or id(t) in journal:
@@ -327,14 +391,15 @@ def _remember(journal: dict, t: Tensor | None, graph: bool) -> None:
     if g is None or graph:
         journal[id(t)] = (t, g, None, 0)
     else:
-        journal[id(t)] = (t, g, copy(np.ascontiguousarray(g._data).reshape(-1)), g._vc[0])
+        # a snapshot, not backward math: numpy's copy avoids a kernel call on tiny grads
+        journal[id(t)] = (t, g, g._data.copy(order="C"), g._vc[0])
 
 
 def _restore(journal: dict) -> None:
     for t, g, data, version in journal.values():
         t._grad = g
         if data is not None:
-            g._data[...] = data.reshape(g._data.shape)
+            g._data[...] = data
             g._vc[0] = version
 
 

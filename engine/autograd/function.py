@@ -29,7 +29,20 @@ from engine.tensor import Tensor, _wrap
 
 
 class FunctionCtx(Node):
-    """The backward node of one ``Function.apply`` call, also handed to ``forward``."""
+    """The backward node of one ``Function.apply`` call, also handed to ``forward``.
+
+    >>> class Scale(engine.autograd.Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x, k):
+    ...         ctx.k = k                   # any attribute can be kept for backward
+    ...         return x * k
+    ...     @staticmethod
+    ...     def backward(ctx, g):
+    ...         return g * ctx.k, None
+    >>> y = Scale.apply(engine.ones(2, requires_grad=True), 3.0)
+    >>> y.grad_fn.name(), y.grad_fn.k, y.grad_fn.needs_input_grad
+    ('ScaleBackward', 3.0, (True, False))
+    """
 
     __slots__ = ("num_outputs", "needs_input_grad", "_tensors", "_holes", "_non_diff",
                  "_materialize", "_fn", "_outputs_meta", "_inputs_meta", "__dict__")
@@ -107,7 +120,23 @@ class FunctionCtx(Node):
 
 
 class Function:
-    """Base class for user-defined ops: write ``forward`` and ``backward``, call ``apply``."""
+    """Base class for user-defined ops: write ``forward`` and ``backward``, call ``apply``.
+
+    >>> class Cube(engine.autograd.Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.save_for_backward(x)
+    ...         return x ** 3
+    ...     @staticmethod
+    ...     def backward(ctx, g):
+    ...         (x,) = ctx.saved_tensors
+    ...         return 3 * x ** 2 * g
+    >>> x = engine.tensor([1.0, 2.0], requires_grad=True)
+    >>> y = Cube.apply(x); y
+    tensor([1., 8.], grad_fn=<CubeBackward>)
+    >>> y.sum().backward(); x.grad
+    tensor([ 3., 12.])
+    """
 
     _node_cls: type[FunctionCtx]
 

@@ -171,7 +171,10 @@ def vjp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False,
         strict: bool = False) -> tuple[Any, Any]:
     """``(func(inputs), v^T J)``: the vector-Jacobian product at ``inputs``.
 
-    >>> out, g = vjp(lambda x: x.exp().sum(1), engine.ones(2, 3), engine.ones(2))
+    >>> from engine.autograd.functional import vjp
+    >>> vjp(lambda x: (x ** 2).sum(1), engine.ones(2, 3), engine.tensor([1.0, 2.0]))
+    (tensor([3., 3.]), tensor([[2., 2., 2.],
+            [4., 4., 4.]]))
     """
     with enable_grad():
         in_tuple, xs = _tensors(inputs, "inputs", "vjp")
@@ -192,7 +195,9 @@ def jvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False,
         strict: bool = False) -> tuple[Any, Any]:
     """``(func(inputs), J v)``: the Jacobian-vector product, by the double-backward trick.
 
-    >>> out, jv = jvp(lambda x: x ** 2, engine.tensor([1.0, 2.0]), engine.ones(2))
+    >>> from engine.autograd.functional import jvp
+    >>> jvp(lambda x: x ** 2, engine.tensor([1.0, 2.0]), engine.ones(2))
+    (tensor([1., 4.]), tensor([2., 4.]))
     """
     with enable_grad():
         in_tuple, xs = _tensors(inputs, "inputs", "jvp")
@@ -223,14 +228,24 @@ def _single_output(out: Any, fn: str, strict: bool) -> Tensor:
 
 def vhp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False,
         strict: bool = False) -> tuple[Any, Any]:
-    """``(func(inputs), v^T H)`` for a scalar function: a vector-Hessian product."""
+    """``(func(inputs), v^T H)`` for a scalar function: a vector-Hessian product.
+
+    >>> from engine.autograd.functional import vhp
+    >>> vhp(lambda x: (x ** 3).sum(), engine.tensor([1.0, 2.0]), engine.ones(2))
+    (tensor(9.), tensor([ 6., 12.]))
+    """
     return _hessian_product(func, inputs, v, create_graph, strict, "vhp")
 
 
 def hvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False,
         strict: bool = False) -> tuple[Any, Any]:
     """``(func(inputs), H v)`` for a scalar function, by the double-backward trick (equal to
-    ``vhp`` for twice continuously differentiable functions, whose Hessian is symmetric)."""
+    ``vhp`` for twice continuously differentiable functions, whose Hessian is symmetric).
+
+    >>> from engine.autograd.functional import hvp
+    >>> hvp(lambda x: (x ** 3).sum(), engine.tensor([1.0, 2.0]), engine.tensor([1.0, 0.0]))
+    (tensor(9.), tensor([6., 0.]))
+    """
     return _hessian_product(func, inputs, v, create_graph, strict, "hvp")
 
 
@@ -265,6 +280,11 @@ def jacobian(func: Callable, inputs: Any, create_graph: bool = False, strict: bo
     Each block has shape ``output.shape + input.shape``; blocks are nested as torch
     nests them (a tensor, a tuple per output or input, or a tuple of tuples).
     ``vectorize`` only changes how torch batches the work, so the result is the same.
+
+    >>> from engine.autograd.functional import jacobian
+    >>> jacobian(lambda x: x ** 2, engine.tensor([1.0, 2.0]))
+    tensor([[2., 0.],
+            [0., 4.]])
     """
     if strategy not in ("forward-mode", "reverse-mode"):
         raise AssertionError('Expected strategy to be either "forward-mode" or '
@@ -323,6 +343,11 @@ def hessian(func: Callable, inputs: Any, create_graph: bool = False, strict: boo
 
     One input gives a tensor of shape ``input.shape * 2``; a tuple of inputs gives a
     tuple of tuples of blocks ``H[i][j]`` of shape ``inputs[i].shape + inputs[j].shape``.
+
+    >>> from engine.autograd.functional import hessian
+    >>> hessian(lambda x: (x ** 3).sum(), engine.tensor([1.0, 2.0]))
+    tensor([[ 6.,  0.],
+            [ 0., 12.]])
     """
     in_tuple, xs = _tensors(inputs, "inputs", "hessian")
     if outer_jacobian_strategy not in ("forward-mode", "reverse-mode"):

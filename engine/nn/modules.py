@@ -64,6 +64,14 @@ class Module:
         object.__setattr__(self, "_modules", OrderedDict())
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The computation of one call; every subclass writes it, ``module(x)`` runs it.
+
+        >>> class Double(nn.Module):
+        ...     def forward(self, x):
+        ...         return 2 * x
+        >>> Double()(engine.tensor([1.0, 2.0]))
+        tensor([2., 4.])
+        """
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required '
                                   '"forward" function')
 
@@ -118,7 +126,12 @@ class Module:
         object.__delattr__(self, name)
 
     def register_parameter(self, name: str, param: Tensor | None) -> None:
-        """Add a parameter (or ``None``, a declared but absent one)."""
+        """Add a parameter (or ``None``, a declared but absent one).
+
+        >>> m = nn.Module(); m.register_parameter("w", nn.Parameter(engine.ones(2))); m.w
+        Parameter containing:
+        tensor([1., 1.], requires_grad=True)
+        """
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"cannot assign '{type(param).__name__}' object to parameter "
                             f"'{name}' (torch.nn.Parameter or None required)")
@@ -126,12 +139,23 @@ class Module:
         self._parameters[name] = param
 
     def register_buffer(self, name: str, tensor: Tensor | None) -> None:
-        """Add a non-trainable tensor saved in ``state_dict`` (e.g. running statistics)."""
+        """Add a non-trainable tensor saved in ``state_dict`` (e.g. running statistics).
+
+        >>> m = nn.Module(); m.register_buffer("count", engine.zeros(1))
+        >>> list(m.state_dict()), list(m.parameters())
+        (['count'], [])
+        """
         self.__dict__.pop(name, None)
         self._buffers[name] = tensor
 
     def add_module(self, name: str, module: Module | None) -> None:
-        """Add a child module under ``name``."""
+        """Add a child module under ``name`` (``register_module`` is the same).
+
+        >>> m = nn.Module(); m.add_module("act", nn.ReLU()); m
+        Module(
+          (act): ReLU()
+        )
+        """
         self._modules[name] = module
 
     register_module = add_module
@@ -139,7 +163,11 @@ class Module:
     # -- iteration ----------------------------------------------------------
     def named_modules(self, memo: set | None = None, prefix: str = ""
                       ) -> Iterator[tuple[str, Module]]:
-        """This module and all below it, each once, with dotted names."""
+        """This module and all below it, each once, with dotted names.
+
+        >>> [name for name, _ in nn.Sequential(nn.Linear(2, 2), nn.ReLU()).named_modules()]
+        ['', '0', '1']
+        """
         memo = set() if memo is None else memo
         if id(self) in memo:
             return
@@ -150,10 +178,20 @@ class Module:
                 yield from mod.named_modules(memo, f"{prefix}.{name}" if prefix else name)
 
     def modules(self) -> Iterator[Module]:
+        """This module and all below it, each once.
+
+        >>> [type(m).__name__ for m in nn.Sequential(nn.Linear(2, 2), nn.ReLU()).modules()]
+        ['Sequential', 'Linear', 'ReLU']
+        """
         for _, m in self.named_modules():
             yield m
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
+        """``(name, module)`` for the direct submodules.
+
+        >>> [name for name, _ in nn.Sequential(nn.Linear(2, 2), nn.ReLU()).named_children()]
+        ['0', '1']
+        """
         seen: set[int] = set()
         for name, mod in self._modules.items():
             if mod is not None and id(mod) not in seen:
@@ -161,6 +199,11 @@ class Module:
                 yield name, mod
 
     def children(self) -> Iterator[Module]:
+        """The direct submodules.
+
+        >>> list(nn.Sequential(nn.Linear(2, 2), nn.ReLU()).children())[1]
+        ReLU()
+        """
         for _, m in self.named_children():
             yield m
 
@@ -176,25 +219,48 @@ class Module:
 
     def named_parameters(self, prefix: str = "", recurse: bool = True
                          ) -> Iterator[tuple[str, Tensor]]:
-        """``(name, parameter)`` pairs, shared parameters once."""
+        """``(name, parameter)`` pairs, shared parameters once.
+
+        >>> [(n, p.shape) for n, p in nn.Linear(3, 2).named_parameters()]
+        [('weight', engine.Size([2, 3])), ('bias', engine.Size([2]))]
+        """
         return self._named("_parameters", prefix, recurse)
 
     def parameters(self, recurse: bool = True) -> Iterator[Tensor]:
-        """The parameters to hand to an optimizer: ``SGD(model.parameters(), lr=0.1)``."""
+        """The parameters to hand to an optimizer: ``SGD(model.parameters(), lr=0.1)``.
+
+        >>> sum(p.numel() for p in nn.Linear(3, 2).parameters())
+        8
+        """
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
     def named_buffers(self, prefix: str = "", recurse: bool = True
                       ) -> Iterator[tuple[str, Tensor]]:
+        """``(name, buffer)`` pairs, this module's and (by default) its submodules'.
+
+        >>> m = nn.Sequential(nn.Module()); m[0].register_buffer("n", engine.zeros(1))
+        >>> [name for name, _ in m.named_buffers()]
+        ['0.n']
+        """
         return self._named("_buffers", prefix, recurse)
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        """The buffers (tensors registered with ``register_buffer``).
+
+        >>> m = nn.Module(); m.register_buffer("n", engine.zeros(1)); list(m.buffers())
+        [tensor([0.])]
+        """
         for _, b in self.named_buffers(recurse=recurse):
             yield b
 
     # -- state --------------------------------------------------------------
     def train(self, mode: bool = True) -> Module:
-        """Switch this module and its children to training mode (or eval when False)."""
+        """Switch this module and its children to training mode (or eval when False).
+
+        >>> m = nn.Sequential(nn.Dropout()); m.train(False)[0].training
+        False
+        """
         if not isinstance(mode, bool):
             raise ValueError("training mode is expected to be boolean")
         for m in self.modules():
@@ -202,17 +268,30 @@ class Module:
         return self
 
     def eval(self) -> Module:
-        """Evaluation mode: ``Dropout`` becomes the identity."""
+        """Evaluation mode: ``Dropout`` becomes the identity.
+
+        >>> x = engine.ones(4); nn.Dropout(0.5).eval()(x) is x
+        True
+        """
         return self.train(False)
 
     def requires_grad_(self, requires_grad: bool = True) -> Module:
-        """Turn gradient tracking of every parameter on or off (e.g. to freeze a layer)."""
+        """Turn gradient tracking of every parameter on or off (e.g. to freeze a layer).
+
+        >>> [p.requires_grad for p in nn.Linear(2, 1).requires_grad_(False).parameters()]
+        [False, False]
+        """
         for p in self.parameters():
             p.requires_grad_(requires_grad)
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Reset the parameters' gradients (to None by default, as torch)."""
+        """Reset the parameters' gradients (to None by default, as torch).
+
+        >>> m = nn.Linear(2, 1); m(engine.ones(1, 2)).sum().backward()
+        >>> m.zero_grad(); m.weight.grad is None
+        True
+        """
         for p in self.parameters():
             if p._grad is None:
                 continue
@@ -240,7 +319,14 @@ class Module:
 
     def load_state_dict(self, state_dict: dict, strict: bool = True,
                         assign: bool = False) -> _IncompatibleKeys:
-        """Copy values from ``state_dict`` into this module's tensors (shapes must match)."""
+        """Copy values from ``state_dict`` into this module's tensors (shapes must match).
+
+        >>> a, b = nn.Linear(2, 1), nn.Linear(2, 1)
+        >>> b.load_state_dict(a.state_dict())
+        <All keys matched successfully>
+        >>> b.weight.tolist() == a.weight.tolist()
+        True
+        """
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
@@ -275,7 +361,14 @@ class Module:
 
     # -- conversion ---------------------------------------------------------
     def apply(self, fn: Callable[[Module], None]) -> Module:
-        """Call ``fn`` on every submodule (children first) and on this module."""
+        """Call ``fn`` on every submodule (children first) and on this module.
+
+        >>> m = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
+        >>> _ = m.apply(lambda mod: print(type(mod).__name__))
+        Linear
+        ReLU
+        Sequential
+        """
         for m in self.children():
             m.apply(fn)
         fn(self)
@@ -293,15 +386,27 @@ class Module:
         return self
 
     def double(self) -> Module:
-        """Cast floating-point parameters and buffers to float64, in place."""
+        """Cast floating-point parameters and buffers to float64, in place.
+
+        >>> nn.Linear(2, 1).double().weight.dtype
+        engine.float64
+        """
         return self._cast(dtypes.float64)
 
     def float(self) -> Module:
-        """Cast floating-point parameters and buffers to float32, in place."""
+        """Cast floating-point parameters and buffers to float32, in place.
+
+        >>> nn.Linear(2, 1).double().float().weight.dtype
+        engine.float32
+        """
         return self._cast(dtypes.float32)
 
     def to(self, *args: Any, **kwargs: Any) -> Module:
-        """``to(engine.float64)`` casts; ``to('cpu')`` is a no-op (the only device)."""
+        """``to(engine.float64)`` casts; ``to('cpu')`` is a no-op (the only device).
+
+        >>> nn.Linear(2, 1).to("cpu").to(engine.float64).bias.dtype
+        engine.float64
+        """
         dtype = kwargs.get("dtype")
         for a in args:
             if isinstance(a, dtypes.dtype):
@@ -312,7 +417,11 @@ class Module:
 
     # -- display ------------------------------------------------------------
     def extra_repr(self) -> str:
-        """The text inside the parentheses of this module's repr line."""
+        """The text inside the parentheses of this module's repr line.
+
+        >>> nn.Linear(2, 1).extra_repr()
+        'in_features=2, out_features=1, bias=True'
+        """
         return ""
 
     def _get_name(self) -> str:
@@ -425,7 +534,11 @@ class Linear(Module):
 
 
 class Identity(Module):
-    """Returns its input: a placeholder layer."""
+    """Returns its input: a placeholder layer.
+
+    >>> x = engine.ones(2); nn.Identity(54, unused=True)(x) is x
+    True
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__()
@@ -435,7 +548,11 @@ class Identity(Module):
 
 
 class Flatten(Module):
-    """Merge dims ``start_dim..end_dim`` (all but the batch dim by default)."""
+    """Merge dims ``start_dim..end_dim`` (all but the batch dim by default).
+
+    >>> nn.Flatten()(engine.zeros(8, 3, 4)).shape
+    engine.Size([8, 12])
+    """
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         super().__init__()
@@ -453,7 +570,7 @@ class Flatten(Module):
 class Dropout(Module):
     """Zero elements with probability ``p`` while training; the identity in eval mode.
 
-    >>> nn.Dropout(0.5).eval()(x) is x
+    >>> x = engine.ones(4); nn.Dropout(0.5).eval()(x) is x
     True
     """
 
@@ -472,7 +589,11 @@ class Dropout(Module):
 
 # ---------------------------------------------------------------- activations
 class ReLU(Module):
-    """``max(x, 0)`` elementwise."""
+    """``max(x, 0)`` elementwise.
+
+    >>> nn.ReLU()(engine.tensor([-1.0, 2.0]))
+    tensor([0., 2.])
+    """
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
@@ -488,7 +609,11 @@ class ReLU(Module):
 
 
 class Tanh(Module):
-    """Hyperbolic tangent elementwise."""
+    """Hyperbolic tangent elementwise.
+
+    >>> nn.Tanh()(engine.tensor([0.0, 1.0]))
+    tensor([0.0000, 0.7616])
+    """
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         from engine.ops.unary import tanh
@@ -497,7 +622,11 @@ class Tanh(Module):
 
 
 class Sigmoid(Module):
-    """Logistic sigmoid elementwise."""
+    """Logistic sigmoid elementwise.
+
+    >>> nn.Sigmoid()(engine.tensor([0.0, 2.0]))
+    tensor([0.5000, 0.8808])
+    """
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         from engine.ops.unary import sigmoid
@@ -506,7 +635,11 @@ class Sigmoid(Module):
 
 
 class LeakyReLU(Module):
-    """``x`` if positive else ``negative_slope * x``."""
+    """``x`` if positive else ``negative_slope * x``.
+
+    >>> nn.LeakyReLU(0.5)(engine.tensor([-2.0, 3.0]))
+    tensor([-1.,  3.])
+    """
 
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
@@ -521,7 +654,11 @@ class LeakyReLU(Module):
 
 
 class GELU(Module):
-    """Gaussian error linear unit (exact by default, or ``approximate='tanh'``)."""
+    """Gaussian error linear unit (exact by default, or ``approximate='tanh'``).
+
+    >>> nn.GELU()(engine.tensor([0.0, 1.0])), nn.GELU("tanh")
+    (tensor([0.0000, 0.8413]), GELU(approximate='tanh'))
+    """
 
     def __init__(self, approximate: str = "none") -> None:
         super().__init__()
@@ -535,7 +672,12 @@ class GELU(Module):
 
 
 class Softmax(Module):
-    """Softmax along ``dim``."""
+    """Softmax along ``dim``.
+
+    >>> nn.Softmax(dim=-1)(engine.tensor([[0.0, 0.0], [1.0, 1.0]]))
+    tensor([[0.5000, 0.5000],
+            [0.5000, 0.5000]])
+    """
 
     def __init__(self, dim: int | None = None) -> None:
         super().__init__()

@@ -14,6 +14,12 @@ from engine.tensor import Tensor, _wrap
 
 def _compare(ufunc: np.ufunc) -> Any:
     def op(a: Tensor, b: Any) -> Tensor:
+        """Elementwise comparison (``eq``, ``ne``, ``lt``, ``le``, ``gt``, ``ge``) with a
+        tensor or number: a bool tensor, outside the graph.
+
+        >>> x = engine.tensor([1.0, 2.0, 3.0]); x.lt(2), x.ge(engine.tensor([3.0, 2.0, 1.0]))
+        (tensor([ True, False, False]), tensor([False,  True,  True]))
+        """
         try:
             bd, _, _ = scalar_or_data(b)
         except TypeError:
@@ -82,7 +88,11 @@ from engine.ops import activation, elementwise_more, join, reduce_more  # noqa: 
 
 
 def _where_method(a: Tensor, condition: Tensor, other: Any) -> Tensor:
-    """``a.where(condition, other)``: torch's method order for ``where``."""
+    """``a.where(condition, other)``: torch's method order for ``where``.
+
+    >>> x = engine.tensor([-1.0, 2.0]); x.where(x > 0, 0.0)
+    tensor([0., 2.])
+    """
     return elementwise_more.where(condition, a, other)
 
 

@@ -28,6 +28,9 @@ from engine.tensor import Tensor
 def _prep(a: Tensor, b: Any, true_div: bool = False) -> tuple[np.ndarray, Any, np.dtype]:
     """Both operands' data cast to the promoted dtype; checks broadcastability."""
     ad = a._data
+    tb = type(b)
+    if (tb is float or tb is int) and ad.dtype.kind == "f":
+        return ad, b, ad.dtype  # ``x * 2.0``: a Python number never changes a float dtype
     bd, bdt, b0 = scalar_or_data(b)
     if bdt is not None and bdt == ad.dtype:
         want = bdt
@@ -63,6 +66,7 @@ def _edges(a: Tensor, b: Any) -> tuple:
 # ---------------------------------------------------------------- add / sub
 class AddBackward0(Node):
     __slots__ = ("a", "b", "alpha")
+    fresh_grads = True
 
     def apply(self, grads: list) -> tuple:
         g = grads[0]
@@ -114,7 +118,11 @@ class RsubBackward1(Node):
 
 
 def add(a: Tensor, b: Any, alpha: float = 1) -> Tensor:
-    """a + alpha * b."""
+    """a + alpha * b, elementwise with broadcasting.
+
+    >>> engine.add(engine.tensor([1.0, 2.0]), engine.tensor([10.0, 20.0]), alpha=2)
+    tensor([21., 42.])
+    """
     ad, bd, may_warn = _prep_sum(a, b)
     if not may_warn:
         res = ad + bd if alpha == 1 else ad + alpha * bd
@@ -129,7 +137,11 @@ def add(a: Tensor, b: Any, alpha: float = 1) -> Tensor:
 
 
 def sub(a: Tensor, b: Any, alpha: float = 1) -> Tensor:
-    """a - alpha * b."""
+    """a - alpha * b, elementwise with broadcasting.
+
+    >>> engine.sub(engine.tensor([5.0, 6.0]), 1)
+    tensor([4., 5.])
+    """
     if a._data.dtype == np.bool_ or (isinstance(b, Tensor) and b._data.dtype == np.bool_):
         raise RuntimeError(
             "Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
@@ -161,6 +173,7 @@ def rsub(a: Tensor, b: Any, alpha: float = 1) -> Tensor:
 # ---------------------------------------------------------------- mul / div
 class MulBackward0(Node):
     __slots__ = ("a", "b", "scalar")
+    fresh_grads = True
 
     def apply(self, grads: list) -> tuple:
         g = grads[0]
@@ -190,7 +203,12 @@ class MulBackward0(Node):
 
 
 def mul(a: Tensor, b: Any) -> Tensor:
-    """a * b, elementwise with broadcasting."""
+    """a * b, elementwise with broadcasting.
+
+    >>> engine.mul(engine.tensor([[1.0], [2.0]]), engine.tensor([1.0, 3.0]))
+    tensor([[1., 3.],
+            [2., 6.]])
+    """
     ad, bd, _ = _prep(a, b)
     res = ad * bd
     if recording(a, b):
@@ -242,7 +260,11 @@ class DivBackward0(Node):
 
 
 def div(a: Tensor, b: Any) -> Tensor:
-    """a / b (true division: integer inputs give float32, as torch)."""
+    """a / b (true division: integer inputs give float32, as torch).
+
+    >>> engine.div(engine.tensor([1, 3]), 2)
+    tensor([0.5000, 1.5000])
+    """
     ad, bd, _ = _prep(a, b, true_div=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         res = ad / bd
@@ -278,7 +300,11 @@ class NegBackward0(Node):
 
 
 def neg(a: Tensor) -> Tensor:
-    """-a."""
+    """-a.
+
+    >>> engine.neg(engine.tensor([1.0, -2.0]))
+    tensor([-1.,  2.])
+    """
     if a._data.dtype == np.bool_:
         raise RuntimeError(
             "Negation, the `-` operator, on a bool tensor is not supported. If you are trying "
@@ -378,7 +404,13 @@ def _power(x: np.ndarray, p: Any) -> np.ndarray:
 
 
 def pow(a: Tensor, b: Any) -> Tensor:  # noqa: A001 - torch's name
-    """a ** b, for a number or tensor exponent."""
+    """a ** b, for a number or tensor exponent.
+
+    >>> engine.pow(engine.tensor([2.0, 3.0]), 2)
+    tensor([4., 9.])
+    >>> engine.tensor([2.0]) ** engine.tensor([3.0])
+    tensor([8.])
+    """
     ad, bd, _ = _prep(a, b)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         res = _power(ad, bd) if not isinstance(b, Tensor) else np.power(ad, bd)

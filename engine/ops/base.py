@@ -25,12 +25,19 @@ NO_EDGE = (None, 0)
 
 def edge(t: Tensor) -> tuple[Node | None, int]:
     """Where a gradient for ``t`` must go: its grad_fn, its leaf accumulator, or nowhere."""
-    if not t._rg and (t._x is None or not _stale_view_requires_grad(t)):
+    x = t._x
+    if x is None:  # the common case, without the grad_fn property's view handling
+        if not t._rg:
+            return NO_EDGE
+        fn = t._fn
+        return (fn, t._output_nr) if fn is not None else (t._accumulator(), 0)
+    if not t._rg and not _stale_view_requires_grad(t):
         return NO_EDGE
-    fn = t._fn if t._x is None else t.grad_fn  # a view's history may need rebuilding
+    fn = t._fn if x.view is None else x.view.current_fn(t)  # a view's may need rebuilding
     if fn is not None:
         return (fn, t._output_nr)
-    return (t._accumulator(), 0)
+    acc = x.accumulator() if x.accumulator is not None else None  # a leaf's usual case
+    return (acc if acc is not None else t._accumulator(), 0)
 
 
 def recording(*ts: Any) -> bool:

@@ -14,7 +14,11 @@ from engine.tensor import Tensor
 
 def to(a: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     """``to(dtype)``, ``to("cpu", dtype)``, ``to(other)`` or ``to(dtype=...)``: convert
-    (a copy recorded in the graph); devices other than cpu refuse."""
+    (a copy recorded in the graph); devices other than cpu refuse.
+
+    >>> x = engine.tensor([1.0, 2.0]); x.to(engine.float64), x.to("cpu", engine.int64)
+    (tensor([1., 2.], dtype=engine.float64), tensor([1, 2]))
+    """
     target = kwargs.get("dtype")
     for arg in args + ((kwargs["device"],) if "device" in kwargs else ()):
         if isinstance(arg, str):
@@ -59,6 +63,14 @@ def caster(name: str) -> Any:
     """The ``float()``/``double()``/... method converting to the dtype called ``name``."""
 
     def convert(a: Tensor) -> Tensor:
+        """Convert to the dtype the method is named after: ``float``, ``double``, ``long``
+        or ``bool`` (a recorded copy between float dtypes).
+
+        >>> x = engine.tensor([0.0, 1.5]); x.double()
+        tensor([0.0000, 1.5000], dtype=engine.float64)
+        >>> x.long(), x.bool(), x.long().float()
+        (tensor([0, 1]), tensor([False,  True]), tensor([0., 1.]))
+        """
         return _cast(a, getattr(dtypes, name))
 
     convert.__name__ = name

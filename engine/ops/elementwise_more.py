@@ -93,6 +93,15 @@ _TABLE: dict[str, tuple[Callable, type, str]] = {
     "rsqrt": (_rsqrt, RsqrtBackward0, "result"),
 }
 
+# name -> (docstring example input, what the engine prints for it)
+_EXAMPLES: dict[str, tuple[str, str]] = {
+    "sin": ("[0.0, 0.5]", "tensor([0.0000, 0.4794])"),
+    "cos": ("[0.0, 0.5]", "tensor([1.0000, 0.8776])"),
+    "log1p": ("[0.0, 1.0]", "tensor([0.0000, 0.6931])"),
+    "expm1": ("[0.0, 1.0]", "tensor([0.0000, 1.7183])"),
+    "rsqrt": ("[4.0, 16.0]", "tensor([0.5000, 0.2500])"),
+}
+
 
 def _make(name: str) -> Callable[[Tensor], Tensor]:
     fwd, node_cls, keep = _TABLE[name]
@@ -111,8 +120,9 @@ def _make(name: str) -> Callable[[Tensor], Tensor]:
         return result
 
     op.__name__ = op.__qualname__ = name
+    arg, shown = _EXAMPLES[name]
     op.__doc__ = (f"Elementwise {name}; its gradient node is ``{node_cls.__name__}``.\n\n"
-                  f"    >>> engine.{name}(engine.tensor([0.5]))")
+                  f"    >>> engine.{name}(engine.tensor({arg}))\n    {shown}\n")
     return op
 
 
@@ -268,7 +278,11 @@ def maximum(a: Tensor, b: Tensor) -> Tensor:
 
 
 def minimum(a: Tensor, b: Tensor) -> Tensor:
-    """Elementwise smaller of two tensors; on ties each side gets half the gradient."""
+    """Elementwise smaller of two tensors; on ties each side gets half the gradient.
+
+    >>> engine.minimum(engine.tensor([1.0, 5.0]), engine.tensor([3.0, 2.0]))
+    tensor([1., 2.])
+    """
     return _extreme(a, b, MinimumBackward0, np.minimum)
 
 

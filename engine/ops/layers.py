@@ -99,7 +99,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True,  # noqa: A002
     The mask comes from the engine's generator (``engine.manual_seed``); outside
     training it returns ``input`` unchanged.
 
-    >>> F.dropout(x, 0.5, training=False) is x
+    >>> x = engine.ones(4); F.dropout(x, 0.5, training=False) is x
     True
     """
     from engine import creation

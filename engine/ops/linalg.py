@@ -17,6 +17,7 @@ from engine.ops.base import broadcast_shape, edge, flat, out, recording
 from engine.ops.shape import (
     SqueezeBackward4,
     _unsafe_view,
+    _view_out,
     contiguous,
     expand,
     mT,
@@ -48,6 +49,7 @@ def _save_other(node: Node, a: Tensor, b: Tensor) -> None:
 
 class MmBackward0(Node):
     __slots__ = ()
+    fresh_grads = True
 
     def apply(self, grads: list) -> tuple:
         g = grads[0]
@@ -135,7 +137,11 @@ def _record(cls: type, a: Tensor, b: Tensor, res: np.ndarray) -> Tensor:
 
 
 def mm(a: Tensor, b: Tensor) -> Tensor:
-    """Matrix product of two 2-D tensors."""
+    """Matrix product of two 2-D tensors.
+
+    >>> engine.mm(engine.tensor([[1.0, 2.0]]), engine.tensor([[3.0], [4.0]]))
+    tensor([[11.]])
+    """
     ad, bd = a._data, b._data
     if ad.ndim != 2 or bd.ndim != 2:
         raise RuntimeError(f"{'self' if ad.ndim != 2 else 'mat2'} must be a matrix")
@@ -147,7 +153,11 @@ def mm(a: Tensor, b: Tensor) -> Tensor:
 
 
 def bmm(a: Tensor, b: Tensor) -> Tensor:
-    """Batched matrix product of two 3-D tensors with the same batch size."""
+    """Batched matrix product of two 3-D tensors with the same batch size.
+
+    >>> engine.bmm(engine.ones(4, 2, 3), engine.ones(4, 3, 5)).shape
+    engine.Size([4, 2, 5])
+    """
     ad, bd = a._data, b._data
     if ad.ndim != 3 or bd.ndim != 3:
         raise RuntimeError(f"batch{1 if ad.ndim != 3 else 2} must be a 3D tensor")
@@ -160,7 +170,11 @@ def bmm(a: Tensor, b: Tensor) -> Tensor:
 
 
 def mv(a: Tensor, v: Tensor) -> Tensor:
-    """Matrix-vector product."""
+    """Matrix-vector product.
+
+    >>> engine.mv(engine.tensor([[1.0, 2.0], [3.0, 4.0]]), engine.tensor([1.0, 1.0]))
+    tensor([3., 7.])
+    """
     ad, vd = a._data, v._data
     if ad.ndim != 2 or vd.ndim != 1 or ad.shape[1] != vd.shape[0]:
         raise RuntimeError(
@@ -171,7 +185,11 @@ def mv(a: Tensor, v: Tensor) -> Tensor:
 
 
 def dot(a: Tensor, b: Tensor) -> Tensor:
-    """Inner product of two 1-D tensors."""
+    """Inner product of two 1-D tensors.
+
+    >>> engine.dot(engine.tensor([1.0, 2.0]), engine.tensor([3.0, 4.0]))
+    tensor(11.)
+    """
     ad, bd = a._data, b._data
     if ad.ndim != 1 or bd.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {ad.ndim}D and {bd.ndim}D tensors")
@@ -186,7 +204,13 @@ def dot(a: Tensor, b: Tensor) -> Tensor:
 
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:
-    """torch.matmul: dot, mv, mm, or batched products with broadcasting, by dims."""
+    """torch.matmul: dot, mv, mm, or batched products with broadcasting, by dims.
+
+    >>> engine.matmul(engine.ones(2, 3), engine.ones(3))
+    tensor([3., 3.])
+    >>> (engine.ones(5, 2, 3) @ engine.ones(3, 4)).shape
+    engine.Size([5, 2, 4])
+    """
     if not isinstance(b, Tensor) or not isinstance(a, Tensor):
         raise TypeError("matmul(): argument 'other' must be Tensor")
     d1, d2 = a._data.ndim, b._data.ndim
@@ -197,13 +221,23 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
         return dot(a, b)
     if d1 == 2 and d2 == 1:
         return mv(a, b)
-    if d1 == 1 and d2 == 2:
-        return squeeze(mm(unsqueeze(a, 0), b), 0, _cls=SqueezeBackward4)
+    if d1 == 1 and d2 == 2:  # torch's unsqueeze(0), mm, squeeze_(0) chain
+        return _squeeze0(mm(unsqueeze(a, 0), b))
     if d1 == 2 and d2 == 2:
         return mm(a, b)
     if _should_fold(a, b):
         return _folded(a, b)
     return _batched(a, b)
+
+
+def _squeeze0(m: Tensor) -> Tensor:
+    """``squeeze(m, 0, _cls=SqueezeBackward4)`` for mm's (1, n) result, minus the dim
+    checks the shape already guarantees."""
+    node = None
+    if recording(m):
+        node = SqueezeBackward4((edge(m),))
+        node.shape = m._data.shape
+    return _view_out(m, m._data[0], node)
 
 
 def _should_fold(a: Tensor, b: Tensor) -> bool:

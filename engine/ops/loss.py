@@ -21,6 +21,7 @@ def _empty(dtype: np.dtype) -> np.ndarray:
 
 class BinaryCrossEntropyWithLogitsBackward0(Node):
     __slots__ = ("reduction", "weight", "pos_weight")
+    fresh_grads = True
 
     def apply(self, grads: list) -> tuple:
         g = grads[0]
@@ -69,8 +70,9 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,  # noqa: A00
                                      pos_weight: Tensor | None = None) -> Tensor:
     """Sigmoid plus binary cross-entropy in one numerically stable step.
 
-    >>> F.binary_cross_entropy_with_logits(z, y)          # mean over elements
-    tensor(0.6819, grad_fn=<BinaryCrossEntropyWithLogitsBackward0>)
+    >>> z = engine.tensor([0.0, 0.0], requires_grad=True)
+    >>> F.binary_cross_entropy_with_logits(z, engine.tensor([1.0, 0.0]))  # mean over elements
+    tensor(0.6931, grad_fn=<BinaryCrossEntropyWithLogitsBackward0>)
     """
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{reduction} is not a valid value for reduction")
@@ -103,10 +105,11 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,  # noqa: A00
         loss = (1 - y) * x - log_sig
         if w is not None:
             loss = loss * w
+        # np.add.reduce is what ndarray.sum and .mean run, without their Python layers
         if reduction == "mean":
-            loss = loss.mean(dtype=x.dtype)
+            loss = np.add.reduce(loss, axis=None, dtype=x.dtype) / loss.size
         elif reduction == "sum":
-            loss = loss.sum(dtype=x.dtype)
+            loss = np.add.reduce(loss, axis=None, dtype=x.dtype)
     loss = np.asarray(loss, dtype=x.dtype)
     if not recording(input, target):
         return out(loss)

@@ -85,11 +85,24 @@ def _reduce(a: Tensor, dim: int | Sequence[int] | None, keepdim: bool, mean: boo
 
 def sum(a: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = False,  # noqa: A001
         dtype: dtypes.dtype | None = None) -> Tensor:
-    """Sum of all elements, or over ``dim`` (an int or a tuple), keeping dims if asked."""
+    """Sum of all elements, or over ``dim`` (an int or a tuple), keeping dims if asked.
+
+    >>> x = engine.tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> engine.sum(x), x.sum(dim=0)
+    (tensor(10.), tensor([4., 6.]))
+    >>> x.sum(1, keepdim=True)
+    tensor([[3.],
+            [7.]])
+    """
     return _reduce(a, dim, keepdim, False, dtype)
 
 
 def mean(a: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = False,
          dtype: dtypes.dtype | None = None) -> Tensor:
-    """Mean of all elements, or over ``dim``."""
+    """Mean of all elements, or over ``dim``.
+
+    >>> x = engine.tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> engine.mean(x), x.mean(dim=1)
+    (tensor(2.5000), tensor([1.5000, 3.5000]))
+    """
     return _reduce(a, dim, keepdim, True, dtype)

@@ -257,7 +257,14 @@ def max(a: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor | MaxResult
 
 
 def min(a: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor | MaxResult:  # noqa: A001
-    """The smallest element; with ``dim``, ``(values, indices)`` along it."""
+    """The smallest element; with ``dim``, ``(values, indices)`` along it.
+
+    >>> x = engine.tensor([[3.0, 1.0], [2.0, 5.0]])
+    >>> engine.min(x)
+    tensor(1.)
+    >>> values, indices = x.min(dim=1); values, indices
+    (tensor([1., 2.]), tensor([1, 0]))
+    """
     return _extreme(a, dim, keepdim, False)
 
 
@@ -272,7 +279,12 @@ def amax(a: Tensor, dim: Dims = (), keepdim: bool = False) -> Tensor:
 
 
 def amin(a: Tensor, dim: Dims = (), keepdim: bool = False) -> Tensor:
-    """Smallest values over ``dim`` (all dims by default)."""
+    """Smallest values over ``dim`` (all dims by default).
+
+    >>> x = engine.tensor([[3.0, 1.0], [2.0, 5.0]])
+    >>> engine.amin(x), x.amin(dim=0)
+    (tensor(1.), tensor([2., 1.]))
+    """
     return _extreme_all(a, _dims(dim, a._data.ndim), keepdim, False, AminBackward0,
                         _given(dim))
 
@@ -306,7 +318,12 @@ def argmax(a: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
 
 
 def argmin(a: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    """Index of the smallest element; no gradient."""
+    """Index of the smallest element (of the flattened tensor, or along ``dim``).
+
+    >>> x = engine.tensor([[3.0, 1.0], [2.0, 5.0]])
+    >>> engine.argmin(x), x.argmin(dim=1)
+    (tensor(1), tensor([1, 0]))
+    """
     return _arg(a, dim, keepdim, False)
 
 

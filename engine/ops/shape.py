@@ -123,7 +123,12 @@ class CloneBackward0(Node):
 
 
 def view(a: Tensor, *shape: Any) -> Tensor:
-    """The same data seen with another shape (no copy; the tensor must be contiguous)."""
+    """The same data seen with another shape (no copy; the tensor must be contiguous).
+
+    >>> engine.arange(6).view(2, -1)
+    tensor([[0, 1, 2],
+            [3, 4, 5]])
+    """
     new = _infer(_sizes(shape), a._data.size)
     res = _no_copy_reshape(a._data, new)
     if res is None:
@@ -147,18 +152,34 @@ def _unsafe_view(a: Tensor, shape: tuple[int, ...]) -> Tensor:
 
 
 def clone(a: Tensor) -> Tensor:
-    """A copy with its own buffer, still connected to the graph."""
+    """A copy with its own buffer, still connected to the graph.
+
+    >>> engine.clone(engine.ones(2, requires_grad=True))
+    tensor([1., 1.], grad_fn=<CloneBackward0>)
+    """
     return out(np.array(a._data, order="C", copy=True), _unary_node(CloneBackward0, a))
 
 
 def contiguous(a: Tensor) -> Tensor:
-    """``a`` itself when already C-contiguous, else a recorded copy."""
+    """``a`` itself when already C-contiguous, else a recorded copy.
+
+    >>> x = engine.zeros(2, 3); x.contiguous() is x, x.t().contiguous() is x.t()
+    (True, False)
+    """
     return a if a._data.flags.c_contiguous else clone(a)
 
 
 def reshape(a: Tensor, *shape: Any) -> Tensor:
     """``view`` when contiguous, a strided alias when the strides allow it, otherwise copy
-    then view (recorded as torch records each case)."""
+    then view (recorded as torch records each case).
+
+    >>> engine.reshape(engine.arange(6), (3, 2))
+    tensor([[0, 1],
+            [2, 3],
+            [4, 5]])
+    >>> engine.arange(6).reshape(-1, 3).shape
+    engine.Size([2, 3])
+    """
     new = _infer(_sizes(shape), a._data.size)
     if a._data.flags.c_contiguous or a._data.size <= 1:
         return _view_out(a, a._data.reshape(new),
@@ -170,7 +191,11 @@ def reshape(a: Tensor, *shape: Any) -> Tensor:
 
 
 def flatten(a: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-    """Merge dims ``start_dim..end_dim`` into one."""
+    """Merge dims ``start_dim..end_dim`` into one.
+
+    >>> x = engine.zeros(2, 3, 4); engine.flatten(x).shape, x.flatten(1).shape
+    (engine.Size([24]), engine.Size([2, 12]))
+    """
     shape = a._data.shape
     if not shape:
         return reshape(a, 1)
@@ -215,7 +240,11 @@ class TBackward0(Node):
 
 
 def transpose(a: Tensor, dim0: int, dim1: int) -> Tensor:
-    """Swap two dims (a view)."""
+    """Swap two dims (a view).
+
+    >>> engine.transpose(engine.zeros(2, 3, 4), 0, 2).shape
+    engine.Size([4, 3, 2])
+    """
     nd = a._data.ndim
     d0, d1 = wrap_dim(dim0, nd), wrap_dim(dim1, nd)
     res = np.swapaxes(a._data, d0, d1) if nd else a._data
@@ -223,7 +252,11 @@ def transpose(a: Tensor, dim0: int, dim1: int) -> Tensor:
 
 
 def permute(a: Tensor, *dims: Any) -> Tensor:
-    """Reorder dims (a view)."""
+    """Reorder dims (a view).
+
+    >>> engine.permute(engine.zeros(2, 3, 4), (2, 0, 1)).shape
+    engine.Size([4, 2, 3])
+    """
     nd = a._data.ndim
     perm = tuple(wrap_dim(d, nd) for d in _sizes(dims))
     if sorted(perm) != list(range(nd)):
@@ -237,7 +270,13 @@ def permute(a: Tensor, *dims: Any) -> Tensor:
 
 
 def t(a: Tensor) -> Tensor:
-    """Transpose a matrix (``<= 2`` dims)."""
+    """Transpose a matrix (``<= 2`` dims).
+
+    >>> engine.t(engine.tensor([[1, 2, 3]]))
+    tensor([[1],
+            [2],
+            [3]])
+    """
     if a._data.ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
                            f"{a._data.ndim}D")
@@ -245,7 +284,12 @@ def t(a: Tensor) -> Tensor:
 
 
 def T(a: Tensor) -> Tensor:  # noqa: N802 - torch's property name
-    """All dims reversed (torch records it as a permute)."""
+    """All dims reversed (torch records it as a permute); the ``Tensor.T`` property.
+
+    >>> engine.tensor([[1, 2], [3, 4]]).T
+    tensor([[1, 3],
+            [2, 4]])
+    """
     nd = a._data.ndim
     if nd != 2:
         warnings.warn("The use of `x.T` on tensors of dimension other than 2 to reverse their "
@@ -255,7 +299,11 @@ def T(a: Tensor) -> Tensor:  # noqa: N802 - torch's property name
 
 
 def mT(a: Tensor) -> Tensor:  # noqa: N802
-    """Transpose the last two dims."""
+    """Transpose the last two dims; the ``Tensor.mT`` property.
+
+    >>> engine.zeros(5, 2, 3).mT.shape
+    engine.Size([5, 3, 2])
+    """
     if a._data.ndim < 2:
         raise RuntimeError("tensor.mT is only supported on matrices or batches of matrices. "
                            f"Got {a._data.ndim}-D tensor.")
@@ -287,7 +335,11 @@ class UnsqueezeBackward0(ViewBackward0):
 
 def squeeze(a: Tensor, dim: int | Sequence[int] | None = None, _cls: type | None = None
             ) -> Tensor:
-    """Drop dims of size 1 (all, one, or a tuple of them)."""
+    """Drop dims of size 1 (all, one, or a tuple of them).
+
+    >>> x = engine.zeros(1, 2, 1); engine.squeeze(x).shape, x.squeeze(0).shape
+    (engine.Size([2]), engine.Size([2, 1]))
+    """
     shape = a._data.shape
     if dim is None:
         cls, dims = SqueezeBackward0, tuple(range(len(shape)))
@@ -300,10 +352,15 @@ def squeeze(a: Tensor, dim: int | Sequence[int] | None = None, _cls: type | None
 
 
 def unsqueeze(a: Tensor, dim: int) -> Tensor:
-    """Insert a dim of size 1 at ``dim``."""
+    """Insert a dim of size 1 at ``dim``.
+
+    >>> engine.unsqueeze(engine.tensor([1, 2]), 0), engine.tensor([1, 2]).unsqueeze(-1).shape
+    (tensor([[1, 2]]), engine.Size([2, 1]))
+    """
     nd = a._data.ndim + 1
     d = wrap_dim(dim, nd)
-    return _view_out(a, np.expand_dims(a._data, d),
+    # basic indexing with None: the same view as np.expand_dims, ~20x cheaper on tiny arrays
+    return _view_out(a, a._data[(slice(None),) * d + (None,)],
                      _unary_node(UnsqueezeBackward0, a, shape=a._data.shape))
 
 
@@ -318,7 +375,14 @@ class ExpandBackward0(Node):
 
 
 def expand(a: Tensor, *sizes: Any) -> Tensor:
-    """Broadcast to ``sizes`` without copying; -1 keeps a dim."""
+    """Broadcast to ``sizes`` without copying; -1 keeps a dim.
+
+    >>> engine.expand(engine.tensor([[1], [2]]), 2, 3)
+    tensor([[1, 1, 1],
+            [2, 2, 2]])
+    >>> engine.ones(1, 3).expand(4, -1).shape
+    engine.Size([4, 3])
+    """
     shape = a._data.shape
     want = _sizes(sizes)
     if len(want) < len(shape):

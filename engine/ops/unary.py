@@ -21,6 +21,7 @@ class _Unary(Node):
     same formula written with tensor ops, used to differentiate the backward pass."""
 
     __slots__ = ()
+    fresh_grads = True
     kernel: Callable
     graph: Callable
 
@@ -85,8 +86,13 @@ class ReciprocalBackward0(_Unary):
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    with np.errstate(over="ignore"):
-        return 1 / (1 + np.exp(-x))
+    """1 / (1 + exp(-x)) step by step in one buffer: the same values as the plain numpy
+    expression without its three temporaries (on large tensors, fresh pages dominate).
+    The caller's ``errstate`` silences the overflow of exp."""
+    res = np.negative(x, out=np.empty_like(x))  # out=: a 0-d input stays an array
+    np.exp(res, out=res)
+    np.add(res, 1, out=res)
+    return np.reciprocal(res, out=res)
 
 
 def _relu(x: np.ndarray) -> np.ndarray:
@@ -103,6 +109,18 @@ _TABLE: dict[str, tuple[Callable, type, str, bool]] = {
     "tanh": (np.tanh, TanhBackward0, "result", True),
     "relu": (_relu, ReluBackward0, "result", False),
     "reciprocal": (np.reciprocal, ReciprocalBackward0, "result", True),
+}
+
+# name -> (docstring example input, what the engine prints for it)
+_EXAMPLES: dict[str, tuple[str, str]] = {
+    "exp": ("[0.0, 1.0]", "tensor([1.0000, 2.7183])"),
+    "log": ("[1.0, 4.0]", "tensor([0.0000, 1.3863])"),
+    "sqrt": ("[4.0, 9.0]", "tensor([2., 3.])"),
+    "abs": ("[-1.5, 2.0]", "tensor([1.5000, 2.0000])"),
+    "sigmoid": ("[0.0, 2.0]", "tensor([0.5000, 0.8808])"),
+    "tanh": ("[0.0, 1.0]", "tensor([0.0000, 0.7616])"),
+    "relu": ("[-1.0, 2.0]", "tensor([0., 2.])"),
+    "reciprocal": ("[2.0, 4.0]", "tensor([0.5000, 0.2500])"),
 }
 
 
@@ -125,7 +143,9 @@ def _make(name: str) -> Callable[[Tensor], Tensor]:
         return result
 
     op.__name__ = op.__qualname__ = name
-    op.__doc__ = f"Elementwise {name}; its gradient node is ``{node_cls.__name__}``."
+    arg, shown = _EXAMPLES[name]
+    op.__doc__ = (f"Elementwise {name}; its gradient node is ``{node_cls.__name__}``.\n\n"
+                  f"    >>> engine.{name}(engine.tensor({arg}))\n    {shown}\n")
     return op
 
 

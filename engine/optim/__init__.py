@@ -1,7 +1,8 @@
 """``engine.optim``: SGD, Adam, AdamW and learning-rate schedulers.
 
+>>> model = engine.nn.Linear(2, 1)
 >>> opt = engine.optim.Adam(model.parameters(), lr=1e-2)
->>> opt.zero_grad(); loss.backward(); opt.step()
+>>> opt.zero_grad(); model(engine.ones(4, 2)).pow(2).mean().backward(); opt.step()
 """
 
 from engine.optim import lr_scheduler

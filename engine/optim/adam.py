@@ -15,7 +15,10 @@ class Adam(Optimizer):
     """torch's Adam: moment estimates with bias correction; ``weight_decay`` adds an L2 term
     to the gradient (AdamW decouples it instead).
 
-    >>> opt = engine.optim.Adam(model.parameters(), lr=1e-3, amsgrad=True)
+    >>> w = engine.tensor([1.0, -2.0], requires_grad=True)
+    >>> opt = engine.optim.Adam([w], lr=0.1, amsgrad=True)
+    >>> (w * w).sum().backward(); opt.step(); w     # a first step moves each by ~lr
+    tensor([ 0.9000, -1.9000], requires_grad=True)
     """
 
     _decoupled = False
@@ -67,7 +70,10 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """Adam with decoupled weight decay: ``p *= 1 - lr * weight_decay`` before the step.
 
-    >>> opt = engine.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-2)
+    >>> w = engine.tensor([1.0, 2.0], requires_grad=True)
+    >>> opt = engine.optim.AdamW([w], lr=0.1, weight_decay=0.5)
+    >>> w.sum().backward(); opt.step(); w       # w * (1 - 0.05) - 0.1
+    tensor([0.8500, 1.8000], requires_grad=True)
     """
 
     _decoupled = True

@@ -10,8 +10,13 @@ from engine.optim.optimizer import Optimizer
 class LRScheduler:
     """Base class: ``step()`` once per epoch, after ``optimizer.step()``.
 
+    >>> opt = engine.optim.SGD([engine.ones(1, requires_grad=True)], lr=1.0)
     >>> sched = engine.optim.lr_scheduler.StepLR(opt, step_size=10, gamma=0.5)
-    >>> for epoch in range(30): train(); sched.step()
+    >>> for epoch in range(30):
+    ...     opt.step()          # after a real training epoch
+    ...     sched.step()
+    >>> sched.get_last_lr()
+    [0.125]
     """
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
@@ -52,7 +57,14 @@ class LRScheduler:
 
 
 class StepLR(LRScheduler):
-    """Multiply the rate by ``gamma`` every ``step_size`` epochs."""
+    """Multiply the rate by ``gamma`` every ``step_size`` epochs.
+
+    >>> opt = engine.optim.SGD([engine.ones(1, requires_grad=True)], lr=1.0)
+    >>> sched = engine.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+    >>> for _ in range(4): opt.step(); sched.step()
+    >>> opt.param_groups[0]["lr"]
+    0.25
+    """
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1,
                  last_epoch: int = -1) -> None:
@@ -67,7 +79,14 @@ class StepLR(LRScheduler):
 
 
 class ExponentialLR(LRScheduler):
-    """Multiply the rate by ``gamma`` every epoch."""
+    """Multiply the rate by ``gamma`` every epoch.
+
+    >>> opt = engine.optim.SGD([engine.ones(1, requires_grad=True)], lr=1.0)
+    >>> sched = engine.optim.lr_scheduler.ExponentialLR(opt, gamma=0.5)
+    >>> for _ in range(3): opt.step(); sched.step()
+    >>> sched.get_last_lr()
+    [0.125]
+    """
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
         self.gamma = gamma

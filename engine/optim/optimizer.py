@@ -35,8 +35,11 @@ def flat_grad(p: Tensor) -> np.ndarray:
 class Optimizer:
     """Base class: holds ``param_groups`` (dicts of params and options) and ``state``.
 
+    >>> model = nn.Linear(2, 1)
     >>> opt = engine.optim.SGD(model.parameters(), lr=0.1)
-    >>> opt.zero_grad(); loss.backward(); opt.step()
+    >>> opt.zero_grad(); model(engine.ones(4, 2)).pow(2).mean().backward(); opt.step()
+    >>> len(opt.param_groups), opt.param_groups[0]["lr"]
+    (1, 0.1)
     """
 
     def __init__(self, params: ParamsT, defaults: dict[str, Any]) -> None:
@@ -55,7 +58,13 @@ class Optimizer:
             self.add_param_group(g)
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
-        """Add a group of parameters with its own options (missing ones from the defaults)."""
+        """Add a group of parameters with its own options (missing ones from the defaults).
+
+        >>> opt = engine.optim.SGD([engine.ones(1, requires_grad=True)], lr=0.1)
+        >>> opt.add_param_group({"params": [engine.ones(1, requires_grad=True)], "lr": 0.01})
+        >>> [g["lr"] for g in opt.param_groups]
+        [0.1, 0.01]
+        """
         group = dict(param_group)
         params = group["params"]
         group["params"] = [params] if isinstance(params, Tensor) else list(params)
@@ -73,7 +82,14 @@ class Optimizer:
         self.param_groups.append(group)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Reset the gradients: to None (default, as torch) or to zeros in place."""
+        """Reset the gradients: to None (default, as torch) or to zeros in place.
+
+        >>> w = engine.ones(2, requires_grad=True); opt = engine.optim.SGD([w], lr=0.1)
+        >>> w.sum().backward(); opt.zero_grad(set_to_none=False); w.grad
+        tensor([0., 0.])
+        >>> opt.zero_grad(); w.grad is None
+        True
+        """
         for group in self.param_groups:
             for p in group["params"]:
                 if p._grad is None:
@@ -85,7 +101,14 @@ class Optimizer:
                     p._grad._vc[0] += 1
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Update every parameter that has a gradient; returns ``closure()`` if given."""
+        """Update every parameter that has a gradient; returns ``closure()`` if given.
+
+        >>> w = engine.tensor([1.0, 2.0], requires_grad=True); opt = engine.optim.SGD([w], lr=0.5)
+        >>> def closure():
+        ...     opt.zero_grad(); loss = (w * w).sum(); loss.backward(); return loss
+        >>> opt.step(closure), w
+        (tensor(5., grad_fn=<SumBackward0>), tensor([0., 0.], requires_grad=True))
+        """
         loss = None
         if closure is not None:
             with grad_mode.enable_grad():
@@ -102,7 +125,12 @@ class Optimizer:
 
     # -- state dicts ----------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """``{'state': {index: {...}}, 'param_groups': [{..., 'params': [index, ...]}]}``."""
+        """``{'state': {index: {...}}, 'param_groups': [{..., 'params': [index, ...]}]}``.
+
+        >>> w = engine.ones(2, requires_grad=True); opt = engine.optim.SGD([w], lr=0.1)
+        >>> sd = opt.state_dict(); sd["state"], sd["param_groups"][0]["params"]
+        ({}, [0])
+        """
         index: dict[int, int] = {}
         groups = []
         for g in self.param_groups:
@@ -117,7 +145,13 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore options and state saved by ``state_dict`` (tensors are copied)."""
+        """Restore options and state saved by ``state_dict`` (tensors are copied).
+
+        >>> w = engine.ones(2, requires_grad=True)
+        >>> a, b = engine.optim.Adam([w], lr=0.5), engine.optim.Adam([w])
+        >>> b.load_state_dict(a.state_dict()); b.param_groups[0]["lr"]
+        0.5
+        """
         saved_groups = state_dict["param_groups"]
         if len(saved_groups) != len(self.param_groups):
             raise ValueError("loaded state dict has a different number of parameter groups")

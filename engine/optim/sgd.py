@@ -14,7 +14,10 @@ from engine.tensor import Tensor, _wrap
 class SGD(Optimizer):
     """torch's SGD, step for step; each parameter update is one fused Numba kernel.
 
-    >>> opt = engine.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True)
+    >>> w = engine.tensor([1.0, 2.0], requires_grad=True)
+    >>> opt = engine.optim.SGD([w], lr=0.1, momentum=0.9, nesterov=True)
+    >>> (w * w).sum().backward(); opt.step(); w
+    tensor([0.6200, 1.2400], requires_grad=True)
     """
 
     def __init__(self, params: ParamsT, lr: float = 1e-3, momentum: float = 0,

@@ -21,32 +21,14 @@ from engine.ops.base import (
     edge,
     expand_flat,
     flat,
-    float_dtype,
     out,
     recording,
     scalar_or_data,
     sum_to,
     unbroadcast,
 )
+from engine.ops.unary import _Unary, unary_op
 from engine.tensor import Tensor
-
-
-class _Unary(Node):
-    """A one-input node whose backward is ``kernel(g, saved)``; ``graph(g, saved)`` is the
-    same formula in tensor ops, for ``create_graph=True``."""
-
-    __slots__ = ()
-    kernel: Callable
-    graph: Callable
-
-    def apply(self, grads: list) -> tuple:
-        g = grads[0]
-        (s,) = self.saved()
-        return (type(self).kernel(flat(g), flat(s)).reshape(g.shape),)
-
-    def apply_graph(self, grads: list) -> tuple:
-        (s,) = self.unpack()
-        return (type(self).graph(grads[0], s),)
 
 
 # ---------------------------------------------------------------- one input
@@ -105,25 +87,7 @@ _EXAMPLES: dict[str, tuple[str, str]] = {
 
 def _make(name: str) -> Callable[[Tensor], Tensor]:
     fwd, node_cls, keep = _TABLE[name]
-
-    def op(a: Tensor) -> Tensor:
-        x = a._data
-        if x.dtype.kind != "f":
-            x = x.astype(float_dtype(x.dtype))
-        with np.errstate(all="ignore"):
-            res = np.asarray(fwd(x), dtype=x.dtype)
-        if not recording(a):
-            return out(res)
-        node = node_cls((edge(a),))
-        result = out(res, node)
-        node.save_as((a, x)) if keep == "input" else node.save(result)
-        return result
-
-    op.__name__ = op.__qualname__ = name
-    arg, shown = _EXAMPLES[name]
-    op.__doc__ = (f"Elementwise {name}; its gradient node is ``{node_cls.__name__}``.\n\n"
-                  f"    >>> engine.{name}(engine.tensor({arg}))\n    {shown}\n")
-    return op
+    return unary_op(name, fwd, node_cls, keep, True, _EXAMPLES[name])
 
 
 sin = _make("sin")

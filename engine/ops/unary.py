@@ -124,8 +124,10 @@ _EXAMPLES: dict[str, tuple[str, str]] = {
 }
 
 
-def _make(name: str) -> Callable[[Tensor], Tensor]:
-    fwd, node_cls, keep, float_only = _TABLE[name]
+def unary_op(name: str, fwd: Callable, node_cls: type, keep: str, float_only: bool,
+             example: tuple[str, str]) -> Callable[[Tensor], Tensor]:
+    """Build the function for a one-input op: numpy ``fwd``, its node class, whether the
+    backward needs the "input" or the "result", and a docstring ``example``."""
 
     def op(a: Tensor) -> Tensor:
         x = a._data
@@ -133,8 +135,8 @@ def _make(name: str) -> Callable[[Tensor], Tensor]:
             x = x.astype(float_dtype(x.dtype))
         with np.errstate(all="ignore"):
             res = fwd(x)
-        if type(res) is not np.ndarray:
-            res = np.asarray(res)
+        if type(res) is not np.ndarray or res.dtype != x.dtype:
+            res = np.asarray(res, dtype=x.dtype)
         if not recording(a):
             return out(res)
         node = node_cls((edge(a),))
@@ -143,10 +145,14 @@ def _make(name: str) -> Callable[[Tensor], Tensor]:
         return result
 
     op.__name__ = op.__qualname__ = name
-    arg, shown = _EXAMPLES[name]
+    arg, shown = example
     op.__doc__ = (f"Elementwise {name}; its gradient node is ``{node_cls.__name__}``.\n\n"
                   f"    >>> engine.{name}(engine.tensor({arg}))\n    {shown}\n")
     return op
+
+
+def _make(name: str) -> Callable[[Tensor], Tensor]:
+    return unary_op(name, *_TABLE[name], _EXAMPLES[name])
 
 
 exp = _make("exp")

@@ -20,17 +20,22 @@ def _integer_ticks(plot: pg.PlotWidget, n: int) -> None:
         axis.setTickSpacing()
 
 
+def _plain(plot: pg.PlotWidget) -> None:
+    """A light grid, no context menu or auto-range button, plain numbers on the y axis."""
+    plot.showGrid(x=True, y=True, alpha=0.25)
+    plot.setMenuEnabled(False)
+    plot.getPlotItem().hideButtons()
+    plot.getAxis("left").enableAutoSIPrefix(False)
+
+
 class GradNormPlot(pg.PlotWidget):
     """One line per parameter: ``‖p.grad‖`` after each backward call."""
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent=parent, background="w")
         self.session = session
-        self.showGrid(x=True, y=True, alpha=0.25)
-        self.setMenuEnabled(False)
-        self.getPlotItem().hideButtons()
+        _plain(self)
         self.legend = self.addLegend(offset=(-10, 10), labelTextSize="8pt")
-        self.getAxis("left").enableAutoSIPrefix(False)
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.retranslate()
 
@@ -74,11 +79,8 @@ class LossPlot(pg.PlotWidget):
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent=parent, background="w")
         self.session = session
-        self.showGrid(x=True, y=True, alpha=0.25)
-        self.setMenuEnabled(False)
-        self.getPlotItem().hideButtons()
+        _plain(self)
         self.curve = self.plot([], [], pen=pg.mkPen("#d9480f", width=2))
-        self.getAxis("left").enableAutoSIPrefix(False)
         self.note = pg.TextItem("", color="#6b7280", anchor=(0.5, 0.5))
         self.addItem(self.note, ignoreBounds=True)
         self.retranslate()

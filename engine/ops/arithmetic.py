@@ -325,8 +325,8 @@ class PowBackward0(Node):
 
     def apply_graph(self, grads: list) -> tuple:
         (x,) = self.unpack()
-        if self.p == 0:
-            return (grads[0] * 0.0,)
+        if self.p == 0:  # a constant zero, with no history, as torch returns
+            return (const(np.zeros_like(grads[0]._data)),)
         return (grads[0] * (self.p * x ** (self.p - 1)),)
 
 

@@ -255,3 +255,11 @@ def test_every_node_class_has_a_graph_form() -> None:
     missing = sorted({f"{c.__module__}.{c.__name__}" for c in subclasses(Node)
                       if c.apply_graph is Node.apply_graph and not c.__name__.startswith("_")})
     assert not missing
+
+
+def test_gradient_of_x_to_the_zero_is_a_constant_like_torchs():
+    """d/dx x**0 is zero with no history in both libraries, even with create_graph."""
+    for lib in (engine, torch):
+        x = lib.tensor([1.5, -2.0], dtype=lib.float64, requires_grad=True)
+        (g,) = lib.autograd.grad((x ** 0).sum(), x, create_graph=True)
+        assert g.tolist() == [0.0, 0.0] and not g.requires_grad

@@ -614,6 +614,13 @@ class Session:
                 return f"{op.inputs[0]} + {op.inputs[1]}"
         return name
 
+    def _forward_env(self) -> tuple[dict[str, engine.Tensor], list[Op]]:
+        """The forward pass on the current leaves, untracked under "Forward without tracking"."""
+        if self.no_grad:
+            with engine.no_grad():
+                return self._compute(dict(self.leaves))
+        return self._compute(dict(self.leaves))
+
     def _compute(self, t: dict[str, engine.Tensor]) -> tuple[dict[str, engine.Tensor], list[Op]]:
         """Run the forward pass on leaf tensors ``t``; returns all named tensors and the ops."""
         cfg = self._config
@@ -665,12 +672,7 @@ class Session:
             (self.script_launcher or self.load_script)(self.script_path)
             return
         self._abandon_pass()
-        leaves = dict(self.leaves)
-        if self.no_grad:
-            with engine.no_grad():
-                env, ops = self._compute(leaves)
-        else:
-            env, ops = self._compute(leaves)
+        env, ops = self._forward_env()
         self.ops = ops
         self.tensors = env
         root = "out" if self._config.preset == "accumulation" else "loss"
@@ -1238,12 +1240,7 @@ class Session:
             for k in names:
                 if self.tensors[k].grad is not None:
                     self.tensors[k].grad.zero_()
-            leaves = dict(self.leaves)
-            if self.no_grad:
-                with engine.no_grad():
-                    env, ops = self._compute(leaves)
-            else:
-                env, ops = self._compute(leaves)
+            env, _ = self._forward_env()
             loss = env["loss"]
             self.losses.append(float(loss.item()))
             try:

@@ -298,8 +298,7 @@ class Module:
             if set_to_none:
                 p._grad = None
             else:
-                p._grad._data[...] = 0
-                p._grad._vc[0] += 1
+                p._grad.zero_()
 
     def state_dict(self, destination: OrderedDict | None = None, prefix: str = "",
                    keep_vars: bool = False) -> OrderedDict:

@@ -6,6 +6,8 @@ import numpy as np
 
 from engine.graph import Node
 from engine.ops.base import edge, out, recording, sum_to, unbroadcast
+from engine.ops.linalg import check_matrices, matmul, mm, save_other
+from engine.ops.shape import reshape, t
 from engine.tensor import Tensor
 
 
@@ -24,9 +26,6 @@ class AddmmBackward0(Node):
         return gb, g1, g2
 
     def apply_graph(self, grads: list) -> tuple:
-        from engine.ops.linalg import mm
-        from engine.ops.shape import t
-
         g = grads[0]
         (fb, _), (f1, _), (f2, _) = self.next_functions
         saved = self.unpack()
@@ -43,11 +42,7 @@ def addmm(bias: Tensor, mat1: Tensor, mat2: Tensor) -> Tensor:
     tensor([[3., 3.]])
     """
     m1, m2 = mat1._data, mat2._data
-    if m1.ndim != 2 or m2.ndim != 2:
-        raise RuntimeError(f"{'mat1' if m1.ndim != 2 else 'mat2'} must be a matrix")
-    if m1.shape[1] != m2.shape[0]:
-        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({m1.shape[0]}x"
-                           f"{m1.shape[1]} and {m2.shape[0]}x{m2.shape[1]})")
+    check_matrices(m1, m2, "mat1")
     names = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}
     for what, a, b in (("mat1 and mat2", m1, m2), ("self and mat2", bias._data, m2)):
         if a.dtype != b.dtype:
@@ -58,12 +53,7 @@ def addmm(bias: Tensor, mat1: Tensor, mat2: Tensor) -> Tensor:
         return out(res)
     node = AddmmBackward0((edge(bias), edge(mat1), edge(mat2)))
     node.bias_shape, node.bias_dtype = bias._data.shape, bias._data.dtype
-    keep = []
-    if mat2._rg:
-        keep.append(mat1)
-    if mat1._rg:
-        keep.append(mat2)
-    node.save(*keep)
+    save_other(node, mat1, mat2)
     return out(res, node)
 
 
@@ -73,9 +63,6 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     >>> F.linear(engine.ones(4, 3), engine.ones(2, 3), engine.zeros(2)).shape
     engine.Size([4, 2])
     """
-    from engine.ops.linalg import matmul
-    from engine.ops.shape import reshape, t
-
     wt = t(weight)
     if bias is None:
         return matmul(input, wt)

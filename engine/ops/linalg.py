@@ -37,7 +37,16 @@ def _same_dtype(a: Tensor, b: Tensor, what: str) -> None:
         raise RuntimeError(f"expected {what} to have the same dtype, but got: {an} != {bn}")
 
 
-def _save_other(node: Node, a: Tensor, b: Tensor) -> None:
+def check_matrices(ad: np.ndarray, bd: np.ndarray, first: str) -> None:
+    """torch's errors for a matrix product of two 2-D arrays (``first`` names the left one)."""
+    if ad.ndim != 2 or bd.ndim != 2:
+        raise RuntimeError(f"{first if ad.ndim != 2 else 'mat2'} must be a matrix")
+    if ad.shape[1] != bd.shape[0]:
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({ad.shape[0]}x"
+                           f"{ad.shape[1]} and {bd.shape[0]}x{bd.shape[1]})")
+
+
+def save_other(node: Node, a: Tensor, b: Tensor) -> None:
     """Save a if b needs grad, then b if a needs grad (what each gradient uses)."""
     keep = []
     if b._rg:
@@ -132,7 +141,7 @@ def _record(cls: type, a: Tensor, b: Tensor, res: np.ndarray) -> Tensor:
     if not recording(a, b):
         return out(res)
     node = cls((edge(a), edge(b)))
-    _save_other(node, a, b)
+    save_other(node, a, b)
     return out(res, node)
 
 
@@ -143,11 +152,7 @@ def mm(a: Tensor, b: Tensor) -> Tensor:
     tensor([[11.]])
     """
     ad, bd = a._data, b._data
-    if ad.ndim != 2 or bd.ndim != 2:
-        raise RuntimeError(f"{'self' if ad.ndim != 2 else 'mat2'} must be a matrix")
-    if ad.shape[1] != bd.shape[0]:
-        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({ad.shape[0]}x"
-                           f"{ad.shape[1]} and {bd.shape[0]}x{bd.shape[1]})")
+    check_matrices(ad, bd, "self")
     _same_dtype(a, b, "m1 and m2")
     return _record(MmBackward0, a, b, ad @ bd)
 

@@ -9,11 +9,12 @@ from engine.kernels import loss as lk
 from engine.ops.base import broadcast_shape, const, edge, expand_flat, flat, out, recording
 from engine.tensor import Tensor
 
-_REDUCTIONS = ("none", "mean", "sum")
+REDUCTIONS = ("none", "mean", "sum")
 _EMPTY: dict[np.dtype, np.ndarray] = {}
 
 
-def _empty(dtype: np.dtype) -> np.ndarray:
+def absent(dtype: np.dtype) -> np.ndarray:
+    """The empty array that tells a loss kernel an optional operand was not given."""
     if dtype not in _EMPTY:
         _EMPTY[dtype] = np.empty(0, dtype)
     return _EMPTY[dtype]
@@ -30,9 +31,9 @@ class BinaryCrossEntropyWithLogitsBackward0(Node):
         denom = float(x.size) if self.reduction == "mean" else 1.0
         dt = x.dtype
         w = expand_flat(self.weight.astype(dt, copy=False), shape) \
-            if self.weight is not None else _empty(dt)
+            if self.weight is not None else absent(dt)
         pw = expand_flat(self.pos_weight.astype(dt, copy=False), shape) \
-            if self.pos_weight is not None else _empty(dt)
+            if self.pos_weight is not None else absent(dt)
         gf = flat(g.astype(dt, copy=False))
         (fx, _), (fy, _) = self.next_functions
         gx = lk.bce_logits_bwd_input(gf, flat(x), flat(y), w, pw, denom).reshape(shape) \
@@ -74,7 +75,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,  # noqa: A00
     >>> F.binary_cross_entropy_with_logits(z, engine.tensor([1.0, 0.0]))  # mean over elements
     tensor(0.6931, grad_fn=<BinaryCrossEntropyWithLogitsBackward0>)
     """
-    if reduction not in _REDUCTIONS:
+    if reduction not in REDUCTIONS:
         raise ValueError(f"{reduction} is not a valid value for reduction")
     if not isinstance(input, Tensor) or not isinstance(target, Tensor):
         raise TypeError("binary_cross_entropy_with_logits(): input and target must be Tensors")

@@ -25,20 +25,12 @@ from engine.ops.base import (
     sum_to,
     unbroadcast,
 )
+from engine.ops.loss import REDUCTIONS, absent
 from engine.tensor import Tensor
-
-_REDUCTIONS = ("none", "mean", "sum")
-_EMPTY: dict[np.dtype, np.ndarray] = {}
-
-
-def _empty(dtype: np.dtype) -> np.ndarray:
-    if dtype not in _EMPTY:
-        _EMPTY[dtype] = np.empty(0, dtype)
-    return _EMPTY[dtype]
 
 
 def _check_reduction(reduction: str) -> None:
-    if reduction not in _REDUCTIONS:
+    if reduction not in REDUCTIONS:
         raise ValueError(f"{reduction} is not a valid value for reduction")
 
 
@@ -146,7 +138,7 @@ class BinaryCrossEntropyBackward0(Node):
         shape, dt = x.shape, x.dtype
         denom = float(x.size) if self.reduction == "mean" else 1.0
         w = expand_flat(self.weight.astype(dt, copy=False), shape) \
-            if self.weight is not None else _empty(dt)
+            if self.weight is not None else absent(dt)
         gf = flat(np.ascontiguousarray(g, dtype=dt))
         (fx, _), (fy, _) = self.next_functions
         gx = lk.bce_bwd_input(gf, flat(x), flat(y), w, denom).reshape(shape) \

@@ -12,7 +12,8 @@ from engine.ops.base import edge, expand_flat, out, recording, wrap_dim
 from engine.tensor import Tensor
 
 
-def _dims(dim: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
+def reduce_dims(dim: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
+    """``dim`` (None, an int or a sequence) as sorted, wrapped, distinct axes."""
     if dim is None:
         return tuple(range(ndim))
     dims = (dim,) if isinstance(dim, int) else tuple(dim)
@@ -53,7 +54,7 @@ class MeanBackward1(SumBackward0):
 def _reduce(a: Tensor, dim: int | Sequence[int] | None, keepdim: bool, mean: bool,
             dtype: dtypes.dtype | None) -> Tensor:
     x = a._data
-    dims = _dims(dim, x.ndim)
+    dims = reduce_dims(dim, x.ndim)
     if mean and x.dtype.kind != "f" and dtype is None:
         raise RuntimeError(
             "mean(): could not infer output dtype. Input dtype must be either a floating point "

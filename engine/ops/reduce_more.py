@@ -19,6 +19,7 @@ from engine import dtypes
 from engine.graph import Node
 from engine.kernels import reduce_more as rk
 from engine.ops.base import const, edge, flat, out, recording, wrap_dim
+from engine.ops.reduce import reduce_dims
 from engine.tensor import Tensor, _wrap
 
 Dims = int | Sequence[int] | None
@@ -29,16 +30,6 @@ class MaxResult(NamedTuple):
 
     values: Tensor
     indices: Tensor
-
-
-def _dims(dim: Dims, ndim: int) -> tuple[int, ...]:
-    if dim is None:
-        return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
-    wrapped = tuple(sorted(wrap_dim(d, ndim) for d in dims))
-    if len(set(wrapped)) != len(wrapped):
-        raise RuntimeError(f"dim {wrapped[0]} appears multiple times in the list of dims")
-    return wrapped or tuple(range(ndim))
 
 
 class _Rows:
@@ -274,7 +265,7 @@ def amax(a: Tensor, dim: Dims = (), keepdim: bool = False) -> Tensor:
     >>> engine.tensor([[1.0, 5.0], [7.0, 2.0]]).amax(0)
     tensor([7., 5.])
     """
-    return _extreme_all(a, _dims(dim, a._data.ndim), keepdim, True, AmaxBackward0,
+    return _extreme_all(a, reduce_dims(dim, a._data.ndim), keepdim, True, AmaxBackward0,
                         _given(dim))
 
 
@@ -285,7 +276,7 @@ def amin(a: Tensor, dim: Dims = (), keepdim: bool = False) -> Tensor:
     >>> engine.amin(x), x.amin(dim=0)
     (tensor(1.), tensor([2., 1.]))
     """
-    return _extreme_all(a, _dims(dim, a._data.ndim), keepdim, False, AminBackward0,
+    return _extreme_all(a, reduce_dims(dim, a._data.ndim), keepdim, False, AminBackward0,
                         _given(dim))
 
 
@@ -428,7 +419,7 @@ def _var(a: Tensor, dim: Any, unbiased: bool | None, keepdim: bool, correction: 
     if x.dtype.kind != "f":
         raise RuntimeError(f"{'std' if std else 'var'} and var_mean only support floating "
                            f"point and complex dtypes")
-    lay = _Rows(x, _dims(dim, x.ndim), keepdim)
+    lay = _Rows(x, reduce_dims(dim, x.ndim), keepdim)
     rows = lay.rows
     if lay.n:
         # the mean taken relative to each row's first entry: a constant row then has its
@@ -503,7 +494,7 @@ def logsumexp(a: Tensor, dim: Dims, keepdim: bool = False) -> Tensor:
     x = a._data
     if x.dtype.kind != "f":
         x = x.astype(dtypes.DEFAULT.np)
-    lay = _Rows(x, _dims(dim, x.ndim), keepdim)
+    lay = _Rows(x, reduce_dims(dim, x.ndim), keepdim)
     rows = lay.rows
     m = np.max(rows, axis=1) if lay.n else np.full(rows.shape[0], -np.inf, x.dtype)
     m = np.where(np.isinf(m), 0, m).astype(x.dtype)
@@ -576,7 +567,7 @@ def norm(a: Tensor, p: float | str | None = "fro", dim: Dims = None, keepdim: bo
     if x.dtype.kind != "f":
         raise RuntimeError("linalg.vector_norm: Expected a floating point or complex tensor as "
                            f"input. Got {dtypes.from_np(x.dtype).name.capitalize()}")
-    lay = _Rows(x, _dims(dim, x.ndim), keepdim)
+    lay = _Rows(x, reduce_dims(dim, x.ndim), keepdim)
     ab = np.abs(lay.rows)
     if p == math.inf:
         vals = ab.max(axis=1) if lay.n else np.zeros(ab.shape[0], x.dtype)

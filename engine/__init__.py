@@ -12,67 +12,34 @@ engine.Size([5, 3])
 """
 
 from engine import (
-                             _numba_cache,  # noqa: F401  (sets NUMBA_CACHE_DIR before numba loads)
-                             autograd,
-                             nn,
-                             ops,
+    _numba_cache,  # noqa: F401  (sets NUMBA_CACHE_DIR before numba loads)
+    autograd,
+    nn,
+    ops,
+    optim,
 )
 from engine.creation import (
-                             arange,
-                             eye,
-                             from_numpy,
-                             full,
-                             full_like,
-                             manual_seed,
-                             ones,
-                             ones_like,
-                             rand,
-                             randn,
-                             randn_like,
-                             tensor,
-                             zeros,
-                             zeros_like,
+    arange,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    manual_seed,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    randn_like,
+    tensor,
+    zeros,
+    zeros_like,
 )
 from engine.dtypes import bool_ as bool  # noqa: A001 - torch's name
 from engine.dtypes import dtype, float32, float64, int64
 from engine.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from engine.ops.activation import log_softmax, softmax
 from engine.ops.arithmetic import add, div, mul, neg, pow, sub
-from engine.ops.linalg import bmm, dot, matmul, mm, mv
-from engine.ops.reduce import mean, sum
-from engine.ops.shape import (
-                             clone,
-                             expand,
-                             flatten,
-                             permute,
-                             reshape,
-                             squeeze,
-                             t,
-                             transpose,
-                             unsqueeze,
-)
-from engine.ops.unary import abs, exp, log, reciprocal, relu, sigmoid, sqrt, tanh
-from engine.tensor import Size, Tensor
-
-float = float32  # noqa: A001 - torch's aliases
-double = float64
-long = int64
-
-__version__ = "0.1.0"
-
-__all__ = [
-    "Size", "Tensor", "abs", "add", "arange", "autograd", "bmm", "bool", "clone", "div", "dot",
-    "double", "dtype", "enable_grad", "exp", "expand", "eye", "flatten", "float", "float32",
-    "float64", "from_numpy", "full", "full_like", "int64", "is_grad_enabled", "log", "long",
-    "manual_seed", "matmul", "mean", "mm", "mul", "mv", "neg", "nn", "no_grad", "ones",
-    "ones_like", "ops", "permute", "pow", "rand", "randn", "randn_like", "reciprocal", "relu",
-    "reshape", "set_grad_enabled", "sigmoid", "sqrt", "squeeze", "sub", "sum", "t", "tanh",
-    "tensor", "transpose", "unsqueeze", "zeros", "zeros_like",
-]
-
-# ---------------------------------------------------------------- issue 3: more ops, optim
-from engine import optim  # noqa: E402
-from engine.ops.activation import log_softmax, softmax  # noqa: E402
-from engine.ops.elementwise_more import (  # noqa: E402
+from engine.ops.elementwise_more import (
     clamp,
     cos,
     expm1,
@@ -84,28 +51,138 @@ from engine.ops.elementwise_more import (  # noqa: E402
     square,
     where,
 )
-from engine.ops.join import cat, chunk, gather, split, stack, unbind  # noqa: E402
-from engine.ops.layers import addmm  # noqa: E402
-from engine.ops.reduce_more import (  # noqa: E402
+from engine.ops.join import cat, chunk, gather, split, stack, unbind
+from engine.ops.layers import addmm
+from engine.ops.linalg import bmm, dot, matmul, mm, mv
+from engine.ops.reduce import mean, sum
+from engine.ops.reduce_more import (  # noqa: A004 - torch's names
     amax,
     amin,
     argmax,
     argmin,
     logsumexp,
-    max,  # noqa: A004
-    min,  # noqa: A004
+    max,
+    min,
     norm,
     prod,
     std,
     var,
 )
+from engine.ops.shape import (
+    clone,
+    expand,
+    flatten,
+    permute,
+    reshape,
+    squeeze,
+    t,
+    transpose,
+    unsqueeze,
+)
+from engine.ops.unary import abs, exp, log, reciprocal, relu, sigmoid, sqrt, tanh
+from engine.tensor import Size, Tensor
 
+float = float32  # noqa: A001 - torch's aliases
+double = float64
+long = int64
 clip = clamp
 concat = cat
 
-__all__ += [
-    "addmm", "amax", "amin", "argmax", "argmin", "cat", "chunk", "clamp", "clip", "concat",
-    "cos", "expm1", "gather", "log1p", "log_softmax", "logsumexp", "max", "maximum", "min",
-    "minimum", "norm", "optim", "prod", "rsqrt", "sin", "softmax", "split", "square", "stack",
-    "std", "unbind", "var", "where",
+__version__ = "0.1.0"
+
+__all__ = [
+    "Size",
+    "Tensor",
+    "abs",
+    "add",
+    "addmm",
+    "amax",
+    "amin",
+    "arange",
+    "argmax",
+    "argmin",
+    "autograd",
+    "bmm",
+    "bool",
+    "cat",
+    "chunk",
+    "clamp",
+    "clip",
+    "clone",
+    "concat",
+    "cos",
+    "div",
+    "dot",
+    "double",
+    "dtype",
+    "enable_grad",
+    "exp",
+    "expand",
+    "expm1",
+    "eye",
+    "flatten",
+    "float",
+    "float32",
+    "float64",
+    "from_numpy",
+    "full",
+    "full_like",
+    "gather",
+    "int64",
+    "is_grad_enabled",
+    "log",
+    "log1p",
+    "log_softmax",
+    "logsumexp",
+    "long",
+    "manual_seed",
+    "matmul",
+    "max",
+    "maximum",
+    "mean",
+    "min",
+    "minimum",
+    "mm",
+    "mul",
+    "mv",
+    "neg",
+    "nn",
+    "no_grad",
+    "norm",
+    "ones",
+    "ones_like",
+    "ops",
+    "optim",
+    "permute",
+    "pow",
+    "prod",
+    "rand",
+    "randn",
+    "randn_like",
+    "reciprocal",
+    "relu",
+    "reshape",
+    "rsqrt",
+    "set_grad_enabled",
+    "sigmoid",
+    "sin",
+    "softmax",
+    "split",
+    "sqrt",
+    "square",
+    "squeeze",
+    "stack",
+    "std",
+    "sub",
+    "sum",
+    "t",
+    "tanh",
+    "tensor",
+    "transpose",
+    "unbind",
+    "unsqueeze",
+    "var",
+    "where",
+    "zeros",
+    "zeros_like",
 ]

@@ -1,12 +1,7 @@
-"""``engine.nn``: neural-network building blocks (``functional`` for now)."""
+"""``engine.nn``: modules, parameters, initialisers and ``functional``."""
 
-from engine.nn import functional
-
-__all__ = ["functional"]
-
-# ---------------------------------------------------------------- issue 3: modules, init
-from engine.nn import init  # noqa: E402
-from engine.nn.modules import (  # noqa: E402
+from engine.nn import functional, init
+from engine.nn.modules import (
     GELU,
     Dropout,
     Flatten,
@@ -20,7 +15,22 @@ from engine.nn.modules import (  # noqa: E402
     Softmax,
     Tanh,
 )
-from engine.nn.parameter import Parameter  # noqa: E402
+from engine.nn.parameter import Parameter
 
-__all__ += ["GELU", "Dropout", "Flatten", "Identity", "LeakyReLU", "Linear", "Module",
-            "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh", "init"]
+__all__ = [
+    "GELU",
+    "Dropout",
+    "Flatten",
+    "Identity",
+    "LeakyReLU",
+    "Linear",
+    "Module",
+    "Parameter",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Softmax",
+    "Tanh",
+    "functional",
+    "init",
+]

@@ -6,7 +6,20 @@ from typing import Any
 
 import numpy as np
 
-from engine.ops import arithmetic, convert, indexing, linalg, loss, reduce, shape, unary
+from engine.ops import (
+    activation,
+    arithmetic,
+    convert,
+    elementwise_more,
+    indexing,
+    join,
+    linalg,
+    loss,
+    reduce,
+    reduce_more,
+    shape,
+    unary,
+)
 from engine.ops.base import scalar_or_data
 from engine.ops.convert import cast
 from engine.tensor import Tensor, _wrap
@@ -42,6 +55,15 @@ def _rmatmul(a: Tensor, b: Any) -> Tensor:
     return linalg.matmul(b, a)
 
 
+def _where_method(a: Tensor, condition: Tensor, other: Any) -> Tensor:
+    """``a.where(condition, other)``: torch's method order for ``where``.
+
+    >>> x = engine.tensor([-1.0, 2.0]); x.where(x > 0, 0.0)
+    tensor([0., 2.])
+    """
+    return elementwise_more.where(condition, a, other)
+
+
 _METHODS: dict[str, Any] = {
     # arithmetic
     "add": arithmetic.add, "sub": arithmetic.sub, "mul": arithmetic.mul,
@@ -75,28 +97,10 @@ _METHODS: dict[str, Any] = {
     # linear algebra
     "matmul": linalg.matmul, "mm": linalg.mm, "mv": linalg.mv, "dot": linalg.dot,
     "bmm": linalg.bmm,
-}
-
-
-_METHODS.update({"to": convert.to, "float": convert.caster("float32"),
-                 "double": convert.caster("float64"), "long": convert.caster("int64"),
-                 "bool": convert.caster("bool_")})
-
-# ---------------------------------------------------------------- issue 3: more ops
-# (elementwise_more, activation, reduce_more, join; kept as one block for easy merging)
-from engine.ops import activation, elementwise_more, join, reduce_more  # noqa: E402
-
-
-def _where_method(a: Tensor, condition: Tensor, other: Any) -> Tensor:
-    """``a.where(condition, other)``: torch's method order for ``where``.
-
-    >>> x = engine.tensor([-1.0, 2.0]); x.where(x > 0, 0.0)
-    tensor([0., 2.])
-    """
-    return elementwise_more.where(condition, a, other)
-
-
-_METHODS.update({
+    # conversions
+    "to": convert.to, "float": convert.caster("float32"), "double": convert.caster("float64"),
+    "long": convert.caster("int64"), "bool": convert.caster("bool_"),
+    # more elementwise ops, activations, reductions and joins
     "sin": elementwise_more.sin, "cos": elementwise_more.cos,
     "log1p": elementwise_more.log1p, "expm1": elementwise_more.expm1,
     "rsqrt": elementwise_more.rsqrt, "square": elementwise_more.square,
@@ -110,10 +114,11 @@ _METHODS.update({
     "logsumexp": reduce_more.logsumexp, "norm": reduce_more.norm,
     "split": join.split, "chunk": join.chunk, "unbind": join.unbind,
     "repeat": join.repeat, "gather": join.gather,
-})
+}
+
 
 for _name, _fn in _METHODS.items():
     setattr(Tensor, _name, _fn)
 
-__all__ = ["cast", "arithmetic", "convert", "indexing", "linalg", "loss", "reduce", "shape",
-           "unary", "activation", "elementwise_more", "join", "reduce_more"]
+__all__ = ["activation", "arithmetic", "cast", "convert", "elementwise_more", "indexing", "join",
+           "linalg", "loss", "reduce", "reduce_more", "shape", "unary"]

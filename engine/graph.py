@@ -96,7 +96,11 @@ class _Saved:
         self.tensor = None if fn is node else t
 
     def unpack(self, node: Node) -> Tensor:
-        """The saved value as a tensor connected to the graph."""
+        """The saved value as a tensor connected to the graph.
+
+        A node's own output is rebuilt from the saved buffer as that output, so save it
+        with its own shape; ops that keep a reshaped copy rebuild it themselves.
+        """
         from engine.tensor import _wrap
 
         t = self.tensor

@@ -151,4 +151,40 @@ def _ratio_row(name: str, res: dict[str, float], target: float | None) -> Row:
     return row
 
 
-CASES = {"tutorial": case_tutorial, "chain": case_chain}
+# ----------------------------------------------------------------------------- case 3
+def training_step(lib: Any, fn: Any, compiled: bool) -> Callable[[], Any]:
+    """One SGD training step of the tutorial network: zero_grad, forward, backward, step.
+
+    ``compiled``: the engine's ``autograd.Plan`` of the same step (one Numba call)."""
+    parts = tutorial_parts(lib, fn)
+    w, b = parts["w"], parts["b"]
+    opt = lib.optim.SGD([w, b], lr=0.1, momentum=0.9)
+    if compiled:
+        plan = lib.autograd.Plan(parts["forward"], opt)
+        for _ in range(3):
+            plan()
+        assert plan.compiled, plan.reason
+        return plan
+
+    def step() -> None:
+        opt.zero_grad()
+        parts["forward"]().backward()
+        opt.step()
+
+    return step
+
+
+def case_plan(cfg: Config) -> list[Row]:
+    engine, ef, torch, tf = _libs()
+    set_threads(1)
+    sides = {"engine": (training_step(engine, ef, True), None),
+             "torch": (training_step(torch, tf, False), None),
+             "eager": (training_step(engine, ef, False), None)}
+    res = compare(sides, repeats=cfg.reps(3000, 400), warmup=50, block=20)
+    row = _ratio_row("tutorial net training step (SGD), compiled autograd.Plan", res, 0.05)
+    row.note = (f"engine's eager step {res['eager'] * 1e6:.1f} us "
+                f"({res['eager'] / res['torch']:.2f}x); torch eager loop")
+    return [row]
+
+
+CASES = {"tutorial": case_tutorial, "chain": case_chain, "plan": case_plan}

@@ -10,12 +10,13 @@ from engine.autograd.anomaly import detect_anomaly, set_detect_anomaly
 from engine.autograd.engine import Step, backward_steps, run
 from engine.autograd.function import Function, FunctionCtx
 from engine.autograd.gradcheck import gradcheck
+from engine.autograd.plan import Plan
 from engine.graph import Node, RemovableHandle
 from engine.ops.convert import cast
 from engine.tensor import Tensor, _wrap
 
 __all__ = ["Function", "FunctionCtx", "detect_anomaly", "set_detect_anomaly", "backward", "grad",
-           "gradcheck", "backward_steps", "Step", "Node", "RemovableHandle", "functional"]
+           "gradcheck", "backward_steps", "Step", "Node", "RemovableHandle", "functional", "Plan"]
 
 
 def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,

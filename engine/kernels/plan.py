@@ -1,0 +1,251 @@
+"""The compiled plan's interpreter: one Numba call runs a whole training step.
+
+A plan (``engine.autograd.Plan``) lowers a captured graph to a flat program of
+fixed-width instructions over one arena array that holds every value, gradient and
+optimizer buffer of the step.  ``run_plan`` walks the program once: forward ops,
+then backward ops, then the optimizer updates.  It is compiled once per dtype, so a
+new graph structure is just a new program, never a new compile.
+
+Program layout (``code``, int64): a header, ``WIDTH`` ints per instruction, then the
+float constants (read through a float64 view of the same array, so the Python side
+can change a learning rate without touching the instructions).  The backward and
+optimizer ops call the same kernels the node-by-node loop calls, so a compiled step
+computes the same gradient values as ``loss.backward()``.
+"""
+
+import math
+
+import numba
+import numpy as np
+
+from engine.kernels import kernel
+from engine.kernels.elementwise import relu_bwd, sigmoid_bwd, tanh_bwd
+from engine.kernels.loss import bce_logits_bwd_input
+from engine.kernels.loss_more import mse_bwd
+from engine.kernels.optim import sgd_step
+
+MAGIC = 0x6A6974677261  # "jitgra": anything else (e.g. warm-up's dummy array) is a no-op
+HEADER = 8  # magic, instruction count, float-constant base (in float64 slots), unused...
+WIDTH = 12  # op, then up to 11 operands
+
+# forward
+MM = 1          # out, a, b, m, k, n, ta, tb           out(m,n) = op(a) @ op(b)
+ADD = 2         # out, a, b, rows, cols, mode_a, mode_b, sign   broadcast a +/- b
+UNARY = 3       # out, a, n, which
+BCE = 4         # out, x, y, n, mean                   with-logits loss, no weights
+MSE = 5         # out, x, y, n, mean
+SUM = 6         # out, a, n, mean
+ADD_ROWS = 7    # out, bias, rows, cols, mode          out += bias, in place
+SCALE = 8       # out, a, n, fconst                    out = a * constant
+# backward
+ZERO = 20       # off, n
+SEED = 21       # off                                  the loss's own gradient: 1
+B_MM = 22       # g, a, b, ga, gb, m, k, n, ta, tb, scratch
+B_ADD = 23      # g, ga, gb, rows, cols, mode_a, mode_b, sign   (ga/gb -1: not needed)
+B_UNARY = 24    # g, res, ga, n, which
+B_BCE = 25      # g, x, y, gx, n, mean
+B_MSE = 26      # g, x, y, gx, gy, n, mean
+B_SUM = 27      # g, ga, n, mean
+B_SCALE = 28    # g, ga, n, fconst
+# optimizer
+SGD = 40        # p, g, buf, n, fconst (lr, momentum, dampening, wd, nesterov, maximize), flag
+
+RELU, SIGMOID, TANH = 0, 1, 2
+FULL, ROW, SCALAR = 0, 1, 2  # how an operand of ADD broadcasts to (rows, cols)
+
+_SMALL_MM = 4096  # below this many multiply-adds a plain loop beats a BLAS call
+
+
+_inner = numba.njit(cache=True, nogil=True, error_model="numpy")  # helpers of run_plan
+
+
+@_inner
+def _mm(arena, out, a, b, m, k, n, ta, tb):
+    """out(m, n) = op(a) @ op(b); ``ta``/``tb``: the buffer holds the operand transposed.
+    One branch per layout, so each product is typed with concrete (C or F) layouts."""
+    o = arena[out:out + m * n].reshape((m, n))
+    if ta:
+        av = arena[a:a + m * k].reshape((k, m)).T
+        if tb:
+            _matmul(av, arena[b:b + k * n].reshape((n, k)).T, o)
+        else:
+            _matmul(av, arena[b:b + k * n].reshape((k, n)), o)
+    else:
+        av = arena[a:a + m * k].reshape((m, k))
+        if tb:
+            _matmul(av, arena[b:b + k * n].reshape((n, k)).T, o)
+        else:
+            _matmul(av, arena[b:b + k * n].reshape((k, n)), o)
+
+
+@_inner
+def _matmul(a, b, out):
+    m, k = a.shape
+    n = b.shape[1]
+    if m * k * n <= _SMALL_MM:
+        for i in range(m):
+            for j in range(n):
+                acc = 0.0
+                for p in range(k):
+                    acc += a[i, p] * b[p, j]
+                out[i, j] = acc
+    else:
+        np.dot(a, b, out)
+
+
+@_inner
+def _add_into(arena, dst, src, r, c, trans):
+    """arena[dst] += the (r, c) matrix at ``src``, or its transpose when ``trans``."""
+    if trans:
+        for i in range(r):
+            for j in range(c):
+                arena[dst + j * r + i] += arena[src + i * c + j]
+    else:
+        for i in range(r * c):
+            arena[dst + i] += arena[src + i]
+
+
+@_inner
+def _operand(arena, off, mode, i, j, cols):
+    if mode == FULL:
+        return arena[off + i * cols + j]
+    if mode == ROW:
+        return arena[off + j]
+    return arena[off]
+
+
+@kernel("plan", "ia")
+def run_plan(code, arena):
+    """Run the program in ``code`` over ``arena``; returns the number of ops run."""
+    if code.size < HEADER or code[0] != MAGIC:
+        return 0
+    fc = code.view(np.float64)
+    n_ops = code[1]
+    for op_i in range(n_ops):
+        base = HEADER + op_i * WIDTH
+        op = code[base]
+        c = code[base + 1:base + WIDTH]
+        if op == MM:
+            _mm(arena, c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7])
+        elif op == ADD:
+            out, a, b, rows, cols, ma, mb = c[0], c[1], c[2], c[3], c[4], c[5], c[6]
+            sign = c[7]
+            for i in range(rows):
+                for j in range(cols):
+                    x = _operand(arena, a, ma, i, j, cols)
+                    y = _operand(arena, b, mb, i, j, cols)
+                    arena[out + i * cols + j] = x + y if sign > 0 else x - y
+        elif op == ADD_ROWS:
+            out, bias, rows, cols, mode = c[0], c[1], c[2], c[3], c[4]
+            for i in range(rows):
+                for j in range(cols):
+                    arena[out + i * cols + j] += _operand(arena, bias, mode, i, j, cols)
+        elif op == SCALE:
+            s = fc[c[3]]
+            for i in range(c[2]):
+                arena[c[0] + i] = arena[c[1] + i] * s
+        elif op == UNARY:
+            out, a, n, which = c[0], c[1], c[2], c[3]
+            for i in range(n):
+                x = arena[a + i]
+                if which == RELU:
+                    arena[out + i] = x if x > 0 else 0.0 * x if x != x else 0.0
+                elif which == SIGMOID:
+                    arena[out + i] = 1.0 / (1.0 + math.exp(-x))
+                else:
+                    arena[out + i] = math.tanh(x)
+        elif op == BCE:
+            out, x, y, n = c[0], c[1], c[2], c[3]
+            total = 0.0
+            for i in range(n):
+                xi = arena[x + i]
+                log_sig = min(xi, 0.0) - math.log1p(math.exp(-abs(xi)))
+                total += (1.0 - arena[y + i]) * xi - log_sig
+            arena[out] = total / n if c[4] else total
+        elif op == MSE:
+            out, x, y, n = c[0], c[1], c[2], c[3]
+            total = 0.0
+            for i in range(n):
+                d = arena[x + i] - arena[y + i]
+                total += d * d
+            arena[out] = total / n if c[4] else total
+        elif op == SUM:
+            out, a, n = c[0], c[1], c[2]
+            total = 0.0
+            for i in range(n):
+                total += arena[a + i]
+            arena[out] = total / n if c[3] else total
+        elif op == ZERO:
+            arena[c[0]:c[0] + c[1]] = 0.0
+        elif op == SEED:
+            arena[c[0]] = 1.0
+        elif op == B_MM:
+            g, a_off, b_off, ga, gb = c[0], c[1], c[2], c[3], c[4]
+            m, k, n, ta, tb, scratch = c[5], c[6], c[7], c[8], c[9], c[10]
+            if ga >= 0:  # d op(a) = g @ op(b)^T, an (m, k) matrix: b^T is b with tb flipped
+                _mm(arena, scratch, g, b_off, m, n, k, 0, 1 - tb)
+                _add_into(arena, ga, scratch, m, k, ta)
+            if gb >= 0:  # d op(b) = op(a)^T @ g, a (k, n) matrix
+                _mm(arena, scratch, a_off, g, k, m, n, 1 - ta, 0)
+                _add_into(arena, gb, scratch, k, n, tb)
+        elif op == B_ADD:
+            g, ga, gb, rows, cols, ma, mb, sign = c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]
+            for i in range(rows):
+                for j in range(cols):
+                    gij = arena[g + i * cols + j]
+                    if ga >= 0:
+                        if ma == FULL:
+                            arena[ga + i * cols + j] += gij
+                        elif ma == ROW:
+                            arena[ga + j] += gij
+                        else:
+                            arena[ga] += gij
+                    if gb >= 0:
+                        v = gij if sign > 0 else -gij
+                        if mb == FULL:
+                            arena[gb + i * cols + j] += v
+                        elif mb == ROW:
+                            arena[gb + j] += v
+                        else:
+                            arena[gb] += v
+        elif op == B_UNARY:
+            g, res, ga, n, which = c[0], c[1], c[2], c[3], c[4]
+            gv, rv = arena[g:g + n], arena[res:res + n]
+            if which == RELU:
+                d = relu_bwd(gv, rv)
+            elif which == SIGMOID:
+                d = sigmoid_bwd(gv, rv)
+            else:
+                d = tanh_bwd(gv, rv)
+            for i in range(n):
+                arena[ga + i] += d[i]
+        elif op == B_BCE:
+            g, x, y, gx, n = c[0], c[1], c[2], c[3], c[4]
+            none = arena[0:0]
+            d = bce_logits_bwd_input(arena[g:g + 1], arena[x:x + n], arena[y:y + n], none, none,
+                                     float(n) if c[5] else 1.0)
+            for i in range(n):
+                arena[gx + i] += d[i]
+        elif op == B_MSE:
+            g, x, y, gx, gy, n = c[0], c[1], c[2], c[3], c[4], c[5]
+            d = mse_bwd(arena[g:g + 1], arena[x:x + n], arena[y:y + n], float(n) if c[6] else 1.0)
+            for i in range(n):
+                if gx >= 0:
+                    arena[gx + i] += d[i]
+                if gy >= 0:
+                    arena[gy + i] -= d[i]
+        elif op == B_SUM:
+            g, ga, n = c[0], c[1], c[2]
+            v = arena[g] / n if c[3] else arena[g]
+            for i in range(n):
+                arena[ga + i] += v
+        elif op == B_SCALE:
+            s = fc[c[3]]
+            for i in range(c[2]):
+                arena[c[1] + i] += arena[c[0] + i] * s
+        elif op == SGD:
+            p, g, buf, n, k = c[0], c[1], c[2], c[3], c[4]
+            sgd_step(arena[p:p + n], arena[g:g + n], arena[buf:buf + n], fc[k], fc[k + 1],
+                     fc[k + 2], fc[k + 3], fc[k + 4], fc[k + 5], float(c[5]))
+            c[5] = 0  # the momentum buffer exists from now on (writes through to ``code``)
+    return n_ops

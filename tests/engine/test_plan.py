@@ -1,0 +1,313 @@
+"""``engine.autograd.Plan``: a compiled training step must do exactly what the eager
+step does.  Every scenario runs three ways - torch's eager loop, the engine's eager
+loop, and the plan - and compares losses, parameters, gradients and optimizer state
+after every step."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import engine
+import engine.nn.functional as F  # noqa: N812
+from engine.autograd import Plan
+
+DTYPES = {"float32": (np.float32, 2e-5), "float64": (np.float64, 1e-11)}
+
+
+def _net(lib: Any, fn: Any, kind: str, dtype: np.dtype, shapes: tuple[int, ...], seed: int
+         ) -> tuple[Callable[[], Any], list[Any], list[Any]]:
+    """A loss function over leaves made from the same numbers in ``lib``; returns
+    (loss_fn, parameters, inputs)."""
+    rng = np.random.default_rng(seed)
+
+    def t(a: np.ndarray, grad: bool = False) -> Any:
+        return lib.tensor(a.astype(dtype), requires_grad=grad)
+
+    if kind == "tutorial":  # the tutorial network: x @ w + b, BCE with logits
+        n_in, n_out = shapes
+        x, y = t(np.ones(n_in)), t(np.zeros(n_out))
+        w, b = t(rng.standard_normal((n_in, n_out)), True), t(rng.standard_normal(n_out), True)
+        return (lambda: fn.binary_cross_entropy_with_logits(lib.matmul(x, w) + b, y)), \
+            [w, b], [x, y]
+    batch, n_in, hidden, n_out = shapes
+    x = t(rng.standard_normal((batch, n_in)))
+    w1 = t(rng.standard_normal((hidden, n_in)) / np.sqrt(n_in), True)
+    b1 = t(rng.standard_normal(hidden) * 0.1, True)
+    w2 = t(rng.standard_normal((n_out, hidden)) / np.sqrt(hidden), True)
+    b2 = t(rng.standard_normal(n_out) * 0.1, True)
+    act = {"mlp_relu": fn.relu, "mlp_tanh": lib.tanh, "mlp_sigmoid": lib.sigmoid}[kind]
+    if kind == "mlp_sigmoid":  # BCE on 0/1 targets
+        y = t((rng.random((batch, n_out)) > 0.5).astype(float))
+
+        def loss() -> Any:
+            return fn.binary_cross_entropy_with_logits(
+                fn.linear(act(fn.linear(x, w1, b1)), w2, b2), y, reduction="sum")
+    else:  # regression
+        y = t(rng.standard_normal((batch, n_out)))
+
+        def loss() -> Any:
+            return fn.mse_loss(fn.linear(act(fn.linear(x, w1, b1)), w2, b2), y)
+    return loss, [w1, b1, w2, b2], [x, y]
+
+
+def _run(way: str, kind: str, dtype: np.dtype, shapes: tuple[int, ...], steps: int,
+         opt_kw: dict | None, feed: bool = False, seed: int = 0) -> dict[str, list]:
+    lib, fn = (torch, torch.nn.functional) if way == "torch" else (engine, F)
+    loss_fn, params, inputs = _net(lib, fn, kind, dtype, shapes, seed)
+    opt = lib.optim.SGD(params, **opt_kw) if opt_kw is not None else None
+    plan = Plan(loss_fn, opt) if way == "plan" else None
+    rng = np.random.default_rng(seed + 1)
+    out: dict[str, list] = {"loss": [], "params": [], "grads": [], "bufs": []}
+    for _ in range(steps):
+        if feed:  # a new batch, written into the input tensor in place
+            with lib.no_grad():
+                inputs[0].copy_(lib.tensor(rng.standard_normal(inputs[0].shape).astype(dtype)))
+        if plan is not None:
+            loss = plan()
+        else:
+            if opt is not None:
+                opt.zero_grad()
+            loss = loss_fn()
+            loss.backward()
+            if opt is not None:
+                opt.step()
+        out["loss"].append(loss.item())
+        out["params"].append([p.detach().numpy().copy() for p in params])
+        out["grads"].append([p.grad.numpy().copy() for p in params])
+        if opt is not None and opt_kw.get("momentum"):
+            out["bufs"].append([opt.state[p]["momentum_buffer"].numpy().copy() for p in params])
+    if plan is not None:
+        out["plan"] = [plan]
+    return out
+
+
+def _same(got: dict, want: dict, tol: float) -> None:
+    np.testing.assert_allclose(got["loss"], want["loss"], rtol=tol, atol=tol)
+    for key in ("params", "grads", "bufs"):
+        for step, (g, w) in enumerate(zip(got[key], want[key])):
+            for a, b in zip(g, w):
+                np.testing.assert_allclose(a, b, rtol=tol, atol=tol, err_msg=f"{key} {step}")
+                assert a.dtype == b.dtype
+
+
+OPTIONS = [
+    {"lr": 0.1},
+    {"lr": 0.05, "momentum": 0.9},
+    {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01},
+    {"lr": 0.05, "momentum": 0.5, "dampening": 0.3, "maximize": True},
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("opt_kw", OPTIONS, ids=lambda kw: "-".join(kw))
+@pytest.mark.parametrize("kind,shapes", [
+    ("tutorial", (5, 3)),
+    ("mlp_relu", (8, 4, 16, 3)),
+    ("mlp_tanh", (6, 3, 5, 2)),
+    ("mlp_sigmoid", (4, 2, 8, 1)),
+])
+def test_training_matches_torch_and_eager(kind: str, shapes: tuple, opt_kw: dict,
+                                           dtype: str) -> None:
+    np_dtype, tol = DTYPES[dtype]
+    want = _run("torch", kind, np_dtype, shapes, 8, opt_kw, feed=kind != "tutorial")
+    eager = _run("engine", kind, np_dtype, shapes, 8, opt_kw, feed=kind != "tutorial")
+    got = _run("plan", kind, np_dtype, shapes, 8, opt_kw, feed=kind != "tutorial")
+    plan = got["plan"][0]
+    assert plan.compiled, plan.reason
+    assert plan.ops[-1] == "SGD"
+    _same(got, want, tol)
+    _same(got, eager, tol)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_without_optimizer_gradients_accumulate(dtype: str) -> None:
+    np_dtype, tol = DTYPES[dtype]
+    want = _run("torch", "mlp_relu", np_dtype, (5, 3, 4, 2), 5, None)
+    got = _run("plan", "mlp_relu", np_dtype, (5, 3, 4, 2), 5, None)
+    assert got["plan"][0].compiled
+    _same(got, want, tol)
+
+
+@settings(max_examples=25, deadline=None)
+@given(batch=st.integers(1, 40), n_in=st.integers(1, 30), hidden=st.integers(1, 70),
+       n_out=st.integers(1, 12), kind=st.sampled_from(["mlp_relu", "mlp_tanh", "mlp_sigmoid"]))
+def test_shapes_match_eager(batch: int, n_in: int, hidden: int, n_out: int, kind: str) -> None:
+    """Shapes on both sides of the interpreter's loop/BLAS switch for matrix products."""
+    shapes = (batch, n_in, hidden, n_out)
+    kw = {"lr": 0.01, "momentum": 0.9}
+    want = _run("engine", kind, np.float64, shapes, 4, kw, feed=True)
+    got = _run("plan", kind, np.float64, shapes, 4, kw, feed=True)
+    assert got["plan"][0].compiled
+    _same(got, want, 1e-10)
+
+
+def _tutorial(dtype: type = np.float32) -> tuple[Plan, Any, Any, Any, Any, Any]:
+    loss_fn, (w, b), (x, y) = _net(engine, F, "tutorial", dtype, (5, 3), 0)
+    opt = engine.optim.SGD([w, b], lr=0.1, momentum=0.9)
+    return Plan(loss_fn, opt), opt, w, b, x, loss_fn
+
+
+def _eager_twin(steps_before: int, extra: Callable[[Any, Any, Any, Any], None]) -> list:
+    """The same tutorial run eagerly: ``steps_before`` steps, ``extra(w, b, x, opt)``,
+    three more steps; the losses after ``extra``."""
+    loss_fn, (w, b), (x, _) = _net(engine, F, "tutorial", np.float32, (5, 3), 0)
+    opt = engine.optim.SGD([w, b], lr=0.1, momentum=0.9)
+    for _ in range(steps_before):
+        opt.zero_grad()
+        loss_fn().backward()
+        opt.step()
+    extra(w, b, x, opt)
+    out = []
+    for _ in range(3):
+        opt.zero_grad()
+        loss = loss_fn()
+        loss.backward()
+        opt.step()
+        out.append(loss.item())
+    return out
+
+
+def test_compiles_after_two_identical_steps() -> None:
+    plan, *_ = _tutorial()
+    assert not plan.compiled and "eager" in plan.reason
+    plan()
+    assert not plan.compiled and "second identical step" in plan.reason
+    plan()
+    assert plan.compiled and plan.reason is None
+    assert plan.ops == ["MM", "ADD", "BCE", "ZERO", "ZERO", "SEED", "B_BCE", "B_ADD", "B_MM",
+                        "SGD", "SGD"]
+
+
+@pytest.mark.parametrize("change", ["assign_data", "hook", "requires_grad", "lr", "zero_grad",
+                                    "in_place_input", "new_group"])
+def test_guards_fall_back_and_stay_correct(change: str) -> None:
+    """After any change between steps, the next steps equal an eager run with that change."""
+    calls = []
+
+    def apply(w: Any, b: Any, x: Any, opt: Any) -> None:
+        if change == "assign_data":
+            w.data = w.detach() * 0.5
+        elif change == "hook":
+            w.register_hook(lambda g: calls.append(1))
+        elif change == "requires_grad":
+            x.requires_grad_()
+        elif change == "lr":
+            opt.param_groups[0]["lr"] = 0.3
+        elif change == "zero_grad":
+            opt.zero_grad(set_to_none=True)
+        elif change == "in_place_input":
+            with engine.no_grad():
+                x.mul_(2.0)
+        elif change == "new_group":
+            opt.add_param_group({"params": [engine.zeros(1, requires_grad=True)]})
+
+    want = _eager_twin(4, apply)
+    n_hooked = len(calls)
+    plan, opt, w, b, x, _ = _tutorial()
+    for _ in range(4):
+        plan()
+    assert plan.compiled
+    apply(w, b, x, opt)
+    got = [plan().item() for _ in range(3)]
+    np.testing.assert_allclose(got, want, rtol=2e-5)
+    if change == "hook":
+        assert len(calls) - n_hooked == 3 and not plan.compiled  # hooks run: eager steps
+    elif change in ("lr", "zero_grad", "in_place_input"):
+        assert plan.compiled  # these are data, not structure: the program stays
+
+
+def test_eager_under_no_grad_raises_as_eager() -> None:
+    plan, *_ = _tutorial()
+    plan(), plan()
+    with engine.no_grad(), pytest.raises(RuntimeError, match="does not require grad"):
+        plan()
+    assert not plan.compiled
+
+
+def test_anomaly_mode_runs_eagerly() -> None:
+    plan, *_ = _tutorial()
+    plan(), plan()
+    with pytest.warns(UserWarning, match="Anomaly Detection"), engine.autograd.detect_anomaly():
+        loss = plan()
+    assert not plan.compiled and loss.grad_fn is None
+
+
+@pytest.mark.parametrize("make,reason", [
+    (lambda lib, x, w: (x @ w).exp().sum(), "ExpBackward0 is not an op the plan interpreter"),
+    (lambda lib, x, w: ((x @ w) + lib.ones(3)).sum(), "AddBackward0: input 1 does not require"),
+    (lambda lib, x, w: (x @ w * (x @ w)).sum(), "MulBackward0 of two tensors"),
+])
+def test_unsupported_graphs_stay_eager_and_say_why(make: Callable, reason: str) -> None:
+    x = engine.ones(5)
+    w = engine.full((5, 3), 0.1, requires_grad=True)
+    tw = torch.full((5, 3), 0.1, requires_grad=True)
+    opt, topt = engine.optim.SGD([w], lr=0.1), torch.optim.SGD([tw], lr=0.1)
+    plan = Plan(lambda: make(engine, x, w), opt)
+    for _ in range(4):
+        loss = plan()
+        topt.zero_grad()
+        tloss = make(torch, torch.ones(5), tw)
+        tloss.backward()
+        topt.step()
+        np.testing.assert_allclose(loss.item(), tloss.item(), rtol=1e-5, atol=1e-5)
+    assert not plan.compiled and reason in plan.reason
+    np.testing.assert_allclose(w.detach().numpy(), tw.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_value_computed_inside_the_step_keeps_it_eager() -> None:
+    """``x * 2`` made inside loss_fn is a new tensor each step: replaying it would read a
+    stale copy, so the plan never compiles and in-place input changes are seen."""
+    x = engine.ones(5)
+    w = engine.full((5, 3), 0.1, requires_grad=True)
+    plan = Plan(lambda: F.mse_loss(engine.matmul((x * 2).unsqueeze(0), w), engine.zeros(1, 3)))
+    for _ in range(3):
+        plan()
+    assert not plan.compiled
+    with engine.no_grad():
+        x.fill_(3.0)
+    before = w.grad.clone()
+    plan()
+    tw = torch.full((5, 3), 0.1, requires_grad=True)
+    torch.nn.functional.mse_loss(torch.full((1, 5), 6.0) @ tw, torch.zeros(1, 3)).backward()
+    np.testing.assert_allclose((w.grad - before).numpy(), tw.grad.numpy(), rtol=1e-6)
+
+
+def test_other_optimizers_stay_eager() -> None:
+    loss_fn, params, _ = _net(engine, F, "tutorial", np.float32, (5, 3), 0)
+    plan = Plan(loss_fn, engine.optim.Adam(params, lr=0.01))
+    for _ in range(3):
+        plan()
+    assert not plan.compiled and "Adam" in plan.reason
+
+
+def test_versions_grads_and_state_as_eager() -> None:
+    plan, opt, w, b, *_ = _tutorial()
+    eager_fn, (ew, eb), _ = _net(engine, F, "tutorial", np.float32, (5, 3), 0)
+    eopt = engine.optim.SGD([ew, eb], lr=0.1, momentum=0.9)
+    for _ in range(5):
+        plan()
+        eopt.zero_grad()
+        eager_fn().backward()
+        eopt.step()
+    assert w._version == ew._version and b._version == eb._version
+    assert w.grad is not None and w.grad.grad_fn is None and not w.grad.requires_grad
+    assert set(opt.state) == {w, b}
+    np.testing.assert_array_equal(opt.state[w]["momentum_buffer"].numpy(),
+                                  eopt.state[ew]["momentum_buffer"].numpy())
+    held = w.grad
+    opt.zero_grad()  # set_to_none, as torch
+    assert w.grad is None
+    plan()
+    assert w.grad is held  # the plan's gradient buffer is back, refilled
+
+
+def test_loss_fn_must_return_a_tensor() -> None:
+    with pytest.raises(TypeError, match="loss_fn must return a Tensor, got float"):
+        Plan(lambda: 1.0)()

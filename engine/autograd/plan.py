@@ -23,7 +23,6 @@ are unchanged): update inputs in place (``x.copy_(batch)``) to feed new data.
 from __future__ import annotations
 
 from collections.abc import Callable
-from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -363,23 +362,33 @@ class _Program:
     the arena from now on, and ``run`` replays the step after checking the guards."""
 
     def __init__(self, low: _Lowering, optimizer: Any) -> None:
-        params = low.leaves
+        kind = _optimizer_kind(optimizer)
         groups: list[tuple[dict, list[_Val]]] = []
         if optimizer is not None:
-            from engine.optim.sgd import SGD  # (engine.optim imports engine.autograd)
-
-            if type(optimizer) is not SGD:
-                raise LoweringError(f"the optimizer {type(optimizer).__name__}: the plan runs "
-                                  "SGD steps")
             where = {id(p): g for g in optimizer.param_groups for p in g["params"]}
             for g in optimizer.param_groups:
-                mine = [v for v in params if where.get(id(v.tensor)) is g]
+                mine = [v for v in low.leaves if where.get(id(v.tensor)) is g]
                 if mine:
                     groups.append((g, mine))
         stepped = [v for _, vs in groups for v in vs]
         ids = {id(v) for v in stepped}
-        params = stepped + [v for v in params if id(v) not in ids]  # stepped grads first
+        params = stepped + [v for v in low.leaves if id(v) not in ids]  # stepped grads first
         tmps = [v for k, v in low.values.items() if isinstance(k, Node) and v.store is v]
+        # The optimizer state the step updates: it exists, as two eager steps ran.
+        state_keys = {"sgd": lambda g: ("momentum_buffer",) if g["momentum"] != 0 else (),
+                      "adam": lambda g: ("exp_avg", "exp_avg_sq") + (
+                          ("max_exp_avg_sq",) if g["amsgrad"] else ())}.get(kind)
+        states: list[tuple[_Val, dict, str, Tensor]] = []
+        for g, vs in groups:
+            for v in vs:
+                st = optimizer.state.get(v.tensor, {})
+                for key in state_keys(g):
+                    t = st.get(key)
+                    if not isinstance(t, Tensor) or t._data.shape != v.shape or \
+                            t._data.dtype != low.dtype or not _plain(t):
+                        raise LoweringError(f"the optimizer state '{key}' of a parameter is "
+                                            "missing or not a plain tensor of its shape")
+                    states.append((v, st, key, t))
 
         size = 0
 
@@ -392,8 +401,7 @@ class _Program:
             v.off = alloc(v.size)
         for v in params:
             v.goff = alloc(v.size)
-        bufs = {id(v): alloc(v.size) for g, vs in groups for v in vs
-                if float(g["momentum"]) != 0}
+        state_off = [alloc(v.size) for v, *_ in states]
         for v in low.inputs:
             v.off = alloc(v.size)
         for v in tmps:
@@ -404,32 +412,35 @@ class _Program:
         scratch = alloc(low.scratch)
         arena = np.zeros(max(size, 1), low.dtype)
 
-        fconst = list(low.fconst)
         ins: list[tuple] = list(low.fwd)
         stepped_size = sum(v.size for v in stepped)
-        if stepped_size:
+        if stepped_size:  # optimizer.zero_grad()
             ins.append((kp.ZERO, params[0].goff, stepped_size))
         ins.append((kp.ZERO, tmp_grads, scratch - tmp_grads))
         ins.append((kp.SEED, ("g", low.loss)))
         ins.extend(reversed(low.bwd))
+        fconst = list(low.fconst)
         self._hyper: list[tuple[dict, int, tuple]] = []
-        self._new_state: list[tuple[dict, np.ndarray]] = []
-        state = optimizer.state if optimizer is not None else {}
+        offs = {(id(v), key): off for (v, _, key, _), off in zip(states, state_off)}
+        self._steps: list[Tensor] = []
         for g, vs in groups:
             k = len(fconst)
-            fconst.extend([0.0] * 6)
+            fconst.extend([0.0] * 8)
             self._hyper.append((g, k, ()))
             for v in vs:
-                buf = bufs.get(id(v), scratch)
-                old = state.get(v.tensor, {}).get("momentum_buffer") if id(v) in bufs else None
-                first = int(id(v) in bufs and old is None)
-                ins.append((kp.SGD, v.off, v.goff, buf, v.size, ("f", k), first))
-                if old is not None:
-                    arena[buf:buf + v.size] = old._data.reshape(-1)
-                    old._data = arena[buf:buf + v.size].reshape(old._data.shape)
-                elif first:
-                    self._new_state.append((state.setdefault(v.tensor, {}),
-                                            arena[buf:buf + v.size].reshape(v.shape)))
+                if kind == "sgd":
+                    buf = offs.get((id(v), "momentum_buffer"), scratch)
+                    ins.append((kp.SGD, v.off, v.goff, buf, v.size, ("f", k)))
+                    continue
+                st = optimizer.state[v.tensor]
+                step = st.get("step")
+                if not isinstance(step, Tensor) or step._data.shape != ():
+                    raise LoweringError("an Adam parameter without a step count")
+                self._steps.append(step)
+                m, sq = offs[id(v), "exp_avg"], offs[id(v), "exp_avg_sq"]
+                ins.append((kp.ADAM, v.off, v.goff, m, sq,
+                            offs.get((id(v), "max_exp_avg_sq"), scratch), v.size, ("f", k),
+                            int(step._data)))
 
         fbase = kp.HEADER + len(ins) * kp.WIDTH
         code = np.zeros(fbase + len(fconst), np.int64)
@@ -440,24 +451,32 @@ class _Program:
         self._fview = code.view(np.float64)
         self._fview[fbase:] = fconst
         self._hyper = [(g, fbase + k, last) for g, k, last in self._hyper]
+        self._read_hyper = _HYPER[kind] if kind else None
         self._code = code
         self.arena = arena
         self.ops = [_NAMES[i[0]] for i in ins]
 
         # Bind: every tensor the step touches becomes a view into the arena.
-        self._bound: list[tuple[Tensor, np.ndarray]] = []
-        self._grads: list[tuple[Tensor, Tensor, np.ndarray, bool]] = []
-        for v in (*params, *low.inputs):
-            t = v.tensor
-            view = arena[v.off:v.off + v.size].reshape(t._data.shape)
+        bound: list[tuple[Tensor, np.ndarray]] = []
+
+        def bind(t: Tensor, off: int) -> np.ndarray:
+            view = arena[off:off + t._data.size].reshape(t._data.shape)
             view[...] = t._data
             t._data = view
-            self._bound.append((t, view))
+            bound.append((t, view))
+            return view
+
+        for v in (*params, *low.inputs):
+            bind(v.tensor, v.off)
+        self._state = [(v.tensor, st, key, t, bind(t, off))
+                       for (v, st, key, t), off in zip(states, state_off)]
+        self._opt_state = optimizer.state if optimizer is not None else None
+        self._grads: list[tuple[Tensor, Tensor, np.ndarray, bool]] = []
         for v in params:
             t = v.tensor
             gview = arena[v.goff:v.goff + v.size].reshape(t._data.shape)
             g = t._grad
-            if g is not None and g._x is None and g._data.shape == gview.shape and \
+            if g is not None and _plain(g) and g._data.shape == gview.shape and \
                     g._data.dtype == gview.dtype:
                 gview[...] = g._data
                 g._data = gview  # .grad keeps its identity, as accumulation does
@@ -465,7 +484,7 @@ class _Program:
                 g = _wrap(gview)
                 t._grad = g
             self._grads.append((t, g, gview, id(v) in ids))
-        self._checks = [(t, view, t._rg) for t, view in self._bound]
+        self._checks = [(t, view, t._rg) for t, view in bound]
         self._optimizer = optimizer
         self._n_groups = len(optimizer.param_groups) if optimizer is not None else 0
         self._group_lists = [(g, g["params"], len(g["params"])) for g, _ in groups]
@@ -486,6 +505,11 @@ class _Program:
             for g, lst, n in self._group_lists:
                 if g["params"] is not lst or len(lst) != n:
                     return None
+        if opt is not None and opt.state is not self._opt_state:
+            return None  # load_state_dict: new state tensors
+        for p, st, key, t, view in self._state:
+            if self._opt_state.get(p) is not st or st.get(key) is not t or t._data is not view:
+                return None
         for t, g, gview, stepped in self._grads:
             cur = t._grad
             if cur is not g:
@@ -497,15 +521,16 @@ class _Program:
             if g._data is not gview:
                 return None
         for i, (group, k, last) in enumerate(self._hyper):
-            now = _HYPER(group)
+            now = self._read_hyper(group)
             if now != last:  # a scheduler or the user changed an option: this step uses it
-                self._fview[k:k + 6] = [float(x) for x in now]
+                if last and now[-1] != last[-1]:
+                    return None  # the state the optimizer keeps changed (amsgrad, momentum)
+                self._fview[k:k + len(now) - 1] = [float(x) for x in now[:-1]]
                 self._hyper[i] = (group, k, now)
         kp.run_plan(self._code, self.arena)
-        if self._new_state:
-            for st, buf in self._new_state:
-                st["momentum_buffer"] = _wrap(buf)
-            self._new_state = []
+        for step in self._steps:  # Adam's per-parameter count, as its own step would
+            step._data += 1
+            step._vc[0] += 1
         for t, g, _, stepped in self._grads:
             g._vc[0] += 1
             if stepped:
@@ -513,10 +538,37 @@ class _Program:
         return _wrap(self._loss.copy())
 
 
-_HYPER = itemgetter("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize")
+def _sgd_hyper(g: dict) -> tuple:
+    return (g["lr"], g["momentum"], g["dampening"], g["weight_decay"], g["nesterov"],
+            g["maximize"], g["momentum"] != 0)
+
+
+def _adam_hyper(g: dict) -> tuple:
+    b1, b2 = g["betas"]
+    return (g["lr"], b1, b2, g["eps"], g["weight_decay"], g["amsgrad"], g["maximize"],
+            g["decoupled_weight_decay"], g["amsgrad"])
+
+
+# The options each step reads, in the order the interpreter takes them; the last item
+# says which state tensors the step keeps (a change of it means capturing again).
+_HYPER = {"sgd": _sgd_hyper, "adam": _adam_hyper}
+
+
+def _optimizer_kind(optimizer: Any) -> str | None:
+    from engine.optim.adam import Adam, AdamW  # (engine.optim imports engine.autograd)
+    from engine.optim.sgd import SGD
+
+    if optimizer is None:
+        return None
+    if type(optimizer) is SGD:
+        return "sgd"
+    if type(optimizer) in (Adam, AdamW):
+        return "adam"
+    raise LoweringError(f"the optimizer {type(optimizer).__name__}: the plan runs SGD, Adam "
+                        "and AdamW steps")
 _NAMES = {getattr(kp, n): n for n in (
     "MM", "ADD", "UNARY", "BCE", "MSE", "SUM", "ADD_ROWS", "SCALE", "ZERO", "SEED", "B_MM",
-    "B_ADD", "B_UNARY", "B_BCE", "B_MSE", "B_SUM", "B_SCALE", "SGD")}
+    "B_ADD", "B_UNARY", "B_BCE", "B_MSE", "B_SUM", "B_SCALE", "SGD", "ADAM")}
 
 
 class Plan:

@@ -22,7 +22,7 @@ from engine.kernels import kernel
 from engine.kernels.elementwise import relu_bwd, sigmoid_bwd, tanh_bwd
 from engine.kernels.loss import bce_logits_bwd_input
 from engine.kernels.loss_more import mse_bwd
-from engine.kernels.optim import sgd_step
+from engine.kernels.optim import adam_step, sgd_step
 
 MAGIC = 0x6A6974677261  # "jitgra": anything else (e.g. warm-up's dummy array) is a no-op
 HEADER = 8  # magic, instruction count, float-constant base (in float64 slots), unused...
@@ -48,7 +48,9 @@ B_MSE = 26      # g, x, y, gx, gy, n, mean
 B_SUM = 27      # g, ga, n, mean
 B_SCALE = 28    # g, ga, n, fconst
 # optimizer
-SGD = 40        # p, g, buf, n, fconst (lr, momentum, dampening, wd, nesterov, maximize), flag
+SGD = 40        # p, g, buf, n, fconst: lr, momentum, dampening, weight decay, nesterov, maximize
+ADAM = 41       # p, g, m, v, vmax, n, fconst, step: the fconst block holds lr, beta1, beta2,
+#                 eps, weight decay, amsgrad, maximize, decoupled; ``step`` counts in place
 
 RELU, SIGMOID, TANH = 0, 1, 2
 FULL, ROW, SCALAR = 0, 1, 2  # how an operand of ADD broadcasts to (rows, cols)
@@ -246,6 +248,11 @@ def run_plan(code, arena):
         elif op == SGD:
             p, g, buf, n, k = c[0], c[1], c[2], c[3], c[4]
             sgd_step(arena[p:p + n], arena[g:g + n], arena[buf:buf + n], fc[k], fc[k + 1],
-                     fc[k + 2], fc[k + 3], fc[k + 4], fc[k + 5], float(c[5]))
-            c[5] = 0  # the momentum buffer exists from now on (writes through to ``code``)
+                     fc[k + 2], fc[k + 3], fc[k + 4], fc[k + 5], 0.0)
+        elif op == ADAM:
+            p, g, m_, v_, vmax, n, k = c[0], c[1], c[2], c[3], c[4], c[5], c[6]
+            c[7] += 1  # a view of ``code``: the count carries over to the next call
+            adam_step(arena[p:p + n], arena[g:g + n], arena[m_:m_ + n], arena[v_:v_ + n],
+                      arena[vmax:vmax + n], fc[k], fc[k + 1], fc[k + 2], fc[k + 3], fc[k + 4],
+                      float(c[7]), fc[k + 5], fc[k + 6], fc[k + 7])
     return n_ops

@@ -58,10 +58,15 @@ def _net(lib: Any, fn: Any, kind: str, dtype: np.dtype, shapes: tuple[int, ...],
 
 
 def _run(way: str, kind: str, dtype: np.dtype, shapes: tuple[int, ...], steps: int,
-         opt_kw: dict | None, feed: bool = False, seed: int = 0) -> dict[str, list]:
+         opt_kw: dict | None, feed: bool = False, seed: int = 0, optim: str = "SGD"
+         ) -> dict[str, list]:
     lib, fn = (torch, torch.nn.functional) if way == "torch" else (engine, F)
     loss_fn, params, inputs = _net(lib, fn, kind, dtype, shapes, seed)
-    opt = lib.optim.SGD(params, **opt_kw) if opt_kw is not None else None
+    opt = getattr(lib.optim, optim)(params, **opt_kw) if opt_kw is not None else None
+    keys = {"SGD": ("momentum_buffer",) if opt_kw and opt_kw.get("momentum") else (),
+            "Adam": ("exp_avg", "exp_avg_sq"), "AdamW": ("exp_avg", "exp_avg_sq")}[optim]
+    if opt_kw and opt_kw.get("amsgrad"):
+        keys += ("max_exp_avg_sq",)
     plan = Plan(loss_fn, opt) if way == "plan" else None
     rng = np.random.default_rng(seed + 1)
     out: dict[str, list] = {"loss": [], "params": [], "grads": [], "bufs": []}
@@ -81,8 +86,9 @@ def _run(way: str, kind: str, dtype: np.dtype, shapes: tuple[int, ...], steps: i
         out["loss"].append(loss.item())
         out["params"].append([p.detach().numpy().copy() for p in params])
         out["grads"].append([p.grad.numpy().copy() for p in params])
-        if opt is not None and opt_kw.get("momentum"):
-            out["bufs"].append([opt.state[p]["momentum_buffer"].numpy().copy() for p in params])
+        out["bufs"].append([opt.state[p][k].numpy().copy() for p in params for k in keys])
+        if optim != "SGD":
+            out["bufs"][-1].append(np.array([float(opt.state[p]["step"]) for p in params]))
     if plan is not None:
         out["plan"] = [plan]
     return out
@@ -124,6 +130,25 @@ def test_training_matches_torch_and_eager(kind: str, shapes: tuple, opt_kw: dict
     assert plan.ops[-1] == "SGD"
     _same(got, want, tol)
     _same(got, eager, tol)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("optim,opt_kw", [
+    ("Adam", {"lr": 0.01}),
+    ("Adam", {"lr": 0.02, "betas": (0.8, 0.9), "weight_decay": 0.1, "amsgrad": True}),
+    ("Adam", {"lr": 0.01, "maximize": True, "eps": 1e-6}),
+    ("AdamW", {"lr": 0.01, "weight_decay": 0.05}),
+    ("AdamW", {"lr": 0.01, "amsgrad": True}),
+], ids=lambda v: v if isinstance(v, str) else "-".join(v))
+@pytest.mark.parametrize("kind,shapes", [("tutorial", (5, 3)), ("mlp_relu", (8, 4, 16, 3))])
+def test_adam_matches_torch_and_eager(kind: str, shapes: tuple, optim: str, opt_kw: dict,
+                                      dtype: str) -> None:
+    np_dtype, tol = DTYPES[dtype]
+    runs = [_run(way, kind, np_dtype, shapes, 8, opt_kw, feed=kind != "tutorial", optim=optim)
+            for way in ("torch", "engine", "plan")]
+    assert runs[2]["plan"][0].compiled and runs[2]["plan"][0].ops[-1] == "ADAM"
+    _same(runs[2], runs[0], tol)
+    _same(runs[2], runs[1], tol)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -280,11 +305,26 @@ def test_value_computed_inside_the_step_keeps_it_eager() -> None:
 
 
 def test_other_optimizers_stay_eager() -> None:
+    class MySGD(engine.optim.SGD):  # a subclass may change what step() does
+        pass
+
     loss_fn, params, _ = _net(engine, F, "tutorial", np.float32, (5, 3), 0)
-    plan = Plan(loss_fn, engine.optim.Adam(params, lr=0.01))
+    plan = Plan(loss_fn, MySGD(params, lr=0.01))
     for _ in range(3):
         plan()
-    assert not plan.compiled and "Adam" in plan.reason
+    assert not plan.compiled and "the optimizer MySGD" in plan.reason
+
+
+def test_loading_optimizer_state_recaptures() -> None:
+    plan, opt, w, *_ = _tutorial()
+    for _ in range(3):
+        plan()
+    saved = opt.state_dict()
+    plan()
+    opt.load_state_dict(saved)
+    assert plan() is not None and not plan.compiled  # the loaded buffers are used, eagerly
+    plan()
+    assert plan.compiled
 
 
 def test_versions_grads_and_state_as_eager() -> None:

@@ -55,7 +55,7 @@ ADAM = 41       # p, g, m, v, vmax, n, fconst, step: the fconst block holds lr, 
 RELU, SIGMOID, TANH = 0, 1, 2
 FULL, ROW, SCALAR = 0, 1, 2  # how an operand of ADD broadcasts to (rows, cols)
 
-_SMALL_MM = 4096  # below this many multiply-adds a plain loop beats a BLAS call
+_SMALL_MM = 4096  # below this many multiply-adds a plain loop beats a BLAS call (via scipy)
 
 
 _inner = numba.njit(cache=True, nogil=True, error_model="numpy")  # helpers of run_plan
@@ -65,34 +65,29 @@ _inner = numba.njit(cache=True, nogil=True, error_model="numpy")  # helpers of r
 def _mm(arena, out, a, b, m, k, n, ta, tb):
     """out(m, n) = op(a) @ op(b); ``ta``/``tb``: the buffer holds the operand transposed.
     One branch per layout, so each product is typed with concrete (C or F) layouts."""
-    o = arena[out:out + m * n].reshape((m, n))
-    if ta:
-        av = arena[a:a + m * k].reshape((k, m)).T
-        if tb:
-            _matmul(av, arena[b:b + k * n].reshape((n, k)).T, o)
-        else:
-            _matmul(av, arena[b:b + k * n].reshape((k, n)), o)
-    else:
-        av = arena[a:a + m * k].reshape((m, k))
-        if tb:
-            _matmul(av, arena[b:b + k * n].reshape((n, k)).T, o)
-        else:
-            _matmul(av, arena[b:b + k * n].reshape((k, n)), o)
-
-
-@_inner
-def _matmul(a, b, out):
-    m, k = a.shape
-    n = b.shape[1]
-    if m * k * n <= _SMALL_MM:
+    if m * k * n <= _SMALL_MM:  # strided scalar loops: no views to build
+        ars, acs = (1, m) if ta else (k, 1)
+        brs, bcs = (1, k) if tb else (n, 1)
         for i in range(m):
             for j in range(n):
                 acc = 0.0
                 for p in range(k):
-                    acc += a[i, p] * b[p, j]
-                out[i, j] = acc
+                    acc += arena[a + i * ars + p * acs] * arena[b + p * brs + j * bcs]
+                arena[out + i * n + j] = acc
+        return
+    o = arena[out:out + m * n].reshape((m, n))
+    if ta:
+        av = arena[a:a + m * k].reshape((k, m)).T
+        if tb:
+            np.dot(av, arena[b:b + k * n].reshape((n, k)).T, o)
+        else:
+            np.dot(av, arena[b:b + k * n].reshape((k, n)), o)
     else:
-        np.dot(a, b, out)
+        av = arena[a:a + m * k].reshape((m, k))
+        if tb:
+            np.dot(av, arena[b:b + k * n].reshape((n, k)).T, o)
+        else:
+            np.dot(av, arena[b:b + k * n].reshape((k, n)), o)
 
 
 @_inner

@@ -90,7 +90,7 @@ class _Lowering:
         self.leaves: list[_Val] = []       # parameters: leaves that require grad
         self.inputs: list[_Val] = []       # tensors read but not differentiated
         self.fwd: list[tuple] = []
-        self.bwd: list[tuple] = []          # in forward order; emitted reversed
+        self.bwd: list[list[tuple]] = []    # per node, in forward order; emitted reversed
         self.fconst: list[float] = []
         self.scratch = 0
         self.signature: list[Any] = []
@@ -195,10 +195,24 @@ class _Lowering:
         if len(a.shape) != 2 or len(b.shape) != 2 or k != k2:
             raise LoweringError(f"{node.name()}: operands of shapes {list(a.shape)} and "
                               f"{list(b.shape)}")
-        self.fwd.append((kp.MM, out, a, b, m, k, n, int(a.trans), int(b.trans)))
         self.scratch = max(self.scratch, m * k, k * n)
-        self.bwd.append((kp.B_MM, ("g", out), a, b, ("g", a), ("g", b), m, k, n,
-                         int(a.trans), int(b.trans), "scratch"))
+        ta, tb = int(a.trans), int(b.trans)
+        if m * k * n <= kp.SMALL_MM:
+            self.fwd.append((kp.MM, out, a, b, m, k, n, ta, tb))
+            self.bwd.append([(kp.B_MM, ("g", out), a, b, ("g", a), ("g", b), m, k, n, ta, tb,
+                              "scratch")])
+            return
+        # BLAS products: (destination, left, right) as (storage, rows, cols, transposed)
+        g = ("g", out)
+        self.fwd.append((kp.BLAS, ("blas", (out, m, n, 0), (a, m, k, ta), (b, k, n, tb))))
+        group = []
+        if a.grad:  # d op(a) = g @ op(b)^T
+            group += [(kp.BLAS, ("blas", ("scratch", m, k, 0), (g, m, n, 0), (b, n, k, 1 - tb))),
+                      (kp.ACC, ("g", a), "scratch", m, k, ta)]
+        if b.grad:  # d op(b) = op(a)^T @ g
+            group += [(kp.BLAS, ("blas", ("scratch", k, n, 0), (a, k, m, 1 - ta), (g, m, n, 0))),
+                      (kp.ACC, ("g", b), "scratch", k, n, tb)]
+        self.bwd.append(group)
 
     def mm(self, node: Node) -> None:
         a = self._input(node, 0, 0)
@@ -214,7 +228,7 @@ class _Lowering:
         mode = self._mode(node, bias, out.shape)
         rows, cols = _rows_cols(out.shape)
         self.fwd.append((kp.ADD_ROWS, out, bias, rows, cols, mode))
-        self.bwd.append((kp.B_ADD, ("g", out), None, ("g", bias), rows, cols, kp.FULL, mode, 1))
+        self.bwd.append([(kp.B_ADD, ("g", out), None, ("g", bias), rows, cols, kp.FULL, mode, 1)])
 
     def _mode(self, node: Node, v: _Val, shape: tuple[int, ...]) -> int:
         if v.trans:
@@ -237,7 +251,7 @@ class _Lowering:
         ma, mb = self._mode(node, a, shape), self._mode(node, b, shape)
         rows, cols = _rows_cols(shape)
         self.fwd.append((kp.ADD, out, a, b, rows, cols, ma, mb, sign))
-        self.bwd.append((kp.B_ADD, ("g", out), ("g", a), ("g", b), rows, cols, ma, mb, sign))
+        self.bwd.append([(kp.B_ADD, ("g", out), ("g", a), ("g", b), rows, cols, ma, mb, sign)])
 
     def sub(self, node: Node) -> None:
         self.add(node, -1)
@@ -249,7 +263,7 @@ class _Lowering:
         out = self._out(node, a.shape)
         k = self._const(node.scalar)
         self.fwd.append((kp.SCALE, out, a, a.size, ("f", k)))
-        self.bwd.append((kp.B_SCALE, ("g", out), ("g", a), a.size, ("f", k)))
+        self.bwd.append([(kp.B_SCALE, ("g", out), ("g", a), a.size, ("f", k))])
 
     def _flat_input(self, node: Node) -> _Val:
         a = self._input(node, 0, None)
@@ -262,7 +276,7 @@ class _Lowering:
         a = self._flat_input(node)
         out = self._out(node, a.shape)
         self.fwd.append((kp.UNARY, out, a, a.size, which))
-        self.bwd.append((kp.B_UNARY, ("g", out), out, ("g", a), a.size, which))
+        self.bwd.append([(kp.B_UNARY, ("g", out), out, ("g", a), a.size, which)])
 
     def squeeze4(self, node: Node) -> None:
         a = self._flat_input(node)
@@ -283,7 +297,7 @@ class _Lowering:
         if a.shape != tuple(node.shape):
             raise LoweringError(f"{node.name()}: an input of unexpected shape")
         self.fwd.append((kp.SUM, out, a, a.size, mean))
-        self.bwd.append((kp.B_SUM, ("g", out), ("g", a), a.size, mean))
+        self.bwd.append([(kp.B_SUM, ("g", out), ("g", a), a.size, mean)])
 
     def _loss_operands(self, node: Node) -> tuple[_Val, _Val, int]:
         if node.reduction not in ("mean", "sum"):
@@ -304,13 +318,13 @@ class _Lowering:
                               "that does not")
         out = self._out(node, ())
         self.fwd.append((kp.BCE, out, x, y, x.size, mean))
-        self.bwd.append((kp.B_BCE, ("g", out), x, y, ("g", x), x.size, mean))
+        self.bwd.append([(kp.B_BCE, ("g", out), x, y, ("g", x), x.size, mean)])
 
     def mse(self, node: Node) -> None:
         x, y, mean = self._loss_operands(node)
         out = self._out(node, ())
         self.fwd.append((kp.MSE, out, x, y, x.size, mean))
-        self.bwd.append((kp.B_MSE, ("g", out), x, y, ("g", x), ("g", y), x.size, mean))
+        self.bwd.append([(kp.B_MSE, ("g", out), x, y, ("g", x), ("g", y), x.size, mean)])
 
 
 _UNARY = {"ReluBackward0": kp.RELU, "SigmoidBackward0": kp.SIGMOID, "TanhBackward0": kp.TANH}
@@ -418,7 +432,8 @@ class _Program:
             ins.append((kp.ZERO, params[0].goff, stepped_size))
         ins.append((kp.ZERO, tmp_grads, scratch - tmp_grads))
         ins.append((kp.SEED, ("g", low.loss)))
-        ins.extend(reversed(low.bwd))
+        for group in reversed(low.bwd):
+            ins.extend(group)
         fconst = list(low.fconst)
         self._hyper: list[tuple[dict, int, tuple]] = []
         offs = {(id(v), key): off for (v, _, key, _), off in zip(states, state_off)}
@@ -445,7 +460,19 @@ class _Program:
         fbase = kp.HEADER + len(ins) * kp.WIDTH
         code = np.zeros(fbase + len(fconst), np.int64)
         code[0], code[1] = kp.MAGIC, len(ins)
+        self._blas: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+        def matrix(ref: tuple) -> np.ndarray:
+            item, r, c, trans = ref
+            off = _operand(item, scratch, fbase)
+            flat = arena[off:off + r * c]
+            return flat.reshape(c, r).T if trans else flat.reshape(r, c)
+
         for i, instr in enumerate(ins):
+            if instr[0] == kp.BLAS:  # (out, left, right) as views, made once
+                _, (_, dst, left, right) = instr
+                self._blas.append((matrix(left), matrix(right), matrix(dst)))
+                instr = (kp.BLAS, len(self._blas) - 1)
             row = [instr[0]] + [_operand(x, scratch, fbase) for x in instr[1:]]
             code[kp.HEADER + i * kp.WIDTH:kp.HEADER + i * kp.WIDTH + len(row)] = row
         self._fview = code.view(np.float64)
@@ -527,7 +554,12 @@ class _Program:
                     return None  # the state the optimizer keeps changed (amsgrad, momentum)
                 self._fview[k:k + len(now) - 1] = [float(x) for x in now[:-1]]
                 self._hyper[i] = (group, k, now)
-        kp.run_plan(self._code, self.arena)
+        code, arena = self._code, self.arena
+        at = kp.run_plan(code, arena, 0)
+        while at >= 0:  # a large matrix product: numpy's BLAS, then on from the next op
+            left, right, dst = self._blas[code[kp.HEADER + at * kp.WIDTH + 1]]
+            np.matmul(left, right, out=dst)
+            at = kp.run_plan(code, arena, at + 1)
         for step in self._steps:  # Adam's per-parameter count, as its own step would
             step._data += 1
             step._vc[0] += 1
@@ -566,9 +598,11 @@ def _optimizer_kind(optimizer: Any) -> str | None:
         return "adam"
     raise LoweringError(f"the optimizer {type(optimizer).__name__}: the plan runs SGD, Adam "
                         "and AdamW steps")
+
+
 _NAMES = {getattr(kp, n): n for n in (
-    "MM", "ADD", "UNARY", "BCE", "MSE", "SUM", "ADD_ROWS", "SCALE", "ZERO", "SEED", "B_MM",
-    "B_ADD", "B_UNARY", "B_BCE", "B_MSE", "B_SUM", "B_SCALE", "SGD", "ADAM")}
+    "MM", "BLAS", "ADD", "UNARY", "BCE", "MSE", "SUM", "ADD_ROWS", "SCALE", "ZERO", "SEED",
+    "B_MM", "B_ADD", "B_UNARY", "B_BCE", "B_MSE", "B_SUM", "B_SCALE", "ACC", "SGD", "ADAM")}
 
 
 class Plan:

@@ -37,6 +37,7 @@ MSE = 5         # out, x, y, n, mean
 SUM = 6         # out, a, n, mean
 ADD_ROWS = 7    # out, bias, rows, cols, mode          out += bias, in place
 SCALE = 8       # out, a, n, fconst                    out = a * constant
+BLAS = 9        # k: run the caller's matrix product number k, then resume
 # backward
 ZERO = 20       # off, n
 SEED = 21       # off                                  the loss's own gradient: 1
@@ -47,6 +48,7 @@ B_BCE = 25      # g, x, y, gx, n, mean
 B_MSE = 26      # g, x, y, gx, gy, n, mean
 B_SUM = 27      # g, ga, n, mean
 B_SCALE = 28    # g, ga, n, fconst
+ACC = 29        # dst, src, rows, cols, trans          dst += src (transposed into dst)
 # optimizer
 SGD = 40        # p, g, buf, n, fconst: lr, momentum, dampening, weight decay, nesterov, maximize
 ADAM = 41       # p, g, m, v, vmax, n, fconst, step: the fconst block holds lr, beta1, beta2,
@@ -55,7 +57,11 @@ ADAM = 41       # p, g, m, v, vmax, n, fconst, step: the fconst block holds lr, 
 RELU, SIGMOID, TANH = 0, 1, 2
 FULL, ROW, SCALAR = 0, 1, 2  # how an operand of ADD broadcasts to (rows, cols)
 
-_SMALL_MM = 4096  # below this many multiply-adds a plain loop beats a BLAS call (via scipy)
+# Up to this many multiply-adds a product runs as a loop in the interpreter; a larger one
+# is a BLAS op: the interpreter returns its index and the caller runs it with numpy's BLAS
+# (the same call the eager matmul makes), then resumes.  Compiling np.dot into the
+# interpreter instead would add seconds to its compile and a SciPy dependency.
+SMALL_MM = 4096
 
 
 _inner = numba.njit(cache=True, nogil=True, error_model="numpy")  # helpers of run_plan
@@ -63,31 +69,16 @@ _inner = numba.njit(cache=True, nogil=True, error_model="numpy")  # helpers of r
 
 @_inner
 def _mm(arena, out, a, b, m, k, n, ta, tb):
-    """out(m, n) = op(a) @ op(b); ``ta``/``tb``: the buffer holds the operand transposed.
-    One branch per layout, so each product is typed with concrete (C or F) layouts."""
-    if m * k * n <= _SMALL_MM:  # strided scalar loops: no views to build
-        ars, acs = (1, m) if ta else (k, 1)
-        brs, bcs = (1, k) if tb else (n, 1)
-        for i in range(m):
-            for j in range(n):
-                acc = 0.0
-                for p in range(k):
-                    acc += arena[a + i * ars + p * acs] * arena[b + p * brs + j * bcs]
-                arena[out + i * n + j] = acc
-        return
-    o = arena[out:out + m * n].reshape((m, n))
-    if ta:
-        av = arena[a:a + m * k].reshape((k, m)).T
-        if tb:
-            np.dot(av, arena[b:b + k * n].reshape((n, k)).T, o)
-        else:
-            np.dot(av, arena[b:b + k * n].reshape((k, n)), o)
-    else:
-        av = arena[a:a + m * k].reshape((m, k))
-        if tb:
-            np.dot(av, arena[b:b + k * n].reshape((n, k)).T, o)
-        else:
-            np.dot(av, arena[b:b + k * n].reshape((k, n)), o)
+    """out(m, n) = op(a) @ op(b) for a small product; ``ta``/``tb``: the buffer holds the
+    operand transposed.  Strided scalar loops: building array views costs more here."""
+    ars, acs = (1, m) if ta else (k, 1)
+    brs, bcs = (1, k) if tb else (n, 1)
+    for i in range(m):
+        for j in range(n):
+            acc = 0.0
+            for p in range(k):
+                acc += arena[a + i * ars + p * acs] * arena[b + p * brs + j * bcs]
+            arena[out + i * n + j] = acc
 
 
 @_inner
@@ -111,17 +102,20 @@ def _operand(arena, off, mode, i, j, cols):
     return arena[off]
 
 
-@kernel("plan", "ia")
-def run_plan(code, arena):
-    """Run the program in ``code`` over ``arena``; returns the number of ops run."""
+@kernel("plan", "ian")
+def run_plan(code, arena, start):
+    """Run the program in ``code`` over ``arena`` from instruction ``start``; returns the
+    index of the BLAS op to run before resuming after it, or -1 at the end."""
     if code.size < HEADER or code[0] != MAGIC:
-        return 0
+        return -1
     fc = code.view(np.float64)
     n_ops = code[1]
-    for op_i in range(n_ops):
+    for op_i in range(start, n_ops):
         base = HEADER + op_i * WIDTH
         op = code[base]
         c = code[base + 1:base + WIDTH]
+        if op == BLAS:
+            return op_i
         if op == MM:
             _mm(arena, c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7])
         elif op == ADD:
@@ -240,6 +234,8 @@ def run_plan(code, arena):
             s = fc[c[3]]
             for i in range(c[2]):
                 arena[c[1] + i] += arena[c[0] + i] * s
+        elif op == ACC:
+            _add_into(arena, c[0], c[1], c[2], c[3], c[4])
         elif op == SGD:
             p, g, buf, n, k = c[0], c[1], c[2], c[3], c[4]
             sgd_step(arena[p:p + n], arena[g:g + n], arena[buf:buf + n], fc[k], fc[k + 1],
@@ -250,4 +246,4 @@ def run_plan(code, arena):
             adam_step(arena[p:p + n], arena[g:g + n], arena[m_:m_ + n], arena[v_:v_ + n],
                       arena[vmax:vmax + n], fc[k], fc[k + 1], fc[k + 2], fc[k + 3], fc[k + 4],
                       float(c[7]), fc[k + 5], fc[k + 6], fc[k + 7])
-    return n_ops
+    return -1

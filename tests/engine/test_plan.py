@@ -118,6 +118,7 @@ OPTIONS = [
     ("mlp_relu", (8, 4, 16, 3)),
     ("mlp_tanh", (6, 3, 5, 2)),
     ("mlp_sigmoid", (4, 2, 8, 1)),
+    ("mlp_relu", (32, 20, 64, 10)),  # products large enough for numpy's BLAS
 ])
 def test_training_matches_torch_and_eager(kind: str, shapes: tuple, opt_kw: dict,
                                            dtype: str) -> None:
@@ -128,6 +129,7 @@ def test_training_matches_torch_and_eager(kind: str, shapes: tuple, opt_kw: dict
     plan = got["plan"][0]
     assert plan.compiled, plan.reason
     assert plan.ops[-1] == "SGD"
+    assert ("BLAS" in plan.ops) == (np.prod(shapes[:3]) > 4096 and kind != "tutorial")
     _same(got, want, tol)
     _same(got, eager, tol)
 

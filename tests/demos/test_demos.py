@@ -228,6 +228,10 @@ def test_training(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
     assert "accuracy on the 24 labels: 100%" in out
     assert ns["history"][-1] < ns["target_loss"] <= ns["history"][-2]
     assert ns["loss"].grad_fn is not None  # the last forward is left un-run for the lab
+    # The compiled section replays the same training: same final loss, same parameters.
+    assert ns["plan"].compiled and ns["final_c"] == pytest.approx(ns["history"][-1], rel=1e-5)
+    np.testing.assert_allclose(ns["w_c"].detach().numpy(), ns["w"].detach().numpy(), rtol=1e-4)
+    assert f"{steps} steps, then the loss: {final:.4f}" in out
 
 
 @pytest.mark.parametrize("argv,env,expected", [

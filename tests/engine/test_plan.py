@@ -353,3 +353,94 @@ def test_versions_grads_and_state_as_eager() -> None:
 def test_loss_fn_must_return_a_tensor() -> None:
     with pytest.raises(TypeError, match="loss_fn must return a Tensor, got float"):
         Plan(lambda: 1.0)()
+
+
+_GRAPH = st.fixed_dictionaries({
+    "rows": st.integers(1, 6), "dim": st.integers(1, 6),
+    # the first op has parameters, so every graph has something to differentiate
+    "ops": st.tuples(st.sampled_from(["linear", "mm"]), st.integers(1, 5)).flatmap(
+        lambda first: st.lists(st.tuples(st.sampled_from(
+            ["linear", "mm", "relu", "sigmoid", "tanh", "scale", "add_self", "add_row",
+             "sub_param"]), st.integers(1, 5)), max_size=5).map(lambda rest: [first, *rest])),
+    "loss": st.sampled_from(["sum", "mean", "mse", "bce"]),
+})
+
+
+def _random_graph(spec: dict, seed: int) -> tuple[Callable, list, Any]:
+    """A composition of the ops a plan lowers, over one input batch ``x``."""
+    rng = np.random.default_rng(seed)
+    rows, dim = spec["rows"], spec["dim"]
+    x = engine.tensor(rng.standard_normal((rows, dim)))
+    params: list = []
+
+    def param(*shape: int) -> Any:
+        params.append(engine.tensor(rng.standard_normal(shape) * 0.5, requires_grad=True))
+        return params[-1]
+
+    made: dict = {}  # parameters and the target are made once, outside the step
+
+    def loss_fn() -> Any:
+        v, width = x, dim
+        for i, (op, new) in enumerate(spec["ops"]):
+            if i not in made and op in ("linear", "mm", "add_row", "sub_param"):
+                shapes = {"linear": [(new, width), (new,)], "mm": [(width, new)],
+                          "add_row": [(width,)], "sub_param": [(rows, width)]}[op]
+                made[i] = tuple(param(*shape) for shape in shapes)
+            if op == "linear":
+                v, width = F.linear(v, *made[i]), new
+            elif op == "mm":
+                v, width = v @ made[i][0], new
+            elif op in ("relu", "sigmoid", "tanh"):
+                v = getattr(engine, op)(v)
+            elif op == "scale":
+                v = v * 0.75
+            elif op == "add_self":
+                v = v + v
+            elif op == "add_row":
+                v = v + made[i][0]
+            else:
+                v = v - made[i][0]
+        if spec["loss"] in ("sum", "mean"):
+            return getattr(v, spec["loss"])()
+        if "target" not in made:
+            made["target"] = engine.tensor((rng.random((rows, width)) > 0.5).astype(float))
+        if spec["loss"] == "mse":
+            return F.mse_loss(v, made["target"])
+        return F.binary_cross_entropy_with_logits(v, made["target"])
+
+    loss_fn()  # makes the parameters
+    return loss_fn, params, x
+
+
+@settings(max_examples=60, deadline=None)
+@given(spec=_GRAPH, use_opt=st.booleans())
+def test_random_graphs_match_eager(spec: dict, use_opt: bool) -> None:
+    """Random compositions of the lowered ops, fed new batches: the plan's losses,
+    gradients and parameters equal the eager loop's, with and without an optimizer."""
+    runs = []
+    for way in ("engine", "plan"):
+        loss_fn, params, x = _random_graph(spec, 7)
+        opt = engine.optim.SGD(params, lr=0.05, momentum=0.5) if use_opt else None
+        plan = Plan(loss_fn, opt) if way == "plan" else None
+        rng = np.random.default_rng(3)
+        out = []
+        for _ in range(4):
+            with engine.no_grad():
+                x.copy_(engine.tensor(rng.standard_normal(x.shape)))
+            if plan is not None:
+                loss = plan()
+            else:
+                if opt is not None:
+                    opt.zero_grad()
+                loss = loss_fn()
+                loss.backward()
+                if opt is not None:
+                    opt.step()
+            out.append([loss.item()] + [p.grad.numpy().copy() for p in params] +
+                       [p.detach().numpy().copy() for p in params])
+        runs.append(out)
+        if plan is not None:
+            assert plan.compiled, plan.reason
+    for a, b in zip(*runs):
+        for u, v in zip(a, b):
+            np.testing.assert_allclose(u, v, rtol=1e-10, atol=1e-12)

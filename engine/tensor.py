@@ -568,6 +568,10 @@ class Tensor:
         >>> (x ** 2).sum().backward(); x.grad
         tensor([2., 4.])
         """
+        if inputs is None:  # autograd.backward's own path, without its layers
+            run = _backward_run[0] if _backward_run else _load_backward_run()
+            run(self, gradient, retain_graph, create_graph)
+            return
         from engine.autograd import backward
 
         backward(self, gradient, retain_graph, create_graph, inputs=inputs)
@@ -845,6 +849,17 @@ def _takes_view(index: Any) -> bool:
         if isinstance(i, Tensor) and i._data.ndim == 0 and i._data.dtype.kind in "iu":
             return True
     return False
+
+
+# ``engine.autograd.engine.run``, imported on first use (it imports this module).
+_backward_run: list[Callable[..., Any]] = []
+
+
+def _load_backward_run() -> Callable[..., Any]:
+    from engine.autograd.engine import run
+
+    _backward_run.append(run)
+    return run
 
 
 def wrap_dim(dim: int, ndim: int) -> int:

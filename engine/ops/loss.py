@@ -65,6 +65,20 @@ class BinaryCrossEntropyWithLogitsBackward0(Node):
         return gx, gy
 
 
+# Up to this many elements the forward runs as one Numba kernel; above, numpy's SIMD
+# exp and log1p win.
+_KERNEL_MAX = 256
+# Half the largest value of each float type: a sum of n terms below limit / n is finite.
+_LIMIT = {np.dtype(t): float(np.finfo(t).max) / 2 for t in (np.float32, np.float64)}
+
+
+def _reduce(each: np.ndarray, dt: np.dtype, mean: bool) -> np.ndarray:
+    """Sum or mean of the elementwise loss as a 0-d array (np.add.reduce is what
+    ndarray.sum and .mean run, without their Python layers)."""
+    total = np.add.reduce(each, axis=None, dtype=dt)
+    return np.asarray(total / each.size if mean else total, dtype=dt)
+
+
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,  # noqa: A002
                                      weight: Tensor | None = None, size_average: None = None,
                                      reduce: None = None, reduction: str = "mean",
@@ -99,19 +113,42 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,  # noqa: A00
         if extra is not None and broadcast_shape(extra.shape, x.shape) != x.shape:
             raise RuntimeError(f"{name} of shape {list(extra.shape)} cannot be broadcast to the "
                                f"input's shape {list(x.shape)}")
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # inf - inf: NaN
-        log_sig = np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
-        if pw is not None:
-            log_sig = log_sig * ((pw - 1) * y + 1)
-        loss = (1 - y) * x - log_sig
-        if w is not None:
-            loss = loss * w
-        # np.add.reduce is what ndarray.sum and .mean run, without their Python layers
-        if reduction == "mean":
-            loss = np.add.reduce(loss, axis=None, dtype=x.dtype) / loss.size
-        elif reduction == "sum":
-            loss = np.add.reduce(loss, axis=None, dtype=x.dtype)
-    loss = np.asarray(loss, dtype=x.dtype)
+    dt = x.dtype
+    if x.size <= _KERNEL_MAX:  # one Numba pass beats numpy's eight calls
+        shape = x.shape
+        each, ok = lk.bce_logits_fwd(
+            flat(x), flat(y), expand_flat(w.astype(dt, copy=False), shape) if w is not None
+            else absent(dt), expand_flat(pw.astype(dt, copy=False), shape) if pw is not None
+            else absent(dt), _LIMIT.get(dt) or float(np.finfo(dt).max) / 2)
+        if reduction == "none":
+            loss = each.reshape(shape)
+        elif ok:  # finite, and no overflow possible: numpy has nothing to warn about
+            loss = _reduce(each, dt, reduction == "mean")
+        else:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                loss = _reduce(each, dt, reduction == "mean")
+    else:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # inf - inf: NaN
+            if w is None and pw is None:  # the same steps in three buffers instead of nine
+                soft = np.abs(x)
+                np.negative(soft, out=soft)
+                np.exp(soft, out=soft)
+                np.log1p(soft, out=soft)
+                log_sig = np.minimum(x, 0)
+                np.subtract(log_sig, soft, out=log_sig)
+                loss = np.subtract(1, y)
+                np.multiply(loss, x, out=loss)
+                np.subtract(loss, log_sig, out=loss)
+            else:
+                log_sig = np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+                if pw is not None:
+                    log_sig = log_sig * ((pw - 1) * y + 1)
+                loss = (1 - y) * x - log_sig
+                if w is not None:
+                    loss = loss * w
+            if reduction != "none":
+                loss = _reduce(loss, dt, reduction == "mean")
+        loss = np.asarray(loss, dtype=dt)
     if not recording(input, target):
         return out(loss)
     node = BinaryCrossEntropyWithLogitsBackward0((edge(input), edge(target)))

@@ -704,6 +704,13 @@ class Tensor:
         >>> engine.ones(2).zero_()
         tensor([0., 0.])
         """
+        if self._x is None and not self._rg:  # a plain tensor (``w.grad``): fill_'s checks
+            data = self._data  # reduce to the overlap one, and nothing can be recorded
+            if not data.flags.writeable and 0 in data.strides and data.size > 1:
+                raise RuntimeError(_OVERLAP)
+            data.fill(0)
+            self._vc[0] += 1
+            return self
         return self.fill_(0)
 
     def fill_(self, value: float | Tensor) -> Tensor:

@@ -93,7 +93,8 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,  # noqa: A00
         raise ValueError(f"{reduction} is not a valid value for reduction")
     if not isinstance(input, Tensor) or not isinstance(target, Tensor):
         raise TypeError("binary_cross_entropy_with_logits(): input and target must be Tensors")
-    for name, extra in (("weight", weight), ("pos_weight", pos_weight)):
+    extras = weight is not None or pos_weight is not None
+    for name, extra in (("weight", weight), ("pos_weight", pos_weight)) if extras else ():
         if extra is not None and recording(extra):  # torch has no gradient for these
             raise RuntimeError(
                 f"The function 'binary_cross_entropy_with_logits' is not differentiable with "
@@ -109,17 +110,21 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,  # noqa: A00
         y = y.astype(x.dtype)
     w = weight._data if weight is not None else None
     pw = pos_weight._data if pos_weight is not None else None
-    for name, extra in (("weight", w), ("pos_weight", pw)):
+    for name, extra in (("weight", w), ("pos_weight", pw)) if extras else ():
         if extra is not None and broadcast_shape(extra.shape, x.shape) != x.shape:
             raise RuntimeError(f"{name} of shape {list(extra.shape)} cannot be broadcast to the "
                                f"input's shape {list(x.shape)}")
     dt = x.dtype
     if x.size <= _KERNEL_MAX:  # one Numba pass beats numpy's eight calls
         shape = x.shape
-        each, ok = lk.bce_logits_fwd(
-            flat(x), flat(y), expand_flat(w.astype(dt, copy=False), shape) if w is not None
-            else absent(dt), expand_flat(pw.astype(dt, copy=False), shape) if pw is not None
-            else absent(dt), _LIMIT.get(dt) or float(np.finfo(dt).max) / 2)
+        if extras:
+            wf = expand_flat(w.astype(dt, copy=False), shape) if w is not None else absent(dt)
+            pwf = expand_flat(pw.astype(dt, copy=False), shape) if pw is not None \
+                else absent(dt)
+        else:
+            wf = pwf = absent(dt)
+        each, ok = lk.bce_logits_fwd(x.reshape(-1), y.reshape(-1), wf, pwf,
+                                     _LIMIT.get(dt) or float(np.finfo(dt).max) / 2)
         if reduction == "none":
             loss = each.reshape(shape)
         elif ok:  # finite, and no overflow possible: numpy has nothing to warn about

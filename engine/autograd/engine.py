@@ -281,6 +281,7 @@ def _loop(tensors: Any, grad_tensors: Any, retain_graph: bool | None, create_gra
         ready = [(type(n) is not AccumulateGrad, -n._seq, n) for n in buffers if not deps[n]]
         heapq.heapify(ready)
     heappush, heappop = heapq.heappush, heapq.heappop
+    single = None  # a node that became ready while no other was: it runs next, unheaped
     anomaly = grad_mode.anomaly
     index = 0
     remaining = len(order)
@@ -300,8 +301,14 @@ def _loop(tensors: Any, grad_tensors: Any, retain_graph: bool | None, create_gra
     deferred: list[tuple[Tensor, Any, bool]] = []
     caller = state.enabled
     try:
-        while ready:
-            node = heappop(ready)[2]
+        while True:
+            if single is not None:
+                node = single
+                single = None
+            elif ready:
+                node = heappop(ready)[2]
+            else:
+                break
             remaining -= 1
             buf = buffers.pop(node, None)
             ins: tuple = ()
@@ -400,6 +407,12 @@ def _loop(tensors: Any, grad_tensors: Any, retain_graph: bool | None, create_gra
                 left = deps[nxt] - 1
                 deps[nxt] = left
                 if not left:
+                    if single is None and not ready:  # the only ready node: no heap needed
+                        single = nxt
+                        continue
+                    if single is not None:
+                        heappush(ready, (type(single) is not AccumulateGrad, -single._seq, single))
+                        single = None
                     heappush(ready, (type(nxt) is not AccumulateGrad, -nxt._seq, nxt))
         if deferred:
             _commit(deferred, journal)

@@ -553,8 +553,12 @@ class Tensor:
                 self._grad = _wrap(g.reshape(data.shape))
             else:
                 self._grad = _wrap(copy_kernel(g.reshape(-1)).reshape(data.shape))
-        elif grad._data.flags.c_contiguous:
-            accumulate_(grad._data.reshape(-1), g.reshape(-1))
+            return
+        gd = grad._data
+        if gd.flags.c_contiguous:
+            # (a 1-D array is its own flat view: reshape would only make another)
+            accumulate_(gd if gd.ndim == 1 else gd.reshape(-1),
+                        g if g.ndim == 1 else g.reshape(-1))
             grad._vc[0] += 1
         else:  # a user-assigned strided grad: keep the object, fix its layout
             grad._data = np.ascontiguousarray(grad._data + g.reshape(data.shape))

@@ -6,7 +6,7 @@ import numpy as np
 
 from engine.graph import Node
 from engine.kernels import loss as lk
-from engine.ops.base import broadcast_shape, const, edge, expand_flat, flat, out, recording
+from engine.ops.base import broadcast_shape, const, edge, expand_flat, out, recording
 from engine.tensor import Tensor
 
 REDUCTIONS = ("none", "mean", "sum")
@@ -26,7 +26,8 @@ class BinaryCrossEntropyWithLogitsBackward0(Node):
 
     def apply(self, grads: list) -> tuple:
         g = grads[0]
-        x, y = self.saved()
+        s = self._saved  # (already checked by the engine before the pass started)
+        x, y = s[0].data, s[1].data
         shape = x.shape
         denom = float(x.size) if self.reduction == "mean" else 1.0
         dt = x.dtype
@@ -34,11 +35,12 @@ class BinaryCrossEntropyWithLogitsBackward0(Node):
             if self.weight is not None else absent(dt)
         pw = expand_flat(self.pos_weight.astype(dt, copy=False), shape) \
             if self.pos_weight is not None else absent(dt)
-        gf = flat(g.astype(dt, copy=False))
+        gf = (g if g.dtype == dt else g.astype(dt)).reshape(-1)
+        xf = x.reshape(-1)
         (fx, _), (fy, _) = self.next_functions
-        gx = lk.bce_logits_bwd_input(gf, flat(x), flat(y), w, pw, denom).reshape(shape) \
+        gx = lk.bce_logits_bwd_input(gf, xf, y.reshape(-1), w, pw, denom).reshape(shape) \
             if fx is not None else None
-        gy = lk.bce_logits_bwd_target(gf, flat(x), w, pw, denom).reshape(shape) \
+        gy = lk.bce_logits_bwd_target(gf, xf, w, pw, denom).reshape(shape) \
             if fy is not None else None
         return gx, gy
 

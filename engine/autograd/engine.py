@@ -296,7 +296,7 @@ def _loop(tensors: Any, grad_tensors: Any, retain_graph: bool | None, create_gra
     # what its AccumulateGrad nodes add until every node has run (``_commit``): nothing
     # can look at a .grad in between, and a failure finds every .grad untouched without
     # the journal's snapshot (a copy of each .grad).  Decided (None: not yet) at the first
-    # .grad large enough for its snapshot to cost more than the check.
+    # .grad large enough (``_DEFER_MIN``) for its snapshot to cost more than the check.
     defer: bool | None = None if adopt and accumulate else False
     deferred: list[tuple[Tensor, Any, bool]] = []
     caller = state.enabled
@@ -322,8 +322,9 @@ def _loop(tensors: Any, grad_tensors: Any, retain_graph: bool | None, create_gra
                 try:
                     is_sink = type(node) is AccumulateGrad
                     ran = True
-                    if not (is_sink or targets or node._retains or node._tensor_hooks or
-                            node._pre_hooks or node._hooks):  # the common node: no hook
+                    plain = not (targets or node._retains or node._tensor_hooks or
+                                 node._pre_hooks or node._hooks)  # the common node: no hook
+                    if plain and not is_sink:
                         if buf[0] is not None or any(g is not None for g in buf):
                             ins = node.apply_graph(buf) if graph else node.apply(buf)
                             nexts = node.next_functions
@@ -331,6 +332,24 @@ def _loop(tensors: Any, grad_tensors: Any, retain_graph: bool | None, create_gra
                                 ins = (*ins, *(None,) * (len(nexts) - len(ins)))
                         else:
                             ins = (None,) * len(node.next_functions)
+                    elif plain and accumulate and (node.variable._x is None or
+                                                   not node.variable._x.hooks):
+                        # the common leaf: no hook, nothing captured (the general path's
+                        # steps for that case)
+                        g = buf[0]
+                        if g is not None:
+                            v = node.variable
+                            mine = bool(owned) and owned.pop(node, None) is g
+                            if defer is None:
+                                grad = v._grad
+                                if grad is not None and grad._data.size >= _DEFER_MIN:
+                                    defer = not anomaly.enabled and _pure(order)
+                            if defer:
+                                deferred.append((v, g, mine))
+                            else:
+                                _remember(journal, v, graph)
+                                ins = (node.apply_owned(buf) if mine else
+                                       node.apply_graph(buf) if graph else node.apply(buf))
                     else:
                         retains = node._retains
                         if retains:
@@ -357,7 +376,9 @@ def _loop(tensors: Any, grad_tensors: Any, retain_graph: bool | None, create_gra
                                     mine = bool(owned) and owned.pop(node, None) is buf[0] and not (
                                         hooked or node._pre_hooks)  # no hook kept a reference
                                     if defer is None:
-                                        defer = _should_defer(node, order, anomaly)
+                                        grad = node.variable._grad
+                                        if grad is not None and grad._data.size >= _DEFER_MIN:
+                                            defer = not anomaly.enabled and _pure(order)
                                     if defer:
                                         deferred.append((node.variable, buf[0], mine))
                                     else:
@@ -432,20 +453,9 @@ def _loop(tensors: Any, grad_tensors: Any, retain_graph: bool | None, create_gra
     return tuple(captured)
 
 
-# A .grad with at least this many elements makes a plain pass check whether it may defer
-# its additions (``_should_defer``) rather than snapshot each .grad it adds into; so does
-# any .grad in a graph of at most ``_DEFER_NODES`` nodes, where the check costs little.
+# A .grad with at least this many elements makes a plain pass check whether it may hold
+# back its additions (``_pure``): a snapshot of a smaller one costs less than the check.
 _DEFER_MIN = 4096
-_DEFER_NODES = 0
-
-
-def _should_defer(sink: AccumulateGrad, order: list[Node], anomaly: Any) -> bool | None:
-    """Whether a plain pass holds back its additions into .grad (see ``_loop``); None
-    while the first .grad met is small, so the question is asked again at the next one."""
-    grad = sink.variable._grad
-    if grad is None or grad._data.size < _DEFER_MIN and len(order) > _DEFER_NODES:
-        return None
-    return not anomaly.enabled and _pure(order)
 
 
 def _pure(order: list[Node]) -> bool:

@@ -239,9 +239,14 @@ def _loop(tensors: Any, grad_tensors: Any, retain_graph: bool | None, create_gra
             deps[node] = 0
             stack.append(node)
     order: list[Node] = []
+    # Without ``inputs`` every node is checked (below) in this same order, so the check
+    # is made here, in one walk.
+    check = inputs is None
     while stack:
         node = stack.pop()
         order.append(node)
+        if check and (node._saved or node._released or type(node) is CopySlices):
+            node.check_saved()
         for nxt, _ in node.next_functions:
             if nxt is None:
                 continue
@@ -262,7 +267,7 @@ def _loop(tensors: Any, grad_tensors: Any, retain_graph: bool | None, create_gra
     # Fail before touching anything: freed or modified saved tensors raise here.  A node
     # that saved nothing and was never released has nothing to check, except CopySlices,
     # which also checks the node it wraps.
-    for node in order:
+    for node in order if not check else ():
         if (node._saved or node._released or type(node) is CopySlices) and (
                 needed is None or node in needed):
             node.check_saved()
@@ -292,9 +297,10 @@ def _loop(tensors: Any, grad_tensors: Any, retain_graph: bool | None, create_gra
     # nothing is captured), and only buffers a node made itself (``owned``: sink -> array).
     adopt = not records and not graph and not targets
     owned: dict[Node, np.ndarray] = {}
-    # Such a plain pass, when no user code can run in it (``_pure``), also holds back
-    # what its AccumulateGrad nodes add until every node has run (``_commit``): nothing
-    # can look at a .grad in between, and a failure finds every .grad untouched without
+    # Such a plain pass, when no user code can run in it and no node reads a .grad's
+    # memory (``_pure``), also holds back what its AccumulateGrad nodes add until every
+    # node has run (``_commit``): nothing can look at a .grad in between, and a failure
+    # finds every .grad untouched without
     # the journal's snapshot (a copy of each .grad).  Decided (None: not yet) at the first
     # .grad large enough (``_DEFER_MIN``) for its snapshot to cost more than the check.
     defer: bool | None = None if adopt and accumulate else False
@@ -343,7 +349,7 @@ def _loop(tensors: Any, grad_tensors: Any, retain_graph: bool | None, create_gra
                             if defer is None:
                                 grad = v._grad
                                 if grad is not None and grad._data.size >= _DEFER_MIN:
-                                    defer = not anomaly.enabled and _pure(order)
+                                    defer = not anomaly.enabled and _pure(order, seeds)
                             if defer:
                                 deferred.append((v, g, mine))
                             else:
@@ -378,7 +384,7 @@ def _loop(tensors: Any, grad_tensors: Any, retain_graph: bool | None, create_gra
                                     if defer is None:
                                         grad = node.variable._grad
                                         if grad is not None and grad._data.size >= _DEFER_MIN:
-                                            defer = not anomaly.enabled and _pure(order)
+                                            defer = not anomaly.enabled and _pure(order, seeds)
                                     if defer:
                                         deferred.append((node.variable, buf[0], mine))
                                     else:
@@ -458,21 +464,60 @@ def _loop(tensors: Any, grad_tensors: Any, retain_graph: bool | None, create_gra
 _DEFER_MIN = 4096
 
 
-def _pure(order: list[Node]) -> bool:
-    """True when no user code can run in a pass over these nodes: no node or tensor hook,
-    no retained grad, no custom Function (only the engine's own op nodes)."""
+def _pure(order: list[Node], seeds: list) -> bool:
+    """True when the additions into .grad may wait for the end of the pass: no user code
+    can run in it (no node or tensor hook, no retained grad, no custom Function: only the
+    engine's own op nodes), and no node can read a .grad's memory, which an earlier
+    addition would have changed in place (a .grad used as an operand, a weight, or a
+    seed gradient)."""
+    grads = set()
     for node in order:
         if node._hooks or node._pre_hooks or node._tensor_hooks or node._retains:
             return False
         cls = type(node)
         if cls is AccumulateGrad:
-            if node.variable._leaf_hooks():
+            v = node.variable
+            if v._leaf_hooks():
                 return False
-        elif not cls.__module__.startswith("engine.ops."):
-            return False
-        elif cls is CopySlices and node.fn is not None and not _pure([node.fn]):
-            return False
-    return True
+            if v._grad is not None:
+                grads.add(_root(v._grad._data))
+        elif cls is CopySlices or not cls.__module__.startswith("engine.ops."):
+            return False  # (CopySlices runs the node it wraps)
+    if not grads:
+        return True
+    read = {_root(g) for g in seeds}
+    for node in order:
+        for saved in node._saved or ():
+            read.add(_root(saved.data))
+        for name in _array_slots(type(node)):
+            value = getattr(node, name, None)
+            if isinstance(value, np.ndarray):
+                read.add(_root(value))
+    return grads.isdisjoint(read)
+
+
+def _root(a: np.ndarray) -> int:
+    """The identity of the object that owns ``a``'s memory (views lead back to it)."""
+    while isinstance(a, np.ndarray) and a.base is not None:
+        a = a.base
+    return id(a)
+
+
+_SLOTS: dict[type, tuple[str, ...]] = {}
+
+
+def _array_slots(cls: type) -> tuple[str, ...]:
+    """The attributes a node class adds to ``Node``'s (where it may keep arrays)."""
+    names = _SLOTS.get(cls)
+    if names is None:
+        names = _SLOTS[cls] = tuple(
+            n for k in cls.__mro__ if k is not Node and issubclass(k, Node)
+            for n in _names(k.__dict__.get("__slots__", ())) if n != "__weakref__")
+    return names
+
+
+def _names(slots: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (slots,) if isinstance(slots, str) else tuple(slots)
 
 
 def _commit(deferred: list[tuple[Tensor, Any, bool]], journal: dict) -> None:

@@ -3,10 +3,10 @@
 - ``binary_cross_entropy_with_logits`` runs its forward as one Numba kernel on small
   inputs and as numpy's loops (in fewer buffers) on large ones: both match torch, each
   other, and warn about nothing;
-- a plain ``backward()`` in which no user code can run holds back its additions into
-  existing large ``.grad`` buffers until every node has run (no snapshot of each
-  ``.grad``): the gradients are those of the stepwise pass and of torch, and a failure
-  still leaves every ``.grad`` as it was;
+- a plain ``backward()`` in which no user code can run and no node reads a ``.grad``'s
+  memory holds back its additions into existing large ``.grad`` buffers until every
+  node has run (no snapshot of each ``.grad``): the gradients are those of the stepwise
+  pass and of torch, and a failure still leaves every ``.grad`` as it was;
 - ``Tensor.backward`` goes straight to the backward loop, and that loop yields nothing
   when nobody reads its steps.
 """
@@ -182,13 +182,14 @@ def test_a_pass_is_held_back_only_without_user_code():
     _loss(engine, ex, *ep).backward()
     loss = _loss(engine, ex, *ep)
     nodes = _all_nodes(loss)
-    assert ae._pure(nodes)
+    seeds = [np.ones((), np.float32)]
+    assert ae._pure(nodes, seeds)
     handle = loss.grad_fn.register_hook(lambda gi, go: None)
-    assert not ae._pure(nodes)
+    assert not ae._pure(nodes, seeds)
     handle.remove()
-    assert ae._pure(nodes)  # an empty hook dict runs nothing
+    assert ae._pure(nodes, seeds)  # an empty hook dict runs nothing
     h = ep[0].register_hook(lambda g: None)
-    assert not ae._pure(nodes)
+    assert not ae._pure(nodes, seeds)
     h.remove()
 
     class Twice(engine.autograd.Function):
@@ -200,7 +201,52 @@ def test_a_pass_is_held_back_only_without_user_code():
         def backward(ctx, g):
             return g * 2
 
-    assert not ae._pure(_all_nodes(Twice.apply(ep[0]).sum()))
+    assert not ae._pure(_all_nodes(Twice.apply(ep[0]).sum()), seeds)
+
+
+def _stepwise_grads(make_loss, leaves, **kw):
+    """The gradients a backward_steps pass (which never holds anything back) gives."""
+    for _step in engine.autograd.backward_steps(make_loss(), **kw):
+        pass
+    return [leaf.grad.numpy().copy() for leaf in leaves]
+
+
+def _pair(seed):
+    rng = np.random.default_rng(seed)
+    w = engine.tensor(rng.standard_normal(BIG).astype(np.float32), requires_grad=True)
+    v = engine.tensor(rng.standard_normal(BIG).astype(np.float32), requires_grad=True)
+    w.grad = engine.tensor(rng.standard_normal(BIG).astype(np.float32))
+    v.grad = engine.tensor(rng.standard_normal(BIG).astype(np.float32))
+    return w, v
+
+
+@pytest.mark.parametrize("make", [
+    # w's addition runs before the node that reads w.grad as a saved operand ...
+    lambda w, v: (v * w.grad).sum() + (w * 2).sum(),
+    # ... or as a view of it, or as its .data (no shared version counter)
+    lambda w, v: (v.reshape(2, -1) * w.grad.reshape(2, -1)[1]).sum() + (w * 2).sum(),
+    lambda w, v: (v * w.grad.data).sum() + (w * 2).sum(),
+    # ... or as a loss weight
+    lambda w, v: ef.binary_cross_entropy_with_logits(v, engine.zeros(BIG), weight=w.grad)
+    + (w * 2).sum(),
+])
+def test_a_node_reading_a_grad_sees_what_the_stepwise_pass_sees(make):
+    w, v = _pair(7)
+    sw, sv = _pair(7)
+    make(w, v).backward()
+    want = _stepwise_grads(lambda: make(sw, sv), (sw, sv))
+    np.testing.assert_array_equal(w.grad.numpy(), want[0])
+    np.testing.assert_array_equal(v.grad.numpy(), want[1])
+
+
+def test_a_seed_gradient_that_is_a_grad_is_read_as_the_stepwise_pass_reads_it():
+    w, v = _pair(8)
+    sw, sv = _pair(8)
+    (w * 1.0 + v * 1.0).backward(w.grad)
+    for _step in engine.autograd.backward_steps(sw * 1.0 + sv * 1.0, sw.grad):
+        pass
+    np.testing.assert_array_equal(w.grad.numpy(), sw.grad.numpy())
+    np.testing.assert_array_equal(v.grad.numpy(), sv.grad.numpy())
 
 
 def _all_nodes(loss):

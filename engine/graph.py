@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from engine.tensor import Tensor
 
 _seq = itertools.count()
+_next_seq = _seq.__next__
+_anomaly = grad_mode.anomaly  # the switches object itself is never replaced
 
 SECOND_BACKWARD = (
     "Trying to backward through the graph a second time (or directly access saved "
@@ -133,7 +135,7 @@ class Node:
 
     def __init__(self, next_functions: tuple) -> None:
         self.next_functions = next_functions
-        self._seq = next(_seq)
+        self._seq = _next_seq()
         self._saved: tuple[_Saved, ...] | None = None
         self._released = False
         self._pre_hooks: _HookDict | None = None
@@ -141,7 +143,7 @@ class Node:
         self._tensor_hooks: dict[int, _HookDict] | None = None
         self._retains: dict[int, weakref.ref] | None = None
         self._metadata: dict | None = None
-        if grad_mode.anomaly.enabled:
+        if _anomaly.enabled:
             from engine.autograd.anomaly import record_forward_stack
 
             record_forward_stack(self.metadata)

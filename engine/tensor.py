@@ -781,15 +781,17 @@ class Tensor:
         return self._binary_inplace("div", other, 1)
 
     def _binary_inplace(self, op: str, other: Any, alpha: float) -> Tensor:
+        self._check_inplace(other=other)
+        records = self._records(other)
+        if not records and alpha == 1 and op in _UFUNCS and _ufunc_inplace(
+                self, _UFUNCS[op], other):
+            return self
         from engine.ops import arithmetic
 
-        self._check_inplace(other=other)
         fn = getattr(arithmetic, op)
         args = (other, alpha) if op in ("add", "sub") else (other,)
-        if self._records(other):
+        if records:
             return self._inplace(fn(self._recording_copy(), *args))
-        if alpha == 1 and op in _UFUNCS and _ufunc_inplace(self, _UFUNCS[op], other):
-            return self
         with grad_mode.no_grad():
             return self._inplace(fn(self.detach(), *args))
 

@@ -51,13 +51,13 @@ def bce_logits_bwd_target(g, x, w, pw, denom):
 
 
 # Group "forward": a forward kernel, apart from the "loss" group's backward kernels.
-@kernel("forward", "aaaas")
-def bce_logits_fwd(x, y, w, pw, limit):
-    """The elementwise loss of ``binary_cross_entropy_with_logits`` in one pass, and
-    whether summing it can neither overflow nor meet an inf or NaN (so the caller's
-    reduction needs no ``np.errstate``).  numpy's steps, each rounded to the array's
-    type as numpy rounds them: ``log_sig = min(x, 0) - log1p(exp(-|x|))``, times
-    ``(pw - 1) * y + 1`` with ``pw``; then ``(1 - y) * x - log_sig``, times ``w``."""
+@kernel("forward", "aaas")
+def bce_logits_rest(x, y, soft, limit):
+    """The rest of ``binary_cross_entropy_with_logits``' forward, given numpy's
+    ``soft = log1p(exp(-|x|))``: ``(1 - y) * x - (min(x, 0) - soft)`` per element, each
+    step rounded to the array's type exactly as numpy's ufuncs round it (so the values
+    are numpy's, bit for bit), and whether summing them can neither overflow nor meet
+    an inf or NaN (then the caller's reduction needs no ``np.errstate``)."""
     out = np.empty_like(x)
     one = np.float32(1.0)  # keeps float32 arithmetic in float32 (float64 stays float64)
     zero = np.float32(0.0)
@@ -66,16 +66,10 @@ def bce_logits_fwd(x, y, w, pw, limit):
     finite = True
     for i in range(n):
         xi = x[i]
-        yi = y[i]
-        m = xi if xi < zero or xi != xi else zero  # np.minimum: NaN propagates
-        log_sig = m - math.log1p(math.exp(-abs(xi)))
-        if pw.size:
-            log_sig = log_sig * ((pw[i] - one) * yi + one)
-        v = (one - yi) * xi - log_sig
-        if w.size:
-            v = v * w[i]
+        m = xi if xi < zero or xi != xi else zero  # np.minimum(x, 0): NaN propagates
+        v = (one - y[i]) * xi - (m - soft[i])
         out[i] = v
-        a = abs(out[i])
+        a = abs(v)
         if a > big:
             big = a
         elif not a <= big:  # NaN

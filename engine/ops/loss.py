@@ -67,9 +67,6 @@ class BinaryCrossEntropyWithLogitsBackward0(Node):
         return gx, gy
 
 
-# Up to this many elements the forward runs as one Numba kernel; above, numpy's SIMD
-# exp and log1p win.
-_KERNEL_MAX = 256
 # Half the largest value of each float type: a sum of n terms below limit / n is finite.
 _LIMIT = {np.dtype(t): float(np.finfo(t).max) / 2 for t in (np.float32, np.float64)}
 
@@ -117,18 +114,18 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,  # noqa: A00
             raise RuntimeError(f"{name} of shape {list(extra.shape)} cannot be broadcast to the "
                                f"input's shape {list(x.shape)}")
     dt = x.dtype
-    if x.size <= _KERNEL_MAX:  # one Numba pass beats numpy's eight calls
-        shape = x.shape
-        if extras:
-            wf = expand_flat(w.astype(dt, copy=False), shape) if w is not None else absent(dt)
-            pwf = expand_flat(pw.astype(dt, copy=False), shape) if pw is not None \
-                else absent(dt)
-        else:
-            wf = pwf = absent(dt)
-        each, ok = lk.bce_logits_fwd(x.reshape(-1), y.reshape(-1), wf, pwf,
-                                     _LIMIT.get(dt) or float(np.finfo(dt).max) / 2)
+    if not extras and x.flags.c_contiguous:
+        # numpy's exp and log1p (vectorized), then the rest of the formula and the check
+        # for the reduction in one Numba pass: numpy's values, bit for bit, in fewer calls
+        flat_x = x.reshape(-1)
+        soft = np.abs(flat_x)  # exp(-|x|) is in [0, 1]: nothing here can overflow
+        np.negative(soft, out=soft)
+        np.exp(soft, out=soft)
+        np.log1p(soft, out=soft)
+        each, ok = lk.bce_logits_rest(flat_x, y.reshape(-1), soft,
+                                      _LIMIT.get(dt) or float(np.finfo(dt).max) / 2)
         if reduction == "none":
-            loss = each.reshape(shape)
+            loss = each.reshape(x.shape)
         elif ok:  # finite, and no overflow possible: numpy has nothing to warn about
             loss = _reduce(each, dt, reduction == "mean")
         else:
@@ -136,23 +133,12 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,  # noqa: A00
                 loss = _reduce(each, dt, reduction == "mean")
     else:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # inf - inf: NaN
-            if w is None and pw is None:  # the same steps in three buffers instead of nine
-                soft = np.abs(x)
-                np.negative(soft, out=soft)
-                np.exp(soft, out=soft)
-                np.log1p(soft, out=soft)
-                log_sig = np.minimum(x, 0)
-                np.subtract(log_sig, soft, out=log_sig)
-                loss = np.subtract(1, y)
-                np.multiply(loss, x, out=loss)
-                np.subtract(loss, log_sig, out=loss)
-            else:
-                log_sig = np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
-                if pw is not None:
-                    log_sig = log_sig * ((pw - 1) * y + 1)
-                loss = (1 - y) * x - log_sig
-                if w is not None:
-                    loss = loss * w
+            log_sig = np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+            if pw is not None:
+                log_sig = log_sig * ((pw - 1) * y + 1)
+            loss = (1 - y) * x - log_sig
+            if w is not None:
+                loss = loss * w
             if reduction != "none":
                 loss = _reduce(loss, dt, reduction == "mean")
         loss = np.asarray(loss, dtype=dt)

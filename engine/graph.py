@@ -195,7 +195,7 @@ class Node:
 
     def save_as(self, *pairs: tuple[Tensor, np.ndarray]) -> None:
         """Like ``save``, but keep a converted buffer (e.g. cast for type promotion)."""
-        self._saved = tuple(_Saved(t, self, d) for t, d in pairs)
+        self._saved = tuple([_Saved(t, self, d) for t, d in pairs])  # (list: faster)
 
     def saved(self) -> tuple:
         """The saved buffers (already checked by the engine before the pass started)."""

@@ -300,9 +300,9 @@ def _loop(tensors: Any, grad_tensors: Any, retain_graph: bool | None, create_gra
     # Such a plain pass, when no user code can run in it and no node reads a .grad's
     # memory (``_pure``), also holds back what its AccumulateGrad nodes add until every
     # node has run (``_commit``): nothing can look at a .grad in between, and a failure
-    # finds every .grad untouched without
-    # the journal's snapshot (a copy of each .grad).  Decided (None: not yet) at the first
-    # .grad large enough (``_DEFER_MIN``) for its snapshot to cost more than the check.
+    # finds every .grad untouched without the journal's snapshot (a copy of each .grad).
+    # Decided (None: not yet) at the first .grad large enough (``_DEFER_MIN``) for its
+    # snapshot to cost more than the check.
     defer: bool | None = None if adopt and accumulate else False
     deferred: list[tuple[Tensor, Any, bool]] = []
     caller = state.enabled

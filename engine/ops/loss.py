@@ -114,7 +114,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,  # noqa: A00
             raise RuntimeError(f"{name} of shape {list(extra.shape)} cannot be broadcast to the "
                                f"input's shape {list(x.shape)}")
     dt = x.dtype
-    if not extras and x.flags.c_contiguous:
+    if not extras and x.flags.c_contiguous and y.flags.c_contiguous:  # (the kernel's layout)
         # numpy's exp and log1p (vectorized), then the rest of the formula and the check
         # for the reduction in one Numba pass: numpy's values, bit for bit, in fewer calls
         flat_x = x.reshape(-1)

@@ -94,7 +94,8 @@ def test_bce_forward_is_numpys_bit_for_bit(dtype, reduction, shape):
     y = np.asarray(rng.random(shape), dtype)
     if x.size >= 8:
         x.reshape(-1)[:8] = [np.inf, -np.inf, np.nan, 0.0, -0.0, 1e30, -1e30, 89.0]
-    for xs, ys in ((x, y), (x.T, y.T)):  # C-contiguous: the fused path; else the general
+    # C-contiguous: the fused path; else (a strided input or target) the general one
+    for xs, ys in ((x, y), (x.T, y.T), (x, y.T.copy().T)):
         got = ef.binary_cross_entropy_with_logits(engine.tensor(xs), engine.tensor(ys),
                                                   reduction=reduction).numpy()
         want = _numpy_bce(np.array(xs, order="C"), np.array(ys, order="C"), reduction)

@@ -92,7 +92,8 @@ class _Saved:
         self.data = t._data if data is None else data
         self.counter = t._vc
         self.version = t._vc[0]
-        fn = t._fn if t._x is None else t.grad_fn  # the property only for a possible view
+        x = t._x  # the grad_fn property only for a view whose history may be out of date
+        fn = t._fn if x is None or x.view is None or x.view.version == t._vc[0] else t.grad_fn
         self.producer = type(fn).__name__ if fn is not None else None
         self.output_nr = t._output_nr
         self.tensor = None if fn is node else t

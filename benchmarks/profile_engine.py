@@ -230,7 +230,7 @@ def fixed_costs() -> dict[str, float]:
         "release on all 6 nodes (already released)":
             lambda: [n.release() for n in nodes if n._saved is None],
         "generator create + close (no node run)": empty_backward_steps,
-        "w.grad.zero_() (fill_ path)": lambda: w.grad.zero_(),
+        "w.grad.zero_() (plain-tensor path)": lambda: w.grad.zero_(),
         "w.grad._data.fill(0) (numpy only)": lambda: w.grad._data.fill(0),
     })
 
@@ -374,10 +374,22 @@ def forward_breakdown() -> str:
         return np.asarray(np.add.reduce(loss, axis=None, dtype=zd.dtype) / loss.size,
                           dtype=zd.dtype)
 
+    from engine.kernels import loss as lk
+
+    def bce_fused() -> Any:
+        soft = np.abs(zd)
+        np.negative(soft, out=soft)
+        np.exp(soft, out=soft)
+        np.log1p(soft, out=soft)
+        each, _ = lk.bce_logits_rest(zd, yd, soft, 1e38)
+        return np.asarray(np.add.reduce(each, axis=None, dtype=zd.dtype) / each.size,
+                          dtype=zd.dtype)
+
     rows = [
         ("matmul(x, w) (unsqueeze + mm + squeeze)", lambda: engine.matmul(x, w)),
         ("  numpy: xd @ wd", lambda: xd @ wd),
-        ("  shape.unsqueeze(x, 0) (x needs no grad)", lambda: shape.unsqueeze(x, 0)),
+        ("  linalg._unsqueeze0(x) (x needs no grad)", lambda: linalg._unsqueeze0(x)),
+        ("  shape.unsqueeze(x, 0), the general op", lambda: shape.unsqueeze(x, 0)),
         ("    xd[None] inside it (np.expand_dims costs ~20x)", lambda: xd[None]),
         ("  linalg.mm(x1, w) on the unsqueezed x", lambda: linalg.mm(x1, w)),
         ("  linalg._squeeze0(m) (SqueezeBackward4)", lambda: linalg._squeeze0(m)),
@@ -386,7 +398,8 @@ def forward_breakdown() -> str:
         ("  arithmetic._prep(z, b)", lambda: arithmetic._prep(z, b)),
         ("binary_cross_entropy_with_logits(z, y)",
          lambda: ef.binary_cross_entropy_with_logits(z, y)),
-        ("  its numpy arithmetic alone (errstate, 8 ufuncs, mean)", bce_numpy),
+        ("  numpy's formula alone (errstate, 8 ufuncs, mean)", bce_numpy),
+        ("  the engine's: 4 ufuncs, bce_logits_rest kernel, mean", bce_fused),
         ("  np.errstate(over='ignore') enter+exit", _errstate),
         ("  np.add.reduce(...) / n on 3 elements (the mean)",
          lambda: np.add.reduce(zd, axis=None, dtype=zd.dtype) / zd.size),

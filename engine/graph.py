@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from engine.tensor import Tensor
 
 _seq = itertools.count()
+_next_seq = _seq.__next__
+_anomaly = grad_mode.anomaly  # the switches object itself is never replaced
 
 SECOND_BACKWARD = (
     "Trying to backward through the graph a second time (or directly access saved "
@@ -90,7 +92,8 @@ class _Saved:
         self.data = t._data if data is None else data
         self.counter = t._vc
         self.version = t._vc[0]
-        fn = t._fn if t._x is None else t.grad_fn  # the property only for a possible view
+        x = t._x  # the grad_fn property only for a view whose history may be out of date
+        fn = t._fn if x is None or x.view is None or x.view.version == t._vc[0] else t.grad_fn
         self.producer = type(fn).__name__ if fn is not None else None
         self.output_nr = t._output_nr
         self.tensor = None if fn is node else t
@@ -133,7 +136,7 @@ class Node:
 
     def __init__(self, next_functions: tuple) -> None:
         self.next_functions = next_functions
-        self._seq = next(_seq)
+        self._seq = _next_seq()
         self._saved: tuple[_Saved, ...] | None = None
         self._released = False
         self._pre_hooks: _HookDict | None = None
@@ -141,7 +144,7 @@ class Node:
         self._tensor_hooks: dict[int, _HookDict] | None = None
         self._retains: dict[int, weakref.ref] | None = None
         self._metadata: dict | None = None
-        if grad_mode.anomaly.enabled:
+        if _anomaly.enabled:
             from engine.autograd.anomaly import record_forward_stack
 
             record_forward_stack(self.metadata)
@@ -193,7 +196,7 @@ class Node:
 
     def save_as(self, *pairs: tuple[Tensor, np.ndarray]) -> None:
         """Like ``save``, but keep a converted buffer (e.g. cast for type promotion)."""
-        self._saved = tuple(_Saved(t, self, d) for t, d in pairs)
+        self._saved = tuple([_Saved(t, self, d) for t, d in pairs])  # (list: faster)
 
     def saved(self) -> tuple:
         """The saved buffers (already checked by the engine before the pass started)."""

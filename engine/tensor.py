@@ -553,8 +553,12 @@ class Tensor:
                 self._grad = _wrap(g.reshape(data.shape))
             else:
                 self._grad = _wrap(copy_kernel(g.reshape(-1)).reshape(data.shape))
-        elif grad._data.flags.c_contiguous:
-            accumulate_(grad._data.reshape(-1), g.reshape(-1))
+            return
+        gd = grad._data
+        if gd.flags.c_contiguous:
+            # (a 1-D array is its own flat view: reshape would only make another)
+            accumulate_(gd if gd.ndim == 1 else gd.reshape(-1),
+                        g if g.ndim == 1 else g.reshape(-1))
             grad._vc[0] += 1
         else:  # a user-assigned strided grad: keep the object, fix its layout
             grad._data = np.ascontiguousarray(grad._data + g.reshape(data.shape))
@@ -568,6 +572,10 @@ class Tensor:
         >>> (x ** 2).sum().backward(); x.grad
         tensor([2., 4.])
         """
+        if inputs is None:  # autograd.backward's own path, without its layers
+            run = _backward_run[0] if _backward_run else _load_backward_run()
+            run(self, gradient, retain_graph, create_graph)
+            return
         from engine.autograd import backward
 
         backward(self, gradient, retain_graph, create_graph, inputs=inputs)
@@ -700,6 +708,13 @@ class Tensor:
         >>> engine.ones(2).zero_()
         tensor([0., 0.])
         """
+        if self._x is None and not self._rg:  # a plain tensor (``w.grad``): fill_'s checks
+            data = self._data  # reduce to the overlap one, and nothing can be recorded
+            if not data.flags.writeable and 0 in data.strides and data.size > 1:
+                raise RuntimeError(_OVERLAP)
+            data.fill(0)
+            self._vc[0] += 1
+            return self
         return self.fill_(0)
 
     def fill_(self, value: float | Tensor) -> Tensor:
@@ -766,15 +781,17 @@ class Tensor:
         return self._binary_inplace("div", other, 1)
 
     def _binary_inplace(self, op: str, other: Any, alpha: float) -> Tensor:
+        self._check_inplace(other=other)
+        records = self._records(other)
+        if not records and alpha == 1 and op in _UFUNCS and _ufunc_inplace(
+                self, _UFUNCS[op], other):
+            return self
         from engine.ops import arithmetic
 
-        self._check_inplace(other=other)
         fn = getattr(arithmetic, op)
         args = (other, alpha) if op in ("add", "sub") else (other,)
-        if self._records(other):
+        if records:
             return self._inplace(fn(self._recording_copy(), *args))
-        if alpha == 1 and op in _UFUNCS and _ufunc_inplace(self, _UFUNCS[op], other):
-            return self
         with grad_mode.no_grad():
             return self._inplace(fn(self.detach(), *args))
 
@@ -845,6 +862,17 @@ def _takes_view(index: Any) -> bool:
         if isinstance(i, Tensor) and i._data.ndim == 0 and i._data.dtype.kind in "iu":
             return True
     return False
+
+
+# ``engine.autograd.engine.run``, imported on first use (it imports this module).
+_backward_run: list[Callable[..., Any]] = []
+
+
+def _load_backward_run() -> Callable[..., Any]:
+    from engine.autograd.engine import run
+
+    _backward_run.append(run)
+    return run
 
 
 def wrap_dim(dim: int, ndim: int) -> int:

@@ -26,6 +26,7 @@ from engine.graph import AccumulateGrad, Node
 from engine.kernels.accumulate import add_out, copy
 from engine.ops.base import edge
 from engine.ops.convert import cast
+from engine.ops.inplace import CopySlices
 from engine.tensor import Tensor, _wrap
 
 # Stands in for the gradients of a node that did not run: zip stops at next_functions.
@@ -92,7 +93,7 @@ def _root_grads(roots: tuple[Tensor, ...], grads: Any, graph: bool) -> list:
             if t._rg and t._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
         _check_roots(roots)
-        return [np.ones(t._data.shape, t._data.dtype) for t in roots]
+        return [_ones(t._data) for t in roots]
     given = _as_tuple(grads) if grads is not None else (None,) * len(roots)
     out: list[np.ndarray | None] = []
     for i, (t, g) in enumerate(zip(roots, given)):
@@ -121,6 +122,21 @@ def _root_grads(roots: tuple[Tensor, ...], grads: Any, graph: bool) -> list:
         raise RuntimeError(f"got {len(roots)} tensors and {len(given)} gradients")
     _check_roots(roots)
     return out
+
+
+# One 0-d array of ones per dtype: a scalar root's seed is a copy of it (np.ones costs
+# several times as much as the copy).
+_ONE: dict[np.dtype, np.ndarray] = {}
+
+
+def _ones(d: np.ndarray) -> np.ndarray:
+    """A new array of ones shaped as ``d``: the implicit seed gradient."""
+    if d.ndim:
+        return np.ones(d.shape, d.dtype)
+    one = _ONE.get(d.dtype)
+    if one is None:
+        one = _ONE[d.dtype] = np.ones((), d.dtype)
+    return one.copy()
 
 
 def _check_roots(roots: tuple[Tensor, ...]) -> None:
@@ -203,8 +219,8 @@ def backward_steps(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
 
 def _loop(tensors: Any, grad_tensors: Any, retain_graph: bool | None, create_graph: bool,
           inputs: Sequence[Tensor] | None, accumulate: bool, records: bool) -> Iterator[Any]:
-    """The backward loop itself; yields a ``Step`` per node (``None`` when ``records`` is
-    off, for callers that only drive it to the end)."""
+    """The backward loop itself; yields a ``Step`` per node when ``records`` is on (for
+    ``run``, which only drives it to the end, it never yields)."""
     roots = _as_tuple(tensors)
     graph = bool(create_graph)
     seeds = _root_grads(roots, grad_tensors, graph)
@@ -223,9 +239,14 @@ def _loop(tensors: Any, grad_tensors: Any, retain_graph: bool | None, create_gra
             deps[node] = 0
             stack.append(node)
     order: list[Node] = []
+    # Without ``inputs`` every node is checked (below) in this same order, so the check
+    # is made here, in one walk.
+    check = inputs is None
     while stack:
         node = stack.pop()
         order.append(node)
+        if check and (node._saved or node._released or type(node) is CopySlices):
+            node.check_saved()
         for nxt, _ in node.next_functions:
             if nxt is None:
                 continue
@@ -243,9 +264,12 @@ def _loop(tensors: Any, grad_tensors: Any, retain_graph: bool | None, create_gra
             raise RuntimeError("One of the differentiated Tensors does not require grad")
         captures.setdefault(edge(t), []).append(i)
     needed = _needed(order, captures) if targets else None
-    # Fail before touching anything: freed or modified saved tensors raise here.
-    for node in order:
-        if needed is None or node in needed:
+    # Fail before touching anything: freed or modified saved tensors raise here.  A node
+    # that saved nothing and was never released has nothing to check, except CopySlices,
+    # which also checks the node it wraps.
+    for node in order if not check else ():
+        if (node._saved or node._released or type(node) is CopySlices) and (
+                needed is None or node in needed):
             node.check_saved()
 
     buffers: dict[Node, list] = {}
@@ -253,10 +277,16 @@ def _loop(tensors: Any, grad_tensors: Any, retain_graph: bool | None, create_gra
         buf = buffers.setdefault(node, [None] * node.num_outputs)
         buf[nr] = g if buf[nr] is None else merge(buf[nr], g)
     captured: list[np.ndarray | None] = [None] * len(targets)
-    # AccumulateGrad first among ready nodes, then the most recently created node.
-    ready = [(type(n) is not AccumulateGrad, -n._seq, n) for n in deps if deps[n] == 0]
-    heapq.heapify(ready)
+    # AccumulateGrad first among ready nodes, then the most recently created node.  Only
+    # roots can be ready at the start: every other node waits for a gradient.
+    if len(buffers) == 1:  # one root: nothing else can be ready
+        (root,) = buffers
+        ready = [(type(root) is not AccumulateGrad, -root._seq, root)]
+    else:
+        ready = [(type(n) is not AccumulateGrad, -n._seq, n) for n in buffers if not deps[n]]
+        heapq.heapify(ready)
     heappush, heappop = heapq.heappush, heapq.heappop
+    single = None  # a node that became ready while no other was: it runs next, unheaped
     anomaly = grad_mode.anomaly
     index = 0
     remaining = len(order)
@@ -267,9 +297,24 @@ def _loop(tensors: Any, grad_tensors: Any, retain_graph: bool | None, create_gra
     # nothing is captured), and only buffers a node made itself (``owned``: sink -> array).
     adopt = not records and not graph and not targets
     owned: dict[Node, np.ndarray] = {}
+    # Such a plain pass, when no user code can run in it and no node reads a .grad's
+    # memory (``_pure``), also holds back what its AccumulateGrad nodes add until every
+    # node has run (``_commit``): nothing can look at a .grad in between, and a failure
+    # finds every .grad untouched without the journal's snapshot (a copy of each .grad).
+    # Decided (None: not yet) at the first .grad large enough (``_DEFER_MIN``) for its
+    # snapshot to cost more than the check.
+    defer: bool | None = None if adopt and accumulate else False
+    deferred: list[tuple[Tensor, Any, bool]] = []
+    caller = state.enabled
     try:
-        while ready:
-            node = heappop(ready)[2]
+        while True:
+            if single is not None:
+                node = single
+                single = None
+            elif ready:
+                node = heappop(ready)[2]
+            else:
+                break
             remaining -= 1
             buf = buffers.pop(node, None)
             ins: tuple = ()
@@ -277,56 +322,94 @@ def _loop(tensors: Any, grad_tensors: Any, retain_graph: bool | None, create_gra
                                     any((node, k) in captures for k in range(len(buf)))):
                 # Hooks and nodes record only with create_graph, as in torch; the
                 # caller's mode is back before each Step is handed out.
-                caller = state.enabled
+                if records:
+                    caller = state.enabled
                 state.enabled = graph
                 try:
                     is_sink = type(node) is AccumulateGrad
-                    retains = node._retains
-                    if retains:
-                        for ref in retains.values():
-                            _remember(journal, ref(), graph)
-                    hooked = is_sink and node.variable._x is not None and bool(
-                        node.variable._leaf_hooks())
-                    if node._tensor_hooks or retains or hooked:
-                        buf = _tensor_hooks(node, buf)
-                    if targets:
-                        for k, g in enumerate(buf):
-                            for slot in captures.get((node, k), ()):
-                                captured[slot] = g
-                    if is_sink:
-                        ran = accumulate and (not targets or (node, 0) in captures)
-                    else:
-                        ran = needed is None or node in needed
-                    if ran:
-                        if node._pre_hooks:
-                            buf = _pre_hooks(node, buf)
-                        nexts = node.next_functions
+                    ran = True
+                    plain = not (targets or node._retains or node._tensor_hooks or
+                                 node._pre_hooks or node._hooks)  # the common node: no hook
+                    if plain and not is_sink:
                         if buf[0] is not None or any(g is not None for g in buf):
-                            if is_sink:
-                                _remember(journal, node.variable, graph)
-                            if owned and owned.pop(node, None) is buf[0] and not (
-                                    hooked or node._pre_hooks):  # no hook kept a reference
-                                ins = node.apply_owned(buf)
-                            else:
-                                ins = node.apply_graph(buf) if graph else node.apply(buf)
+                            ins = node.apply_graph(buf) if graph else node.apply(buf)
+                            nexts = node.next_functions
                             if len(ins) < len(nexts):  # one gradient per input, always
                                 ins = (*ins, *(None,) * (len(nexts) - len(ins)))
-                        else:  # a pre-hook dropped every incoming gradient
-                            ins = (None,) * len(nexts)
-                        if node._hooks:
-                            ins = _after(node, ins, buf)
-                        if anomaly.enabled:
-                            check_outputs(node, ins)
+                        else:
+                            ins = (None,) * len(node.next_functions)
+                    elif plain and accumulate and (node.variable._x is None or
+                                                   not node.variable._x.hooks):
+                        # the common leaf: no hook, nothing captured (the general path's
+                        # steps for that case)
+                        g = buf[0]
+                        if g is not None:
+                            v = node.variable
+                            mine = bool(owned) and owned.pop(node, None) is g
+                            if defer is None:
+                                grad = v._grad
+                                if grad is not None and grad._data.size >= _DEFER_MIN:
+                                    defer = not anomaly.enabled and _pure(order, seeds)
+                            if defer:
+                                deferred.append((v, g, mine))
+                            else:
+                                _remember(journal, v, graph)
+                                ins = (node.apply_owned(buf) if mine else
+                                       node.apply_graph(buf) if graph else node.apply(buf))
+                    else:
+                        retains = node._retains
+                        if retains:
+                            for ref in retains.values():
+                                _remember(journal, ref(), graph)
+                        hooked = is_sink and node.variable._x is not None and bool(
+                            node.variable._leaf_hooks())
+                        if node._tensor_hooks or retains or hooked:
+                            buf = _tensor_hooks(node, buf)
+                        if targets:
+                            for k, g in enumerate(buf):
+                                for slot in captures.get((node, k), ()):
+                                    captured[slot] = g
+                        if is_sink:
+                            ran = accumulate and (not targets or (node, 0) in captures)
+                        else:
+                            ran = needed is None or node in needed
+                        if ran:
+                            if node._pre_hooks:
+                                buf = _pre_hooks(node, buf)
+                            nexts = node.next_functions
+                            if buf[0] is not None or any(g is not None for g in buf):
+                                if is_sink:
+                                    mine = bool(owned) and owned.pop(node, None) is buf[0] and not (
+                                        hooked or node._pre_hooks)  # no hook kept a reference
+                                    if defer is None:
+                                        grad = node.variable._grad
+                                        if grad is not None and grad._data.size >= _DEFER_MIN:
+                                            defer = not anomaly.enabled and _pure(order, seeds)
+                                    if defer:
+                                        deferred.append((node.variable, buf[0], mine))
+                                    else:
+                                        _remember(journal, node.variable, graph)
+                                        ins = (node.apply_owned(buf) if mine else
+                                               node.apply_graph(buf) if graph else
+                                               node.apply(buf))
+                                else:
+                                    ins = node.apply_graph(buf) if graph else node.apply(buf)
+                                if len(ins) < len(nexts):  # one gradient per input, always
+                                    ins = (*ins, *(None,) * (len(nexts) - len(ins)))
+                            else:  # a pre-hook dropped every incoming gradient
+                                ins = (None,) * len(nexts)
+                            if node._hooks:
+                                ins = _after(node, ins, buf)
+                    if ran and anomaly.enabled:
+                        check_outputs(node, ins)
                 finally:
                     state.enabled = caller
                 if ran:
-                    if not keep:
+                    if not keep and (node._saved is not None or type(node) is CopySlices):
                         node.release()
                     if records:
                         leaf = node.variable if is_sink else None
                         yield Step(node, buf, ins, leaf, index, remaining)
-                    else:
-                        yield None
                     index += 1
             # Route the gradients and release the nodes that now have all of theirs.
             for (nxt, nr), g in zip(node.next_functions, ins or _NONES):
@@ -340,7 +423,8 @@ def _loop(tensors: Any, grad_tensors: Any, retain_graph: bool | None, create_gra
                         else:
                             buffers[nxt] = b = [None] * nxt.num_outputs
                             b[nr] = g
-                        if adopt and type(nxt) is AccumulateGrad and _own(node, g, buf, ins):
+                        if adopt and type(nxt) is AccumulateGrad and g.size >= _ADOPT_MIN and \
+                                _own(node, g, buf, ins):
                             owned[nxt] = g
                     else:
                         cur = b[nr]
@@ -350,7 +434,15 @@ def _loop(tensors: Any, grad_tensors: Any, retain_graph: bool | None, create_gra
                 left = deps[nxt] - 1
                 deps[nxt] = left
                 if not left:
+                    if single is None and not ready:  # the only ready node: no heap needed
+                        single = nxt
+                        continue
+                    if single is not None:
+                        heappush(ready, (type(single) is not AccumulateGrad, -single._seq, single))
+                        single = None
                     heappush(ready, (type(nxt) is not AccumulateGrad, -nxt._seq, nxt))
+        if deferred:
+            _commit(deferred, journal)
         finished = True
     except GeneratorExit:  # the caller stopped stepping: not a failure
         raise
@@ -367,6 +459,84 @@ def _loop(tensors: Any, grad_tensors: Any, retain_graph: bool | None, create_gra
     return tuple(captured)
 
 
+# A .grad with at least this many elements makes a plain pass check whether it may hold
+# back its additions (``_pure``): a snapshot of a smaller one costs less than the check.
+_DEFER_MIN = 4096
+
+
+def _pure(order: list[Node], seeds: list) -> bool:
+    """True when the additions into .grad may wait for the end of the pass: no user code
+    can run in it (no node or tensor hook, no retained grad, no custom Function: only the
+    engine's own op nodes), and no node can read a .grad's memory, which an earlier
+    addition would have changed in place (a .grad used as an operand, a weight, or a
+    seed gradient)."""
+    grads = set()
+    for node in order:
+        if node._hooks or node._pre_hooks or node._tensor_hooks or node._retains:
+            return False
+        cls = type(node)
+        if cls is AccumulateGrad:
+            v = node.variable
+            if v._leaf_hooks():
+                return False
+            if v._grad is not None:
+                grads.add(_root(v._grad._data))
+        elif cls is CopySlices or not cls.__module__.startswith("engine.ops."):
+            return False  # (CopySlices runs the node it wraps)
+    if not grads:
+        return True
+    read = {_root(g) for g in seeds}
+    for node in order:
+        for saved in node._saved or ():
+            read.add(_root(saved.data))
+        for name in _array_slots(type(node)):
+            value = getattr(node, name, None)
+            if isinstance(value, np.ndarray):
+                read.add(_root(value))
+    return grads.isdisjoint(read)
+
+
+def _root(a: np.ndarray) -> int:
+    """The identity of the object that owns ``a``'s memory (views lead back to it)."""
+    while isinstance(a, np.ndarray) and a.base is not None:
+        a = a.base
+    return id(a)
+
+
+_SLOTS: dict[type, tuple[str, ...]] = {}
+
+
+def _array_slots(cls: type) -> tuple[str, ...]:
+    """The attributes a node class adds to ``Node``'s (where it may keep arrays)."""
+    names = _SLOTS.get(cls)
+    if names is None:
+        names = _SLOTS[cls] = tuple(
+            n for k in cls.__mro__ if k is not Node and issubclass(k, Node)
+            for n in _names(k.__dict__.get("__slots__", ())) if n != "__weakref__")
+    return names
+
+
+def _names(slots: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (slots,) if isinstance(slots, str) else tuple(slots)
+
+
+def _commit(deferred: list[tuple[Tensor, Any, bool]], journal: dict) -> None:
+    """Apply the held-back additions in their order.  First those that give a leaf a new
+    .grad (or replace a strided one), journaled as usual; the in-place additions into
+    existing buffers come last, each cast and made contiguous beforehand, so once the
+    first of them runs nothing can fail any more."""
+    later = []
+    for v, g, mine in deferred:
+        grad = v._grad
+        if grad is None or not grad._data.flags.c_contiguous:
+            _remember(journal, v, False)
+            v._accumulate(g, mine)
+        else:
+            later.append((v, g.astype(v._data.dtype, copy=False).reshape(-1)))
+    for v, g in later:
+        v._accumulate(g)
+
+
 # Below this many elements copying a gradient into a new .grad costs less than the
 # checks that would let the leaf adopt it.
 _ADOPT_MIN = 1 << 14
@@ -376,7 +546,7 @@ def _own(node: Node, g: np.ndarray, buf: list, ins: tuple) -> bool:
     """Whether ``g``, produced by ``node``, is a buffer no one else can see: a new array
     (``fresh_grads`` nodes return new arrays or views of their incoming gradients), not
     one of those views, not handed to another input too, and shown to no node hook."""
-    if g.size < _ADOPT_MIN or not type(node).fresh_grads or node._hooks:
+    if not type(node).fresh_grads or node._hooks:  # (the caller checked the size)
         return False
     if any(o is not None and np.may_share_memory(g, o) for o in buf):
         return False
@@ -474,11 +644,11 @@ def _after(node: Node, ins: tuple, buf: list) -> tuple:
 def run(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None = None,
         create_graph: bool = False, inputs: Iterable[Tensor] | None = None,
         accumulate: bool = True) -> tuple:
-    """Drive ``backward_steps`` to the end; returns the captured gradients."""
+    """Run a whole backward pass; returns the captured gradients."""
     gen = _loop(tensors, grad_tensors, retain_graph, create_graph,
                 None if inputs is None else tuple(inputs), accumulate, False)
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
+    try:
+        next(gen)  # without Step records the loop runs to its end in one go
+    except StopIteration as stop:
+        return stop.value
+    raise AssertionError("the backward loop yielded without Step records")

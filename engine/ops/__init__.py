@@ -44,7 +44,9 @@ def _compare(ufunc: np.ufunc) -> Any:
 
 def _reflected(fn: Any) -> Any:
     def op(a: Tensor, b: Any) -> Any:
-        if not isinstance(b, Tensor) and not isinstance(b, (int, float, bool, np.number)):
+        tb = type(b)  # a float or an int first: the common ``x * 2.0``
+        if tb is not float and tb is not int and not isinstance(b, Tensor) and not isinstance(
+                b, (int, float, bool, np.number)):
             return NotImplemented
         return fn(a, b)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from engine import dtypes
+from engine import dtypes, grad_mode
 from engine.graph import Node
 from engine.kernels import elementwise as ek
 from engine.ops.base import (
@@ -22,7 +22,7 @@ from engine.ops.base import (
     sum_to,
     unbroadcast,
 )
-from engine.tensor import Tensor
+from engine.tensor import Tensor, _stale_view_requires_grad
 
 
 def _prep(a: Tensor, b: Any, true_div: bool = False) -> tuple[np.ndarray, Any, np.dtype]:
@@ -55,6 +55,12 @@ def _prep_sum(a: Tensor, b: Any) -> tuple[np.ndarray, Any, bool]:
     return ad, bd, isinstance(b, Tensor) or not math.isfinite(bd)
 
 
+def _records_alone(a: Tensor) -> bool:
+    """``recording(a, number)``: the number never requires grad."""
+    return grad_mode._state.enabled and (
+        a._rg or a._x is not None and _stale_view_requires_grad(a))
+
+
 def _meta(t: Any) -> tuple[tuple[int, ...], np.dtype] | None:
     return (t._data.shape, t._data.dtype) if isinstance(t, Tensor) else None
 
@@ -71,7 +77,11 @@ class AddBackward0(Node):
     def apply(self, grads: list) -> tuple:
         g = grads[0]
         (fa, _), (fb, _) = self.next_functions
-        ga = unbroadcast(g, *self.a) if fa is not None else None
+        ga = None
+        if fa is not None:
+            shape, dtype = self.a
+            # unbroadcast's own test, without its call when there is nothing to do
+            ga = g if g.shape == shape and g.dtype == dtype else unbroadcast(g, shape, dtype)
         gb = None
         if fb is not None:
             gb = unbroadcast(g if self.alpha == 1 else ek.scale_bwd(flat(g), self.alpha)
@@ -123,6 +133,16 @@ def add(a: Tensor, b: Any, alpha: float = 1) -> Tensor:
     >>> engine.add(engine.tensor([1.0, 2.0]), engine.tensor([10.0, 20.0]), alpha=2)
     tensor([21., 42.])
     """
+    tb = type(b)
+    ad = a._data
+    if (tb is float or tb is int) and ad.dtype.kind == "f" and math.isfinite(b):
+        # ``x + 0.5``: _prep_sum's answer (no promotion, nothing to warn about), inline
+        res = ad + b if alpha == 1 else ad + alpha * b
+        if not _records_alone(a):
+            return out(res)
+        node = AddBackward0((edge(a), (None, 0)))
+        node.a, node.b, node.alpha = (ad.shape, ad.dtype), None, alpha
+        return out(res, node)
     ad, bd, may_warn = _prep_sum(a, b)
     if not may_warn:
         res = ad + bd if alpha == 1 else ad + alpha * bd
@@ -178,7 +198,7 @@ class MulBackward0(Node):
     def apply(self, grads: list) -> tuple:
         g = grads[0]
         if self.b is None:  # times a Python number
-            return (ek.scale_bwd(flat(g), self.scalar).reshape(g.shape),)
+            return (ek.scale_bwd(g.reshape(-1), self.scalar).reshape(g.shape),)
         (fa, _), (fb, _) = self.next_functions
         saved = self.saved()  # (a if b needs grad) + (b if a needs grad)
         shape = g.shape
@@ -209,6 +229,16 @@ def mul(a: Tensor, b: Any) -> Tensor:
     tensor([[1., 3.],
             [2., 6.]])
     """
+    tb = type(b)
+    ad = a._data
+    if (tb is float or tb is int) and ad.dtype.kind == "f":  # ``x * 2.0``, _prep inline
+        res = ad * b
+        if not _records_alone(a):
+            return out(res)
+        node = MulBackward0((edge(a), (None, 0)))
+        node.a, node.b, node.scalar = None, None, b
+        node._saved = ()  # node.save(): a number kept as a saved tensor, one backward only
+        return out(res, node)
     ad, bd, _ = _prep(a, b)
     res = ad * bd
     if recording(a, b):

@@ -16,6 +16,7 @@ from engine.kernels import elementwise as ek
 from engine.ops.base import broadcast_shape, edge, flat, out, recording
 from engine.ops.shape import (
     SqueezeBackward4,
+    UnsqueezeBackward0,
     _unsafe_view,
     _view_out,
     contiguous,
@@ -227,12 +228,22 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     if d1 == 2 and d2 == 1:
         return mv(a, b)
     if d1 == 1 and d2 == 2:  # torch's unsqueeze(0), mm, squeeze_(0) chain
-        return _squeeze0(mm(unsqueeze(a, 0), b))
+        return _squeeze0(mm(_unsqueeze0(a), b))
     if d1 == 2 and d2 == 2:
         return mm(a, b)
     if _should_fold(a, b):
         return _folded(a, b)
     return _batched(a, b)
+
+
+def _unsqueeze0(a: Tensor) -> Tensor:
+    """``unsqueeze(a, 0)`` for a 1-D ``a``, minus its dim wrapping."""
+    ad = a._data
+    node = None
+    if recording(a):
+        node = UnsqueezeBackward0((edge(a),))
+        node.shape = ad.shape
+    return _view_out(a, ad[None], node)
 
 
 def _squeeze0(m: Tensor) -> Tensor:

@@ -6,7 +6,7 @@ import numpy as np
 
 from engine.graph import Node
 from engine.kernels import loss as lk
-from engine.ops.base import broadcast_shape, const, edge, expand_flat, flat, out, recording
+from engine.ops.base import broadcast_shape, const, edge, expand_flat, out, recording
 from engine.tensor import Tensor
 
 REDUCTIONS = ("none", "mean", "sum")
@@ -26,7 +26,8 @@ class BinaryCrossEntropyWithLogitsBackward0(Node):
 
     def apply(self, grads: list) -> tuple:
         g = grads[0]
-        x, y = self.saved()
+        s = self._saved  # (already checked by the engine before the pass started)
+        x, y = s[0].data, s[1].data
         shape = x.shape
         denom = float(x.size) if self.reduction == "mean" else 1.0
         dt = x.dtype
@@ -34,11 +35,12 @@ class BinaryCrossEntropyWithLogitsBackward0(Node):
             if self.weight is not None else absent(dt)
         pw = expand_flat(self.pos_weight.astype(dt, copy=False), shape) \
             if self.pos_weight is not None else absent(dt)
-        gf = flat(g.astype(dt, copy=False))
+        gf = (g if g.dtype == dt else g.astype(dt)).reshape(-1)
+        xf = x.reshape(-1)
         (fx, _), (fy, _) = self.next_functions
-        gx = lk.bce_logits_bwd_input(gf, flat(x), flat(y), w, pw, denom).reshape(shape) \
+        gx = lk.bce_logits_bwd_input(gf, xf, y.reshape(-1), w, pw, denom).reshape(shape) \
             if fx is not None else None
-        gy = lk.bce_logits_bwd_target(gf, flat(x), w, pw, denom).reshape(shape) \
+        gy = lk.bce_logits_bwd_target(gf, xf, w, pw, denom).reshape(shape) \
             if fy is not None else None
         return gx, gy
 
@@ -65,6 +67,17 @@ class BinaryCrossEntropyWithLogitsBackward0(Node):
         return gx, gy
 
 
+# Half the largest value of each float type: a sum of n terms below limit / n is finite.
+_LIMIT = {np.dtype(t): float(np.finfo(t).max) / 2 for t in (np.float32, np.float64)}
+
+
+def _reduce(each: np.ndarray, dt: np.dtype, mean: bool) -> np.ndarray:
+    """Sum or mean of the elementwise loss as a 0-d array (np.add.reduce is what
+    ndarray.sum and .mean run, without their Python layers)."""
+    total = np.add.reduce(each, axis=None, dtype=dt)
+    return np.asarray(total / each.size if mean else total, dtype=dt)
+
+
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,  # noqa: A002
                                      weight: Tensor | None = None, size_average: None = None,
                                      reduce: None = None, reduction: str = "mean",
@@ -79,7 +92,8 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,  # noqa: A00
         raise ValueError(f"{reduction} is not a valid value for reduction")
     if not isinstance(input, Tensor) or not isinstance(target, Tensor):
         raise TypeError("binary_cross_entropy_with_logits(): input and target must be Tensors")
-    for name, extra in (("weight", weight), ("pos_weight", pos_weight)):
+    extras = weight is not None or pos_weight is not None
+    for name, extra in (("weight", weight), ("pos_weight", pos_weight)) if extras else ():
         if extra is not None and recording(extra):  # torch has no gradient for these
             raise RuntimeError(
                 f"The function 'binary_cross_entropy_with_logits' is not differentiable with "
@@ -95,23 +109,39 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,  # noqa: A00
         y = y.astype(x.dtype)
     w = weight._data if weight is not None else None
     pw = pos_weight._data if pos_weight is not None else None
-    for name, extra in (("weight", w), ("pos_weight", pw)):
+    for name, extra in (("weight", w), ("pos_weight", pw)) if extras else ():
         if extra is not None and broadcast_shape(extra.shape, x.shape) != x.shape:
             raise RuntimeError(f"{name} of shape {list(extra.shape)} cannot be broadcast to the "
                                f"input's shape {list(x.shape)}")
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # inf - inf: NaN
-        log_sig = np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
-        if pw is not None:
-            log_sig = log_sig * ((pw - 1) * y + 1)
-        loss = (1 - y) * x - log_sig
-        if w is not None:
-            loss = loss * w
-        # np.add.reduce is what ndarray.sum and .mean run, without their Python layers
-        if reduction == "mean":
-            loss = np.add.reduce(loss, axis=None, dtype=x.dtype) / loss.size
-        elif reduction == "sum":
-            loss = np.add.reduce(loss, axis=None, dtype=x.dtype)
-    loss = np.asarray(loss, dtype=x.dtype)
+    dt = x.dtype
+    if not extras and x.flags.c_contiguous and y.flags.c_contiguous:  # (the kernel's layout)
+        # numpy's exp and log1p (vectorized), then the rest of the formula and the check
+        # for the reduction in one Numba pass: numpy's values, bit for bit, in fewer calls
+        flat_x = x.reshape(-1)
+        soft = np.abs(flat_x)  # exp(-|x|) is in [0, 1]: nothing here can overflow
+        np.negative(soft, out=soft)
+        np.exp(soft, out=soft)
+        np.log1p(soft, out=soft)
+        each, ok = lk.bce_logits_rest(flat_x, y.reshape(-1), soft,
+                                      _LIMIT.get(dt) or float(np.finfo(dt).max) / 2)
+        if reduction == "none":
+            loss = each.reshape(x.shape)
+        elif ok:  # finite, and no overflow possible: numpy has nothing to warn about
+            loss = _reduce(each, dt, reduction == "mean")
+        else:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                loss = _reduce(each, dt, reduction == "mean")
+    else:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # inf - inf: NaN
+            log_sig = np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+            if pw is not None:
+                log_sig = log_sig * ((pw - 1) * y + 1)
+            loss = (1 - y) * x - log_sig
+            if w is not None:
+                loss = loss * w
+            if reduction != "none":
+                loss = _reduce(loss, dt, reduction == "mean")
+        loss = np.asarray(loss, dtype=dt)
     if not recording(input, target):
         return out(loss)
     node = BinaryCrossEntropyWithLogitsBackward0((edge(input), edge(target)))

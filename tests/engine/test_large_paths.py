@@ -1,0 +1,269 @@
+"""The large-tensor paths: prange twins of the elementwise backward kernels, the pooled
+output buffers, and the blockwise two-thread forward of the unary ops.
+
+Every fast path must give the very values of the serial path (bit for bit, NaN and the
+sign of zero included) on sizes on both sides of its threshold, agree with torch, and a
+pooled buffer must never be reused while anything (a .grad, a hook's copy, a view, a
+torch tensor) can still see it.  No timings here: see ``benchmarks``.
+"""
+
+from __future__ import annotations
+
+import gc
+
+import numpy as np
+import pytest
+import torch
+
+import engine
+from engine.kernels import REGISTRY, buffers
+from engine.kernels import elementwise as ek
+from engine.ops import unary
+
+P = buffers.PARALLEL_MIN
+SIZES = (P - 1, P, P + 7)
+SPECIAL = np.array([0.0, -0.0, np.nan, np.inf, -np.inf, -1.0, 1e-30, 3.0, -2.5, 1e30])
+
+# entry point -> how many array arguments after g, and a scalar (or None)
+ENTRIES = {
+    "neg_bwd": (0, None), "scale_bwd": (0, 0.75), "div_scalar_bwd": (0, 3.0),
+    "mul_bwd": (1, None), "div_bwd_a": (1, None), "div_bwd_b": (2, None),
+    "pow_scalar_bwd": (1, 2.0), "pow_base_bwd": (2, None), "pow_exp_bwd": (3, None),
+    "rpow_bwd": (1, 2.5), "exp_bwd": (1, None), "log_bwd": (1, None), "sqrt_bwd": (1, None),
+    "abs_bwd": (1, None), "sigmoid_bwd": (1, None), "tanh_bwd": (1, None),
+    "relu_bwd": (1, None), "reciprocal_bwd": (1, None),
+}
+
+
+def _data(n: int, dtype, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(n).astype(dtype)
+    x[rng.integers(0, n, 64)] = rng.choice(SPECIAL, 64).astype(dtype)
+    x[: SPECIAL.size] = SPECIAL.astype(dtype)  # also inside the first block
+    return x
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    """Bit-for-bit equal (NaN == NaN, 0.0 != -0.0)."""
+    return a.dtype == b.dtype and a.shape == b.shape and (
+        np.ascontiguousarray(a).view(np.uint8) == np.ascontiguousarray(b).view(np.uint8)).all()
+
+
+def _args(name: str, n: int, dtype) -> tuple:
+    arrays, scalar = ENTRIES[name]
+    args = [_data(n, dtype, k) for k in range(arrays + 1)]
+    return tuple(args) + ((scalar,) if scalar is not None else ())
+
+
+# ---------------------------------------------------------------- kernels
+def test_every_kernel_has_a_registered_prange_twin():
+    parallel = {k.name: k for k in REGISTRY if k.group == "parallel"}
+    assert set(ENTRIES) == {k.name for k in REGISTRY if k.group == "elementwise"}
+    for name in ENTRIES:
+        twin = parallel[name + "_large"]
+        assert twin.fn.targetoptions.get("parallel") is True
+        assert twin.fn.targetoptions.get("error_model") == "numpy"
+        assert twin.sig == next(k.sig for k in REGISTRY if k.name == name) + "a"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(ENTRIES))
+def test_entry_equals_the_serial_kernel_across_the_threshold(name, dtype):
+    entry, serial = getattr(ek, name), getattr(ek, "_" + name)
+    for n in SIZES:
+        args = _args(name, n, dtype)
+        got, want = entry(*args), serial(*args)
+        assert _same(got, want), (name, n)
+
+
+@pytest.mark.parametrize("p", [0.0, 1.0, 2.0, 0.5, -0.5, -1.0, 2.5, -3.0])
+def test_pow_scalar_twin_on_every_exponent_branch(p):
+    g, x = _data(P + 3, np.float32, 1), _data(P + 3, np.float32, 2)
+    assert _same(ek.pow_scalar_bwd(g, x, p), ek._pow_scalar_bwd(g, x, p))
+
+
+def test_rpow_twin_with_base_zero_and_negative():
+    g, res = _data(P + 3, np.float64, 1), np.abs(_data(P + 3, np.float64, 2))
+    for base in (0.0, -2.0, 0.5):
+        assert _same(ek.rpow_bwd(g, res, base), ek._rpow_bwd(g, res, base))
+
+
+# ---------------------------------------------------------------- against torch
+def _t(a: np.ndarray, grad: bool = True) -> torch.Tensor:
+    return torch.tensor(a, requires_grad=grad)
+
+
+def _e(a: np.ndarray, grad: bool = True) -> engine.Tensor:
+    return engine.tensor(a, requires_grad=grad)
+
+
+UNARY = ["exp", "log", "sqrt", "abs", "sigmoid", "tanh", "relu", "reciprocal"]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("op", UNARY)
+def test_large_unary_forward_and_backward_match_torch(op, dtype):
+    n = P + 5
+    x = np.random.default_rng(7).uniform(0.1, 3.0, n).astype(dtype)
+    x[::3] *= -1 if op in ("abs", "relu", "sigmoid", "tanh", "exp") else 1
+    g = np.random.default_rng(8).standard_normal(n).astype(dtype)
+    xe, xt = _e(x), _t(x)
+    ye, yt = getattr(engine, op)(xe), getattr(torch, op)(xt)
+    ye.backward(engine.tensor(g))
+    yt.backward(torch.tensor(g))
+    # float32: the engine's kernels round once from float64 where torch rounds each step
+    tol = dict(rtol=1e-4, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=0)
+    np.testing.assert_allclose(ye.detach().numpy(), yt.detach().numpy(), **tol)
+    np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), **tol)
+
+
+BINARY = {
+    "mul": lambda a, b: a * b, "div": lambda a, b: a / b, "pow": lambda a, b: a ** b,
+    "neg_scale": lambda a, b: -(a * 0.75) / 3.0 + b, "pow_scalar": lambda a, b: a ** 2.5 + b,
+    "square": lambda a, b: a ** 2 * b, "rpow": lambda a, b: 2.5 ** a * b,
+}
+
+
+@pytest.mark.parametrize("op", sorted(BINARY))
+def test_large_binary_backward_matches_torch(op):
+    n = P + 5
+    rng = np.random.default_rng(9)
+    a = rng.uniform(0.5, 2.0, n).astype(np.float32)
+    b = rng.uniform(0.5, 2.0, n).astype(np.float32)
+    fn = BINARY[op]
+    ae, be, at, bt = _e(a), _e(b), _t(a), _t(b)
+    fn(ae, be).sum().backward()
+    fn(at, bt).sum().backward()
+    np.testing.assert_allclose(ae.grad.numpy(), at.grad.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(be.grad.numpy(), bt.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------- blockwise forward
+FORWARDS = {"sigmoid": unary._sigmoid_steps, "exp": np.exp, "log": np.log, "sqrt": np.sqrt,
+            "tanh": np.tanh, "reciprocal": np.reciprocal}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("op", sorted(FORWARDS))
+def test_blockwise_forward_equals_one_numpy_call(op, dtype):
+    fwd = getattr(unary, "_" + op)
+    plain = FORWARDS[op]
+    for n in (*SIZES, buffers.SPLIT_MIN + 12345):  # the last one runs on two threads
+        x = _data(n, dtype, 3) * 10
+        with np.errstate(all="ignore"):
+            want = plain(x, np.empty_like(x)) if op == "sigmoid" else plain(x)
+            got = fwd(x)
+        assert _same(got, want), (op, n)
+
+
+def test_blockwise_forward_keeps_shape_and_layout_rules():
+    x = _data(2 * P, np.float32, 4).reshape(512, -1)
+    with np.errstate(all="ignore"):
+        assert _same(unary._exp(x), np.exp(x))
+        got = unary._exp(x.T)  # not contiguous: the plain path, numpy's output layout
+        assert _same(got, np.exp(x.T)) and got.strides == np.exp(x.T).strides
+        assert unary._sigmoid(np.float32(0.5)[()].reshape(())).shape == ()
+
+
+# ---------------------------------------------------------------- the pool
+def _addr(a: np.ndarray) -> int:
+    return a.__array_interface__["data"][0]
+
+
+def test_pool_reuses_only_unreferenced_buffers():
+    n = buffers.POOL_MIN_BYTES // 4 + 11
+    a = buffers.empty(n, np.float32)
+    b = buffers.empty(n, np.float32)
+    assert not np.shares_memory(a, b)
+    view = a[5:]
+    torch_view = torch.from_numpy(b)
+    addr_a = _addr(a)
+    del a, b
+    c = buffers.empty(n, np.float32)
+    assert not np.shares_memory(c, view)
+    assert not np.shares_memory(c, torch_view.numpy())
+    del view, torch_view
+    gc.collect()
+    d = buffers.empty(n, np.float32)
+    e = buffers.empty(n, np.float32)
+    assert addr_a in (_addr(d), _addr(e), _addr(c))  # a's memory came back
+    assert not np.shares_memory(d, e)
+
+
+def test_small_requests_bypass_the_pool():
+    before = buffers.stats()["buffers"]
+    a = buffers.empty(16, np.float64)
+    assert a.base is None and buffers.stats()["buffers"] == before
+
+
+def test_pool_limit_and_empty_cache():
+    old = buffers.limit()
+    try:
+        for _ in range(3):
+            buffers.empty(buffers.POOL_MIN_BYTES + 1, np.uint8)
+        assert buffers.stats()["free_buffers"] >= 1
+        buffers.limit(0)
+        assert buffers.stats()["free_bytes"] == 0
+    finally:
+        buffers.limit(old)
+    kept = buffers.empty(buffers.POOL_MIN_BYTES, np.uint8)
+    buffers.empty_cache()
+    assert buffers.stats()["free_bytes"] == 0 and buffers.stats()["buffers"] >= 1
+    kept[:] = 1  # still valid memory
+
+
+def test_split_covers_the_range_once():
+    seen = np.zeros(buffers.SPLIT_MIN + 999, np.int64)
+
+    def mark(lo: int, hi: int) -> None:
+        seen[lo:hi] += 1
+
+    buffers.split(mark, seen.size, 1 << 12)
+    assert (seen == 1).all()
+
+
+def _sigmoid_pass(x: engine.Tensor) -> None:
+    x.grad = None
+    engine.sigmoid(x).backward(engine.ones(x.shape[0]))
+
+
+def test_grads_handed_out_are_never_overwritten():
+    n = P * 2
+    x = _e(np.random.default_rng(5).standard_normal(n).astype(np.float32))
+    _sigmoid_pass(x)
+    first = x.grad
+    snapshot = first.numpy().copy()
+    hooked = []
+    h = x.register_hook(lambda g: hooked.append(g) or None)
+    for _ in range(3):
+        _sigmoid_pass(x)
+        assert not np.shares_memory(x.grad.numpy(), first.numpy())
+        for old in hooked[:-1]:
+            assert not np.shares_memory(old.numpy(), hooked[-1].numpy())
+    h.remove()
+    np.testing.assert_array_equal(first.numpy(), snapshot)
+    for old in hooked:
+        np.testing.assert_array_equal(old.numpy(), snapshot)
+
+
+def test_autograd_grad_results_stay_intact():
+    n = P * 2
+    x = _e(np.random.default_rng(6).uniform(0.5, 1.5, n).astype(np.float32))
+    keep = []
+    for k in range(3):
+        (gx,) = engine.autograd.grad((x * (k + 1.0)).exp().sum(), x)
+        keep.append((gx, gx.numpy().copy()))
+    for gx, copy in keep:
+        np.testing.assert_array_equal(gx.numpy(), copy)
+    for i in range(3):
+        for j in range(i):
+            assert not np.shares_memory(keep[i][0].numpy(), keep[j][0].numpy())
+
+
+def test_forward_outputs_are_not_reused_while_alive():
+    x = engine.tensor(np.linspace(-3, 3, P * 2, dtype=np.float32))
+    ys = [engine.sigmoid(x * float(k)) for k in range(4)]
+    for i in range(4):
+        for j in range(i):
+            assert not np.shares_memory(ys[i].numpy(), ys[j].numpy())
+    np.testing.assert_array_equal(ys[0].numpy(), np.full(P * 2, 0.5, np.float32))

@@ -39,7 +39,8 @@ def _data(n: int, dtype, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(n).astype(dtype)
     x[rng.integers(0, n, 64)] = rng.choice(SPECIAL, 64).astype(dtype)
-    x[: SPECIAL.size] = SPECIAL.astype(dtype)  # also inside the first block
+    k = min(n, SPECIAL.size)
+    x[:k] = SPECIAL[:k].astype(dtype)  # also inside the first block
     return x
 
 
@@ -267,3 +268,38 @@ def test_forward_outputs_are_not_reused_while_alive():
         for j in range(i):
             assert not np.shares_memory(ys[i].numpy(), ys[j].numpy())
     np.testing.assert_array_equal(ys[0].numpy(), np.full(P * 2, 0.5, np.float32))
+
+
+# ---------------------------------------------------------------- broadcast.expand
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("small,big", [
+    ((), (P + 3,)), ((1,), (P - 1,)), ((), (512, 513)), ((513,), (512, 513)),
+    ((512, 1), (512, 513)), ((3, 1, 5), (3, 17477, 5)), ((1, 7, 1), (9000, 7, 5)),
+])
+def test_expand_entry_equals_the_serial_kernel(small, big, dtype):
+    from engine.kernels import broadcast as bk
+    from engine.ops.base import _plan
+
+    src = _data(int(np.prod(small)), dtype, 11).reshape(small)
+    shape, strides, _ = _plan(src.shape, big)
+    size = int(np.prod(big))
+    for divisor in (1.0, 3.0):
+        got = bk.expand(src.reshape(-1), shape, strides, size, divisor)
+        want = bk._expand(src.reshape(-1), shape, strides, size, divisor)
+        assert _same(got, want), (small, big)
+        with np.errstate(all="ignore"):
+            ref = (np.broadcast_to(src, big) / divisor).astype(dtype).reshape(-1)
+        assert _same(got, ref)
+
+
+def test_large_sum_and_mean_backward_match_torch():
+    x = np.random.default_rng(12).standard_normal((700, 601)).astype(np.float32)
+    for red in ("sum", "mean"):
+        xe, xt = _e(x), _t(x)
+        (getattr(xe, red)() * 3.0).backward()
+        (getattr(xt, red)() * 3.0).backward()
+        np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=1e-6)
+        xe, xt = _e(x), _t(x)
+        getattr(xe, red)(0).sum().backward()
+        getattr(xt, red)(0).sum().backward()
+        np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=1e-6)

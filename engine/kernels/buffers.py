@@ -132,6 +132,42 @@ def parallel_kernel(group: str, sig: str) -> Callable[[Callable], Callable]:
     return deco
 
 
+def entry(ns: dict, name: str, nargs: int) -> Callable:
+    """The function the ops call as ``name`` in the kernel module whose globals are ``ns``:
+    the serial kernel (kept as ``ns["_" + name]``) below ``PARALLEL_MIN`` elements, else
+    the twin ``ns[name + "_large"]`` into a pooled buffer shaped like the first argument.
+    Both are looked up at call time, so a test spy that replaces a kernel sees the call.
+    ``nargs``: arguments after the first (one closure per arity: ``*args`` would add
+    ~50 ns to every small call)."""
+    serial = ns[name]
+    skey, pkey = "_" + name, name + "_large"
+    ns[skey] = serial
+
+    def large(g, *args):
+        out = empty(g.size, g.dtype)
+        ns[pkey](g, *args, out)
+        return out
+
+    if nargs == 0:
+        def run(g):
+            return ns[skey](g) if g.size < PARALLEL_MIN else large(g)
+    elif nargs == 1:
+        def run(g, a):
+            return ns[skey](g, a) if g.size < PARALLEL_MIN else large(g, a)
+    elif nargs == 2:
+        def run(g, a, b):
+            return ns[skey](g, a, b) if g.size < PARALLEL_MIN else large(g, a, b)
+    elif nargs == 3:
+        def run(g, a, b, c):
+            return ns[skey](g, a, b, c) if g.size < PARALLEL_MIN else large(g, a, b, c)
+    else:  # pragma: no cover - no kernel takes more
+        raise ValueError(f"{name}: {nargs} arguments after the first")
+    run.__name__ = run.__qualname__ = name
+    run.__doc__ = serial.__doc__
+    run.__module__ = ns["__name__"]
+    return run
+
+
 def split(fn: Callable[[int, int], None], n: int, align: int = 1 << 12) -> None:
     """``fn(0, n)``, or ``fn(0, h)`` and ``fn(h, n)`` on two threads when ``n`` is large
     (``h`` a multiple of ``align``); ``fn`` must release the GIL for this to pay."""

@@ -20,7 +20,7 @@ import numpy as np
 from numba import prange
 
 from engine.kernels import REGISTRY, kernel
-from engine.kernels.buffers import PARALLEL_MIN, empty, parallel_kernel
+from engine.kernels.buffers import entry, parallel_kernel
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
@@ -350,42 +350,13 @@ def reciprocal_bwd_large(g, res, out):
 
 
 # ----------------------------------------------------------------------------- entry points
-KERNEL_SIGS = {k.name: k.sig for k in REGISTRY if k.group == "elementwise"}
-
-
+# Each ``name`` below becomes the serial-or-pooled-prange entry point (buffers.entry); the
+# serial kernel stays reachable as ``_name``.
 def _entry(name: str) -> Callable:
-    """The function the ops call as ``name``: the serial kernel (kept as ``_name``) on
-    small inputs, the ``prange`` twin into a pooled buffer on large ones.  Both are looked
-    up in the module at call time, so a test spy that replaces a kernel sees the call."""
-    ns = globals()
-    serial = ns[name]
-    skey, pkey = "_" + name, name + "_large"
-    ns[skey] = serial
+    return entry(globals(), name, len(KERNEL_SIGS[name]) - 1)
 
-    # one closure per arity: *args packing would add ~50 ns to every small call
-    nargs = len(KERNEL_SIGS[name]) - 1
 
-    def large(g, *args):
-        out = empty(g.size, g.dtype)
-        ns[pkey](g, *args, out)
-        return out
-
-    if nargs == 0:
-        def run(g):
-            return ns[skey](g) if g.size < PARALLEL_MIN else large(g)
-    elif nargs == 1:
-        def run(g, a):
-            return ns[skey](g, a) if g.size < PARALLEL_MIN else large(g, a)
-    elif nargs == 2:
-        def run(g, a, b):
-            return ns[skey](g, a, b) if g.size < PARALLEL_MIN else large(g, a, b)
-    else:
-        def run(g, a, b, c):
-            return ns[skey](g, a, b, c) if g.size < PARALLEL_MIN else large(g, a, b, c)
-
-    run.__name__ = run.__qualname__ = name
-    run.__doc__ = serial.__doc__
-    return run
+KERNEL_SIGS = {k.name: k.sig for k in REGISTRY if k.group == "elementwise"}
 
 
 neg_bwd = _entry("neg_bwd")  # noqa: F811 - the serial kernel is kept as _name

@@ -303,3 +303,95 @@ def test_large_sum_and_mean_backward_match_torch():
         getattr(xe, red)(0).sum().backward()
         getattr(xt, red)(0).sum().backward()
         np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=1e-6)
+
+
+# ---------------------------------------------------------------- activation kernels
+# entry point -> arrays after the first, trailing scalars
+ACTIVATIONS = {
+    "sin_bwd": (1, ()), "cos_bwd": (1, ()), "log1p_bwd": (1, ()), "expm1_bwd": (1, ()),
+    "rsqrt_bwd": (1, ()), "clamp_bwd": (1, (-0.5, 0.7)), "pick_bwd": (2, ()),
+    "mask_bwd": (1, (1.0,)), "leaky_relu_bwd": (1, (0.01,)), "gelu_bwd": (1, ()),
+    "gelu_tanh_bwd": (1, ()), "softplus_bwd": (1, (1.5, 2.0)), "silu_bwd": (1, ()),
+    "gelu_fwd": (0, ()),
+}
+
+
+def test_every_activation_kernel_has_an_entry_and_a_twin():
+    from engine.kernels import activation as ak
+
+    names = {k.name for k in REGISTRY if k.group == "activation"}
+    assert names == set(ACTIVATIONS) | {"softmax_bwd", "log_softmax_bwd"}
+    parallel = {k.name for k in REGISTRY if k.group == "parallel"}
+    for name in names:
+        assert name + "_large" in parallel
+        assert getattr(ak, "_" + name) is next(k.fn for k in REGISTRY if k.name == name)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_activation_entry_equals_the_serial_kernel(name, dtype):
+    from engine.kernels import activation as ak
+
+    arrays, scalars = ACTIVATIONS[name]
+    for n in SIZES:
+        args = tuple(_data(n, dtype, k) for k in range(arrays + 1)) + scalars
+        if name == "pick_bwd":  # ties too
+            args[1][::5] = args[2][::5]
+        with np.errstate(all="ignore"):
+            got, want = getattr(ak, name)(*args), getattr(ak, "_" + name)(*args)
+        assert _same(got, want), (name, n)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["softmax_bwd", "log_softmax_bwd"])
+def test_row_kernels_entry_equals_the_serial_kernel(name, dtype):
+    from engine.kernels import activation as ak
+
+    for rows, n in ((P // 10, 10), (P // 10 + 1, 10), (3, P)):
+        g, y = _data(rows * n, dtype, 1), _data(rows * n, dtype, 2) * 0.1
+        with np.errstate(all="ignore"):
+            got, want = getattr(ak, name)(g, y, n), getattr(ak, "_" + name)(g, y, n)
+        assert _same(got, want), (name, rows, n)
+
+
+@pytest.mark.parametrize("op", ["silu", "gelu", "softplus", "leaky_relu", "sin", "clamp",
+                                "maximum", "softmax", "log_softmax"])
+def test_large_activations_backward_match_torch(op):
+    x = np.random.default_rng(13).standard_normal((P // 64 + 1, 64)).astype(np.float32)
+    y = np.random.default_rng(14).standard_normal(x.shape).astype(np.float32)
+    fns = {
+        "silu": lambda m, a, b: m.nn.functional.silu(a),
+        "gelu": lambda m, a, b: m.nn.functional.gelu(a),
+        "softplus": lambda m, a, b: m.nn.functional.softplus(a),
+        "leaky_relu": lambda m, a, b: m.nn.functional.leaky_relu(a, 0.1),
+        "sin": lambda m, a, b: m.sin(a),
+        "clamp": lambda m, a, b: m.clamp(a, -0.5, 0.5),
+        "maximum": lambda m, a, b: m.maximum(a, b),
+        "softmax": lambda m, a, b: m.softmax(a, -1),
+        "log_softmax": lambda m, a, b: m.log_softmax(a, -1),
+    }
+    xe, ye, xt, yt = _e(x), _e(y), _t(x), _t(y)
+    w = np.random.default_rng(15).standard_normal(x.shape).astype(np.float32)
+    (fns[op](engine, xe, ye) * engine.tensor(w)).sum().backward()
+    (fns[op](torch, xt, yt) * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=1e-4, atol=1e-5)
+    if op == "maximum":
+        np.testing.assert_allclose(ye.grad.numpy(), yt.grad.numpy(), rtol=1e-4, atol=1e-5)
+
+
+MORE_FORWARDS = {"sin": np.sin, "cos": np.cos, "log1p": np.log1p, "expm1": np.expm1,
+                 "rsqrt": lambda x: 1.0 / np.sqrt(x)}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("op", sorted(MORE_FORWARDS))
+def test_more_forwards_blockwise_equal_one_numpy_call(op, dtype):
+    from engine.ops import elementwise_more as em
+
+    fwd = em._TABLE[op][0]
+    for n in (*SIZES, buffers.SPLIT_MIN + 77):
+        x = _data(n, dtype, 5) * 4
+        with np.errstate(all="ignore"):
+            want, got = MORE_FORWARDS[op](x), fwd(x)
+        assert _same(got, want), (op, n)
+        assert _same(getattr(engine, op)(engine.tensor(x)).numpy(), want)

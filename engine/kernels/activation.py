@@ -342,6 +342,16 @@ def gelu_fwd_large(x, out):
         out[i] = v * 0.5 * (1.0 + math.erf(v * _SQRT1_2))
 
 
+@kernel("activation", "aa")
+def sigmoid_tail(res, one):
+    """``res = 1 / (1 + res)`` in place, in ``res``'s own precision (``one[0]`` is a 1 of
+    its dtype): the values of numpy's ``add(res, 1)`` then ``reciprocal(res)`` (IEEE
+    addition and division, rounded once each), in one pass.  The sigmoid forward's tail."""
+    c = one[0]
+    for i in range(res.size):
+        res[i] = c / (res[i] + c)
+
+
 # ----------------------------------------------------------------------------- entry points
 sin_bwd = entry(globals(), "sin_bwd", 1)  # noqa: F811 - the kernel is kept as _sin_bwd
 cos_bwd = entry(globals(), "cos_bwd", 1)  # noqa: F811 - the kernel is kept as _cos_bwd

@@ -14,11 +14,13 @@ still see it.  Free buffers beyond ``limit()`` bytes are released (oldest first)
 (:func:`parallel_kernel`) on Numba's threads; below that a serial loop is cheaper (a
 ``prange`` launch costs a few microseconds).  Both compute every element with the same
 expression, so the result does not depend on the path.  :func:`split` runs numpy work over
-halves of an array on a second Python thread (numpy releases the GIL in its loops).
+the blocks of an array on this and a second Python thread (numpy releases the GIL in its
+loops), each thread taking the next free block.
 """
 
 from __future__ import annotations
 
+import itertools
 import sys
 import threading
 from collections.abc import Callable
@@ -168,19 +170,30 @@ def entry(ns: dict, name: str, nargs: int) -> Callable:
     return run
 
 
-def split(fn: Callable[[int, int], None], n: int, align: int = 1 << 12) -> None:
-    """``fn(0, n)``, or ``fn(0, h)`` and ``fn(h, n)`` on two threads when ``n`` is large
-    (``h`` a multiple of ``align``); ``fn`` must release the GIL for this to pay."""
+def split(fn: Callable[[int, int], None], n: int, block: int) -> None:
+    """``fn(lo, hi)`` over the blocks ``[k * block, (k + 1) * block)`` of ``range(n)``, on
+    this thread and (when ``n >= SPLIT_MIN``) a second one, each taking the next block
+    when it is free: on a host where the other core is busy, this thread simply does most
+    blocks instead of waiting for a starved half.  ``fn`` must release the GIL to gain."""
     if n < SPLIT_MIN:
-        fn(0, n)
+        for a in range(0, n, block):
+            fn(a, min(a + block, n))
         return
     if not _executor:
         with _lock:
             if not _executor:
                 _executor.append(ThreadPoolExecutor(1, thread_name_prefix="jitgrad-split"))
-    h = n // 2 // align * align
-    other = _executor[0].submit(fn, h, n)
+    counter = itertools.count()  # next() on it is atomic under the GIL
+
+    def blocks() -> None:
+        while True:
+            a = next(counter) * block
+            if a >= n:
+                return
+            fn(a, min(a + block, n))
+
+    other = _executor[0].submit(blocks)
     try:
-        fn(0, h)
+        blocks()
     finally:
         other.result()

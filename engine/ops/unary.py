@@ -11,6 +11,7 @@ from collections.abc import Callable
 import numpy as np
 
 from engine.graph import Node
+from engine.kernels import activation as ak
 from engine.kernels import buffers
 from engine.kernels import elementwise as ek
 from engine.ops.base import const, edge, flat, float_dtype, out, recording
@@ -95,15 +96,33 @@ def _sigmoid_steps(x: np.ndarray, res: np.ndarray) -> np.ndarray:
     return np.reciprocal(res, out=res)
 
 
+_ONE = {np.dtype(np.float32): np.ones(1, np.float32), np.dtype(np.float64): np.ones(1)}
+
+
+def _sigmoid_block(x: np.ndarray, res: np.ndarray) -> np.ndarray:
+    """``_sigmoid_steps`` on a flat block, its last two steps fused in one Numba pass
+    (``sigmoid_tail``: the same IEEE operations, so the same values)."""
+    one = _ONE.get(res.dtype)
+    if one is None:  # float16: numpy all the way
+        return _sigmoid_steps(x, res)
+    np.negative(x, out=res)
+    np.exp(res, out=res)
+    ak.sigmoid_tail(res, one)
+    return res
+
+
 # Elements per block of the large path: the four steps of a block stay in the L2 cache.
 _BLOCK = 1 << 17
 
 
-def _blockwise(steps: Callable) -> Callable[[np.ndarray], np.ndarray]:
+def _blockwise(steps: Callable, block_steps: Callable | None = None
+               ) -> Callable[[np.ndarray], np.ndarray]:
     """numpy forward ``steps(x, out)`` made cheap on large inputs: into a pooled buffer
     (no page faults), block by block (the steps run in cache), the blocks split over two
     threads (numpy releases the GIL).  Every element goes through the same ufunc calls as
-    on small inputs, so the values are the same."""
+    on small inputs (or ``block_steps``, the same operations on a flat block), so the
+    values are the same."""
+    block_steps = block_steps or steps
 
     def fwd(x: np.ndarray) -> np.ndarray:
         if x.size < buffers.PARALLEL_MIN or not x.flags.c_contiguous or x.dtype.kind != "f":
@@ -113,9 +132,7 @@ def _blockwise(steps: Callable) -> Callable[[np.ndarray], np.ndarray]:
 
         def part(lo: int, hi: int) -> None:
             with np.errstate(all="ignore"):  # errstate is per thread
-                for a in range(lo, hi, _BLOCK):
-                    b = min(a + _BLOCK, hi)
-                    steps(src[a:b], res[a:b])
+                block_steps(src[lo:hi], res[lo:hi])
 
         buffers.split(part, x.size, _BLOCK)
         return res.reshape(x.shape)
@@ -130,7 +147,7 @@ def _ufunc_steps(ufunc: np.ufunc) -> Callable[[np.ndarray, np.ndarray], np.ndarr
     return steps
 
 
-_sigmoid = _blockwise(_sigmoid_steps)
+_sigmoid = _blockwise(_sigmoid_steps, _sigmoid_block)
 _exp = _blockwise(_ufunc_steps(np.exp))
 _log = _blockwise(_ufunc_steps(np.log))
 _sqrt = _blockwise(_ufunc_steps(np.sqrt))

@@ -21,6 +21,7 @@ loops), each thread taking the next free block.
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 import threading
 from collections.abc import Callable
@@ -44,7 +45,18 @@ SPLIT_MIN = 1 << 20
 _lock = threading.Lock()
 _pool: list[np.ndarray] = []  # raw uint8 buffers, oldest first
 _limit = [1 << 30]  # free bytes kept for reuse
-_executor: list[ThreadPoolExecutor] = []
+_executor: list[tuple[int, ThreadPoolExecutor]] = []  # (owning pid, executor)
+_threads_pid: list[int] = []  # the process that first ran a prange twin
+
+
+def threads_ok() -> bool:
+    """Whether this process may use the parallel paths.  GNU OpenMP (Numba's ``omp``
+    layer) aborts a forked child that starts a parallel region its parent had already
+    used, and a forked child has no executor thread: such a child runs serially."""
+    pid = os.getpid()
+    if not _threads_pid:
+        _threads_pid.append(pid)
+    return _threads_pid[0] == pid
 
 
 def _refs(pool: list, i: int) -> int:
@@ -146,6 +158,8 @@ def entry(ns: dict, name: str, nargs: int) -> Callable:
     ns[skey] = serial
 
     def large(g, *args):
+        if not threads_ok():
+            return ns[skey](g, *args)
         out = empty(g.size, g.dtype)
         ns[pkey](g, *args, out)
         return out
@@ -175,14 +189,15 @@ def split(fn: Callable[[int, int], None], n: int, block: int) -> None:
     this thread and (when ``n >= SPLIT_MIN``) a second one, each taking the next block
     when it is free: on a host where the other core is busy, this thread simply does most
     blocks instead of waiting for a starved half.  ``fn`` must release the GIL to gain."""
-    if n < SPLIT_MIN:
+    pid = os.getpid()
+    if n < SPLIT_MIN or (_executor and _executor[0][0] != pid):  # a forked child: serial
         for a in range(0, n, block):
             fn(a, min(a + block, n))
         return
     if not _executor:
         with _lock:
             if not _executor:
-                _executor.append(ThreadPoolExecutor(1, thread_name_prefix="jitgrad-split"))
+                _executor.append((pid, ThreadPoolExecutor(1, thread_name_prefix="jitgrad-split")))
     counter = itertools.count()  # next() on it is atomic under the GIL
 
     def blocks() -> None:
@@ -192,7 +207,7 @@ def split(fn: Callable[[int, int], None], n: int, block: int) -> None:
                 return
             fn(a, min(a + block, n))
 
-    other = _executor[0].submit(blocks)
+    other = _executor[0][1].submit(blocks)
     try:
         blocks()
     finally:

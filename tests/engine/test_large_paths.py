@@ -10,6 +10,7 @@ torch tensor) can still see it.  No timings here: see ``benchmarks``.
 from __future__ import annotations
 
 import gc
+import os
 
 import numpy as np
 import pytest
@@ -420,3 +421,29 @@ def test_more_forwards_blockwise_equal_one_numpy_call(op, dtype):
             want, got = MORE_FORWARDS[op](x), fwd(x)
         assert _same(got, want), (op, n)
         assert _same(getattr(engine, op)(engine.tensor(x)).numpy(), want)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_runs_the_large_paths_serially():
+    """GNU OpenMP aborts a forked child that reuses its parent's parallel region, and the
+    parent's executor thread does not exist in the child: the child must go serial."""
+    x0 = np.random.default_rng(16).standard_normal(buffers.SPLIT_MIN + 3).astype(np.float32)
+
+    def run() -> np.ndarray:
+        x = engine.tensor(x0, requires_grad=True)
+        engine.sigmoid(x).sum().backward()
+        return x.grad.numpy()
+
+    want = run()  # the parent has now used prange and its split thread
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            os.write(w, b"1" if _same(run(), want) and not buffers.threads_ok() else b"0")
+        finally:
+            os._exit(0)
+    os.close(w)
+    _, status = os.waitpid(pid, 0)
+    got = os.read(r, 1)
+    os.close(r)
+    assert status == 0 and got == b"1"

@@ -146,13 +146,14 @@ def parallel_kernel(group: str, sig: str) -> Callable[[Callable], Callable]:
     return deco
 
 
-def entry(ns: dict, name: str, nargs: int) -> Callable:
+def entry(ns: dict, name: str, nargs: int, like: int = 0) -> Callable:
     """The function the ops call as ``name`` in the kernel module whose globals are ``ns``:
     the serial kernel (kept as ``ns["_" + name]``) below ``PARALLEL_MIN`` elements, else
     the twin ``ns[name + "_large"]`` into a pooled buffer shaped like the first argument.
     Both are looked up at call time, so a test spy that replaces a kernel sees the call.
     ``nargs``: arguments after the first (one closure per arity: ``*args`` would add
-    ~50 ns to every small call)."""
+    ~50 ns to every small call).  ``like``: the argument the output takes its size and
+    dtype from (the loss kernels' first argument may be a single upstream value)."""
     serial = ns[name]
     skey, pkey = "_" + name, name + "_large"
     ns[skey] = serial
@@ -164,7 +165,15 @@ def entry(ns: dict, name: str, nargs: int) -> Callable:
         ns[pkey](g, *args, out)
         return out
 
-    if nargs == 0:
+    if like:
+        def run(*args):
+            ref = args[like]
+            if ref.size < PARALLEL_MIN or not threads_ok():
+                return ns[skey](*args)
+            out = empty(ref.size, ref.dtype)
+            ns[pkey](*args, out)
+            return out
+    elif nargs == 0:
         def run(g):
             return ns[skey](g) if g.size < PARALLEL_MIN else large(g)
     elif nargs == 1:
@@ -176,8 +185,9 @@ def entry(ns: dict, name: str, nargs: int) -> Callable:
     elif nargs == 3:
         def run(g, a, b, c):
             return ns[skey](g, a, b, c) if g.size < PARALLEL_MIN else large(g, a, b, c)
-    else:  # pragma: no cover - no kernel takes more
-        raise ValueError(f"{name}: {nargs} arguments after the first")
+    else:
+        def run(g, *args):
+            return ns[skey](g, *args) if g.size < PARALLEL_MIN else large(g, *args)
     run.__name__ = run.__qualname__ = name
     run.__doc__ = serial.__doc__
     run.__module__ = ns["__name__"]

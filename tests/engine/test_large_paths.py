@@ -447,3 +447,37 @@ def test_a_forked_child_runs_the_large_paths_serially():
     got = os.read(r, 1)
     os.close(r)
     assert status == 0 and got == b"1"
+
+
+# ---------------------------------------------------------------- loss kernels
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["mse_bwd", "bce_bwd_input", "bce_bwd_target"])
+def test_loss_entry_equals_the_serial_kernel(name, dtype):
+    from engine.kernels import loss_more as lk
+
+    for n in SIZES:
+        x = np.random.default_rng(17).uniform(-0.1, 1.1, n).astype(dtype)
+        x[:4] = [0.0, 1.0, np.nan, 0.5]
+        y = np.random.default_rng(18).uniform(0, 1, n).astype(dtype)
+        for g in (np.array([0.7], dtype), _data(n, dtype, 19)):
+            for w in (np.empty(0, dtype), np.abs(_data(n, dtype, 20))):
+                args = {"mse_bwd": (g, x, y, 3.0), "bce_bwd_input": (g, x, y, w, 3.0),
+                        "bce_bwd_target": (g, x, w, 3.0)}[name]
+                with np.errstate(all="ignore"):
+                    got, want = getattr(lk, name)(*args), getattr(lk, "_" + name)(*args)
+                assert _same(got, want), (name, n, g.size, w.size)
+
+
+@pytest.mark.parametrize("loss", ["mse_loss", "binary_cross_entropy"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_large_losses_backward_match_torch(loss, reduction):
+    rng = np.random.default_rng(21)
+    x = rng.uniform(0.05, 0.95, P + 3).astype(np.float32)
+    y = rng.uniform(0, 1, P + 3).astype(np.float32)
+    xe, ye, xt, yt = _e(x), _e(y), _t(x), _t(y)
+    le = getattr(engine.nn.functional, loss)(xe, ye, reduction=reduction)
+    lt = getattr(torch.nn.functional, loss)(xt, yt, reduction=reduction)
+    (le.sum() if reduction == "none" else le).backward()
+    (lt.sum() if reduction == "none" else lt).backward()
+    np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(ye.grad.numpy(), yt.grad.numpy(), rtol=1e-4, atol=1e-6)

@@ -155,8 +155,22 @@ _tanh = _blockwise(_ufunc_steps(np.tanh))
 _reciprocal = _blockwise(_ufunc_steps(np.reciprocal))
 
 
+def _relu_steps(x: np.ndarray, res: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0, out=res)
+
+
+_relu_float = _blockwise(_relu_steps)
+_abs_float = _blockwise(_ufunc_steps(np.abs))
+
+
 def _relu(x: np.ndarray) -> np.ndarray:
+    if x.dtype.kind == "f":
+        return _relu_float(x)
     return np.maximum(x, 0) if x.dtype.kind != "b" else x.copy()
+
+
+def _abs(x: np.ndarray) -> np.ndarray:
+    return _abs_float(x) if x.dtype.kind == "f" else np.abs(x)
 
 
 # name -> (forward, node class, save "input" or "result", needs a float input)
@@ -164,7 +178,7 @@ _TABLE: dict[str, tuple[Callable, type, str, bool]] = {
     "exp": (_exp, ExpBackward0, "result", True),
     "log": (_log, LogBackward0, "input", True),
     "sqrt": (_sqrt, SqrtBackward0, "result", True),
-    "abs": (np.abs, AbsBackward0, "input", False),
+    "abs": (_abs, AbsBackward0, "input", False),
     "sigmoid": (_sigmoid, SigmoidBackward0, "result", True),
     "tanh": (_tanh, TanhBackward0, "result", True),
     "relu": (_relu, ReluBackward0, "result", False),

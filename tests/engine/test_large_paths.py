@@ -143,7 +143,8 @@ def test_large_binary_backward_matches_torch(op):
 
 # ---------------------------------------------------------------- blockwise forward
 FORWARDS = {"sigmoid": unary._sigmoid_steps, "exp": np.exp, "log": np.log, "sqrt": np.sqrt,
-            "tanh": np.tanh, "reciprocal": np.reciprocal}
+            "tanh": np.tanh, "reciprocal": np.reciprocal, "abs": np.abs,
+            "relu": lambda x: np.maximum(x, 0)}
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -169,6 +170,16 @@ def test_sigmoid_fused_block_equals_the_four_numpy_steps(dtype):
         assert _same(unary._sigmoid(x), want)
         if dtype != np.float16:  # (the engine keeps no float16 tensors)
             assert _same(engine.sigmoid(engine.tensor(x)).numpy(), want)
+
+
+def test_relu_and_abs_keep_their_integer_and_bool_paths():
+    i = np.arange(-5, 5, dtype=np.int32)
+    np.testing.assert_array_equal(unary._relu(i), np.maximum(i, 0))
+    np.testing.assert_array_equal(unary._abs(i), np.abs(i))
+    b = np.array([True, False])
+    assert unary._relu(b).dtype == bool and unary._relu(b) is not b
+    assert _same(unary._relu(np.float32(-0.0)[()].reshape(())), np.maximum(np.float32(-0.0), 0)
+                 .reshape(()))
 
 
 def test_blockwise_forward_keeps_shape_and_layout_rules():

@@ -132,7 +132,7 @@ def case_bandwidth(cfg: Config) -> list[Row]:
                         unit="GB/s", ratio_text="-"))
         rows.append(Row(f"STREAM triad {dt} 10M, 1 thread, fresh output", tri[f"{dt} fresh"],
                         unit="GB/s", ratio_text="-",
-                        note="a = np.empty_like(b) inside the kernel, as the bwd kernels do"))
+                        note="a = np.empty_like(b) inside the kernel, as add_out and copy do"))
     par = tri["float32 par"]
     serial_1t = tri["float32 1T"]
     fresh = tri["float32 fresh"]

@@ -14,8 +14,8 @@ pooled buffer (see ``engine.kernels.elementwise``); the values are the same.
 import numpy as np
 from numba import prange
 
-from engine.kernels import kernel
-from engine.kernels.buffers import PARALLEL_MIN, empty, parallel_kernel, threads_ok
+from engine.kernels import buffers, kernel
+from engine.kernels.buffers import empty, parallel_kernel, threads_ok
 
 
 @kernel("broadcast", "aiin")
@@ -119,7 +119,7 @@ _expand = expand
 def expand(src, shape, strides, size, divisor):  # noqa: F811 - the kernel is kept as _expand
     """The entry point: the serial kernel on small outputs, the prange one into a pooled
     buffer on large ones (looked up at call time, so a test spy sees the call)."""
-    if size < PARALLEL_MIN or not threads_ok():
+    if size < buffers.PARALLEL_MIN or not threads_ok():
         return _expand(src, shape, strides, size, divisor)
     out = empty(size, src.dtype)
     expand_large(src, shape, strides, size, divisor, out)

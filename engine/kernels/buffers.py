@@ -11,8 +11,8 @@ still see it.  Free buffers beyond ``limit()`` bytes are released (oldest first)
 :func:`empty_cache` releases them all, like ``torch.cuda.empty_cache``.
 
 **Two threads.**  Kernels over at least ``PARALLEL_MIN`` elements run a ``prange`` twin
-(:func:`parallel_kernel`) on Numba's threads; below that a serial loop is cheaper (a
-``prange`` launch costs a few microseconds).  Both compute every element with the same
+(:func:`parallel_kernel`) on Numba's threads; below that the serial loop (see the constant
+for why the line is where it is).  Both compute every element with the same
 expression, so the result does not depend on the path.  :func:`split` runs numpy work over
 the blocks of an array on this and a second Python thread (numpy releases the GIL in its
 loops), each thread taking the next free block.
@@ -33,9 +33,12 @@ import numpy as np
 
 from engine.kernels import REGISTRY, Kernel
 
-# Elements from which a kernel runs its prange twin.  At 2^18 float32 elements the serial
-# sigmoid backward takes ~90 us and the prange one ~26 us; at 2^16 the gain is ~3 us.
-PARALLEL_MIN = 1 << 18
+# Elements from which a kernel runs its prange twin.  A launch costs a few microseconds, but
+# after each parallel region GNU OpenMP's idle thread spins (GOMP_SPINCOUNT, ~10 ms of
+# ``pause``) and on a host whose 2 logical cores are one core's hyperthreads that spinning
+# slows the next BLAS call: at 2^19 elements (the 1024-1024-1024 b512 MLP's relu) the
+# step got ~10% slower.  From 2^21 a kernel saves milliseconds, more than the spin costs.
+PARALLEL_MIN = 1 << 21
 # Bytes from which outputs come from the pool (below this numpy's allocator reuses memory
 # by itself and the pool's bookkeeping would cost more than the page faults it saves).
 POOL_MIN_BYTES = 1 << 20

@@ -21,8 +21,21 @@ from engine.kernels import REGISTRY, buffers
 from engine.kernels import elementwise as ek
 from engine.ops import unary
 
-P = buffers.PARALLEL_MIN
+# The thresholds are lowered for these tests (the paths are the same code at any size, and
+# real-size arrays would make the file slow); the test named *real_thresholds* does not.
+P = 1 << 12
+SPLIT = 1 << 14
 SIZES = (P - 1, P, P + 7)
+
+
+@pytest.fixture(autouse=True)
+def small_thresholds(request, monkeypatch):
+    if "real_thresholds" not in request.node.name:
+        monkeypatch.setattr(buffers, "PARALLEL_MIN", P)
+        monkeypatch.setattr(buffers, "SPLIT_MIN", SPLIT)
+        monkeypatch.setattr(buffers, "POOL_MIN_BYTES", P * 4)
+        monkeypatch.setattr(unary, "_BLOCK", 1000)
+    yield
 SPECIAL = np.array([0.0, -0.0, np.nan, np.inf, -np.inf, -1.0, 1e-30, 3.0, -2.5, 1e30])
 
 # entry point -> how many array arguments after g, and a scalar (or None)
@@ -152,7 +165,7 @@ FORWARDS = {"sigmoid": unary._sigmoid_steps, "exp": np.exp, "log": np.log, "sqrt
 def test_blockwise_forward_equals_one_numpy_call(op, dtype):
     fwd = getattr(unary, "_" + op)
     plain = FORWARDS[op]
-    for n in (*SIZES, buffers.SPLIT_MIN + 12345):  # the last one runs on two threads
+    for n in (*SIZES, SPLIT + 12345):  # the last one runs on two threads
         x = _data(n, dtype, 3) * 10
         with np.errstate(all="ignore"):
             want = plain(x, np.empty_like(x)) if op == "sigmoid" else plain(x)
@@ -238,7 +251,7 @@ def test_pool_limit_and_empty_cache():
     kept[:] = 1  # still valid memory
 
 
-@pytest.mark.parametrize("n", [1000, buffers.SPLIT_MIN - 1, buffers.SPLIT_MIN + 999])
+@pytest.mark.parametrize("n", [1000, SPLIT - 1, SPLIT + 999])
 def test_split_covers_the_range_once_in_blocks(n):
     seen = np.zeros(n, np.int64)
     spans = []
@@ -426,7 +439,7 @@ def test_more_forwards_blockwise_equal_one_numpy_call(op, dtype):
     from engine.ops import elementwise_more as em
 
     fwd = em._TABLE[op][0]
-    for n in (*SIZES, buffers.SPLIT_MIN + 77):
+    for n in (*SIZES, SPLIT + 77):
         x = _data(n, dtype, 5) * 4
         with np.errstate(all="ignore"):
             want, got = MORE_FORWARDS[op](x), fwd(x)
@@ -492,3 +505,16 @@ def test_large_losses_backward_match_torch(loss, reduction):
     (lt.sum() if reduction == "none" else lt).backward()
     np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(ye.grad.numpy(), yt.grad.numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_sigmoid_at_the_real_thresholds_equals_the_small_path():
+    n = max(buffers.PARALLEL_MIN, buffers.SPLIT_MIN) + 4097
+    x0 = _data(n, np.float32, 22) * 8
+    x = engine.tensor(x0, requires_grad=True)
+    y = engine.sigmoid(x)
+    y.backward(engine.tensor(_data(n, np.float32, 23)))
+    with np.errstate(all="ignore"):
+        want = unary._sigmoid_steps(x0, np.empty_like(x0))
+        grad = ek._sigmoid_bwd(_data(n, np.float32, 23), want)
+    assert _same(y.detach().numpy(), want) and _same(x.grad.numpy(), grad)
+    assert y.detach().numpy().base is not None  # pooled

@@ -7,8 +7,8 @@ same math written directly (``s = 1 / (1 + exp(-x))``, ``g * s * (1 - s)``).
 
 Threads, as the row's note says: torch runs on 1 thread (checked before every torch
 sample: a Numba ``prange`` launch can reset torch's count) and numpy on 1; the engine uses
-2 where it does for large tensors - its backward kernel runs as a ``prange`` on Numba's
-threads, and the forward's numpy blocks are split over two Python threads.
+2 where it does for large tensors - the backward kernel's blocks and the forward's numpy
+blocks are shared by two Python threads (``engine.kernels.buffers.run_blocks``).
 """
 
 from __future__ import annotations
@@ -59,7 +59,6 @@ def one_thread(step: Callable[[], None]) -> Callable[[], None]:
 
 
 def case_sigmoid(cfg: Config) -> list[Row]:
-    import numba
     import torch
 
     import engine
@@ -72,8 +71,8 @@ def case_sigmoid(cfg: Config) -> list[Row]:
                   repeats=cfg.reps(15, 4), warmup=1, budget_s=15)
     row = Row("sigmoid fwd+bwd, 10M float32", res["engine"], res["torch"], res["numpy"],
               target="<= 0.35x",
-              note=f"torch and numpy 1 thread; engine {numba.get_num_threads()} threads "
-                   "(prange backward kernel, forward numpy blocks on 2 Python threads)")
+              note="torch and numpy 1 thread; engine 2 threads (backward kernel and forward "
+                   "numpy blocks shared by 2 Python threads)")
     row.met = row.ratio is not None and row.ratio <= 0.35
     return [row]
 

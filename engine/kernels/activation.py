@@ -3,17 +3,17 @@
 Like ``elementwise``: flat C-contiguous buffers of one length in, a fresh buffer
 out, torch's formulas including its choices at the edges (ties, thresholds).  And like
 there, each ``name`` the ops call is an entry point (``buffers.entry``): the serial kernel
-(kept as ``_name``) on small inputs, its ``prange`` twin ``name_large`` into a pooled
-buffer on large ones (the softmax kernels: whole rows per thread), with the same values.
+(kept as ``_name``) on small inputs, its twin ``name_large`` over blocks on two threads
+into a pooled buffer on large ones (the softmax kernels: blocks of whole rows), with the
+same values.
 """
 
 import math
 
 import numpy as np
-from numba import prange
 
 from engine.kernels import kernel
-from engine.kernels.buffers import entry, parallel_kernel
+from engine.kernels.buffers import entry
 
 _SQRT1_2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -28,10 +28,10 @@ def sin_bwd(g, x):
     return out
 
 
-@parallel_kernel("parallel", "aaa")
+@kernel("large", "aaa")
 def sin_bwd_large(g, x, out):
-    """``sin_bwd`` into ``out``, on every Numba thread."""
-    for i in prange(g.size):
+    """``sin_bwd`` into ``out`` (or a block of each: ``buffers.entry``)."""
+    for i in range(g.size):
         out[i] = g[i] * math.cos(x[i])
 
 
@@ -43,10 +43,10 @@ def cos_bwd(g, x):
     return out
 
 
-@parallel_kernel("parallel", "aaa")
+@kernel("large", "aaa")
 def cos_bwd_large(g, x, out):
-    """``cos_bwd`` into ``out``, on every Numba thread."""
-    for i in prange(g.size):
+    """``cos_bwd`` into ``out`` (or a block of each: ``buffers.entry``)."""
+    for i in range(g.size):
         out[i] = -g[i] * math.sin(x[i])
 
 
@@ -58,10 +58,10 @@ def log1p_bwd(g, x):
     return out
 
 
-@parallel_kernel("parallel", "aaa")
+@kernel("large", "aaa")
 def log1p_bwd_large(g, x, out):
-    """``log1p_bwd`` into ``out``, on every Numba thread."""
-    for i in prange(g.size):
+    """``log1p_bwd`` into ``out`` (or a block of each: ``buffers.entry``)."""
+    for i in range(g.size):
         out[i] = g[i] / (x[i] + 1.0)
 
 
@@ -73,10 +73,10 @@ def expm1_bwd(g, res):
     return out
 
 
-@parallel_kernel("parallel", "aaa")
+@kernel("large", "aaa")
 def expm1_bwd_large(g, res, out):
-    """``expm1_bwd`` into ``out``, on every Numba thread."""
-    for i in prange(g.size):
+    """``expm1_bwd`` into ``out`` (or a block of each: ``buffers.entry``)."""
+    for i in range(g.size):
         out[i] = g[i] * (res[i] + 1.0)
 
 
@@ -90,10 +90,10 @@ def rsqrt_bwd(g, res):
     return out
 
 
-@parallel_kernel("parallel", "aaa")
+@kernel("large", "aaa")
 def rsqrt_bwd_large(g, res, out):
-    """``rsqrt_bwd`` into ``out``, on every Numba thread."""
-    for i in prange(g.size):
+    """``rsqrt_bwd`` into ``out`` (or a block of each: ``buffers.entry``)."""
+    for i in range(g.size):
         r = res[i]
         out[i] = -0.5 * g[i] * (r * r * r)
 
@@ -108,10 +108,10 @@ def clamp_bwd(g, x, lo, hi):
     return out
 
 
-@parallel_kernel("parallel", "aassa")
+@kernel("large", "aassa")
 def clamp_bwd_large(g, x, lo, hi, out):
-    """``clamp_bwd`` into ``out``, on every Numba thread."""
-    for i in prange(g.size):
+    """``clamp_bwd`` into ``out`` (or a block of each: ``buffers.entry``)."""
+    for i in range(g.size):
         v = x[i]
         out[i] = g[i] if (v >= lo and v <= hi) else 0.0
 
@@ -132,10 +132,10 @@ def pick_bwd(g, a, b):
     return out
 
 
-@parallel_kernel("parallel", "aaaa")
+@kernel("large", "aaaa")
 def pick_bwd_large(g, a, b, out):
-    """``pick_bwd`` into ``out``, on every Numba thread."""
-    for i in prange(g.size):
+    """``pick_bwd`` into ``out`` (or a block of each: ``buffers.entry``)."""
+    for i in range(g.size):
         if a[i] > b[i]:
             out[i] = g[i]
         elif a[i] == b[i]:
@@ -156,11 +156,11 @@ def mask_bwd(g, m, keep):
     return out
 
 
-@parallel_kernel("parallel", "aasa")
+@kernel("large", "aasa")
 def mask_bwd_large(g, m, keep, out):
-    """``mask_bwd`` into ``out``, on every Numba thread."""
+    """``mask_bwd`` into ``out`` (or a block of each: ``buffers.entry``)."""
     want = keep != 0.0
-    for i in prange(g.size):
+    for i in range(g.size):
         out[i] = g[i] if (m[i] != 0.0) == want else 0.0
 
 
@@ -172,10 +172,10 @@ def leaky_relu_bwd(g, x, slope):
     return out
 
 
-@parallel_kernel("parallel", "aasa")
+@kernel("large", "aasa")
 def leaky_relu_bwd_large(g, x, slope, out):
-    """``leaky_relu_bwd`` into ``out``, on every Numba thread."""
-    for i in prange(g.size):
+    """``leaky_relu_bwd`` into ``out`` (or a block of each: ``buffers.entry``)."""
+    for i in range(g.size):
         out[i] = g[i] if x[i] > 0 else g[i] * slope
 
 
@@ -191,10 +191,10 @@ def gelu_bwd(g, x):
     return out
 
 
-@parallel_kernel("parallel", "aaa")
+@kernel("large", "aaa")
 def gelu_bwd_large(g, x, out):
-    """``gelu_bwd`` into ``out``, on every Numba thread."""
-    for i in prange(g.size):
+    """``gelu_bwd`` into ``out`` (or a block of each: ``buffers.entry``)."""
+    for i in range(g.size):
         v = x[i]
         cdf = 0.5 * (1.0 + math.erf(v * _SQRT1_2))
         pdf = _INV_SQRT_2PI * math.exp(-0.5 * v * v)
@@ -215,11 +215,11 @@ def gelu_tanh_bwd(g, x):
     return out
 
 
-@parallel_kernel("parallel", "aaa")
+@kernel("large", "aaa")
 def gelu_tanh_bwd_large(g, x, out):
-    """``gelu_tanh_bwd`` into ``out``, on every Numba thread."""
+    """``gelu_tanh_bwd`` into ``out`` (or a block of each: ``buffers.entry``)."""
     k = 0.044715
-    for i in prange(g.size):
+    for i in range(g.size):
         v = x[i]
         inner = _SQRT_2_PI * (v + k * v * v * v)
         t = math.tanh(inner)
@@ -241,10 +241,10 @@ def softplus_bwd(g, x, beta, threshold):
     return out
 
 
-@parallel_kernel("parallel", "aassa")
+@kernel("large", "aassa")
 def softplus_bwd_large(g, x, beta, threshold, out):
-    """``softplus_bwd`` into ``out``, on every Numba thread."""
-    for i in prange(g.size):
+    """``softplus_bwd`` into ``out`` (or a block of each: ``buffers.entry``)."""
+    for i in range(g.size):
         z = x[i] * beta
         if z > threshold:
             out[i] = g[i]
@@ -263,10 +263,10 @@ def silu_bwd(g, x):
     return out
 
 
-@parallel_kernel("parallel", "aaa")
+@kernel("large", "aaa")
 def silu_bwd_large(g, x, out):
-    """``silu_bwd`` into ``out``, on every Numba thread."""
-    for i in prange(g.size):
+    """``silu_bwd`` into ``out`` (or a block of each: ``buffers.entry``)."""
+    for i in range(g.size):
         v = x[i]
         s = 1.0 / (1.0 + math.exp(-v))
         out[i] = g[i] * (s * (1.0 + v * (1.0 - s)))
@@ -286,10 +286,10 @@ def softmax_bwd(g, y, n):
     return out
 
 
-@parallel_kernel("parallel", "aana")
+@kernel("large", "aana")
 def softmax_bwd_large(g, y, n, out):
-    """``softmax_bwd`` into ``out``, on every Numba thread."""
-    for r in prange(y.size // n):
+    """``softmax_bwd`` into ``out`` (or a block of each: ``buffers.entry``)."""
+    for r in range(y.size // n):
         base = r * n
         acc = 0.0
         for j in range(n):
@@ -312,10 +312,10 @@ def log_softmax_bwd(g, y, n):
     return out
 
 
-@parallel_kernel("parallel", "aana")
+@kernel("large", "aana")
 def log_softmax_bwd_large(g, y, n, out):
-    """``log_softmax_bwd`` into ``out``, on every Numba thread."""
-    for r in prange(y.size // n):
+    """``log_softmax_bwd`` into ``out`` (or a block of each: ``buffers.entry``)."""
+    for r in range(y.size // n):
         base = r * n
         acc = 0.0
         for j in range(n):
@@ -334,10 +334,10 @@ def gelu_fwd(x):
     return out
 
 
-@parallel_kernel("parallel", "aa")
+@kernel("large", "aa")
 def gelu_fwd_large(x, out):
-    """``gelu_fwd`` into ``out``, on every Numba thread."""
-    for i in prange(x.size):
+    """``gelu_fwd`` into ``out`` (or a block of each: ``buffers.entry``)."""
+    for i in range(x.size):
         v = x[i]
         out[i] = v * 0.5 * (1.0 + math.erf(v * _SQRT1_2))
 
@@ -366,6 +366,6 @@ gelu_bwd = entry(globals(), "gelu_bwd", 1)  # noqa: F811 - the kernel is kept as
 gelu_tanh_bwd = entry(globals(), "gelu_tanh_bwd", 1)  # noqa: F811 - the kernel is kept as _gelu_tanh_bwd
 softplus_bwd = entry(globals(), "softplus_bwd", 3)  # noqa: F811 - the kernel is kept as _softplus_bwd
 silu_bwd = entry(globals(), "silu_bwd", 1)  # noqa: F811 - the kernel is kept as _silu_bwd
-softmax_bwd = entry(globals(), "softmax_bwd", 2)  # noqa: F811 - the kernel is kept as _softmax_bwd
-log_softmax_bwd = entry(globals(), "log_softmax_bwd", 2)  # noqa: F811 - the kernel is kept as _log_softmax_bwd
+softmax_bwd = entry(globals(), "softmax_bwd", 2, rows=2)  # noqa: F811 - the kernel is kept as _softmax_bwd
+log_softmax_bwd = entry(globals(), "log_softmax_bwd", 2, rows=2)  # noqa: F811 - the kernel is kept as _log_softmax_bwd
 gelu_fwd = entry(globals(), "gelu_fwd", 0)  # noqa: F811 - the kernel is kept as _gelu_fwd

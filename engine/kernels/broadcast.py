@@ -7,15 +7,14 @@ Both walk the large shape with an odometer; ``strides`` are the small array's
 element strides laid over the large shape, 0 where it was broadcast.
 
 ``expand`` is the entry point the ops call: from ``buffers.PARALLEL_MIN`` elements it runs
-``expand_large``, the same odometer started afresh in each block of a ``prange``, into a
-pooled buffer (see ``engine.kernels.elementwise``); the values are the same.
+``expand_large``, the same odometer started afresh at each block, over blocks on two
+threads into a pooled buffer (see ``engine.kernels.buffers``); the values are the same.
 """
 
 import numpy as np
-from numba import prange
 
 from engine.kernels import buffers, kernel
-from engine.kernels.buffers import empty, parallel_kernel, threads_ok
+from engine.kernels.buffers import empty
 
 
 @kernel("broadcast", "aiin")
@@ -79,48 +78,48 @@ def expand(src, shape, strides, size, divisor):
     return out
 
 
-_BLOCK = 1 << 16  # elements per prange block of expand_large
-
-
-@parallel_kernel("parallel", "aiinsa")
-def expand_large(src, shape, strides, size, divisor, out):
-    """``expand`` into ``out``, its blocks on every Numba thread."""
+@kernel("large", "aiinsa")
+def expand_large(src, shape, strides, lo, divisor, out):
+    """Elements ``lo`` to ``lo + out.size`` of ``expand``'s result into ``out``: the same
+    odometer, started at ``lo``."""
     if src.size == 1:
-        for i in prange(size):
+        for i in range(out.size):
             out[i] = src[0] / divisor
         return
     nd = shape.size
-    for c in prange((size + _BLOCK - 1) // _BLOCK):
-        lo = c * _BLOCK
-        hi = min(lo + _BLOCK, size)
-        idx = np.zeros(nd, np.int64)
-        rem = lo
-        off = 0
-        for d in range(nd - 1, -1, -1):
-            idx[d] = rem % shape[d]
-            rem //= shape[d]
-            off += idx[d] * strides[d]
-        for i in range(lo, hi):
-            out[i] = src[off] / divisor
-            d = nd - 1
-            while d >= 0:
-                idx[d] += 1
-                off += strides[d]
-                if idx[d] < shape[d]:
-                    break
-                off -= strides[d] * shape[d]
-                idx[d] = 0
-                d -= 1
+    idx = np.zeros(nd, np.int64)
+    rem = lo
+    off = 0
+    for d in range(nd - 1, -1, -1):
+        idx[d] = rem % shape[d]
+        rem //= shape[d]
+        off += idx[d] * strides[d]
+    for i in range(out.size):
+        out[i] = src[off] / divisor
+        d = nd - 1
+        while d >= 0:
+            idx[d] += 1
+            off += strides[d]
+            if idx[d] < shape[d]:
+                break
+            off -= strides[d] * shape[d]
+            idx[d] = 0
+            d -= 1
 
 
 _expand = expand
 
 
 def expand(src, shape, strides, size, divisor):  # noqa: F811 - the kernel is kept as _expand
-    """The entry point: the serial kernel on small outputs, the prange one into a pooled
-    buffer on large ones (looked up at call time, so a test spy sees the call)."""
-    if size < buffers.PARALLEL_MIN or not threads_ok():
+    """The entry point: the serial kernel on small outputs, ``expand_large`` over blocks on
+    two threads into a pooled buffer on large ones (looked up at call time, so a test spy
+    sees the call)."""
+    if size < buffers.PARALLEL_MIN:
         return _expand(src, shape, strides, size, divisor)
     out = empty(size, src.dtype)
-    expand_large(src, shape, strides, size, divisor, out)
+
+    def part(lo: int, hi: int) -> None:
+        expand_large(src, shape, strides, lo, divisor, out[lo:hi])
+
+    buffers.run_blocks(part, size, buffers.BLOCK)
     return out

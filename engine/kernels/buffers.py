@@ -10,17 +10,21 @@ a hook, ``autograd.grad``) or saved by a node can never be overwritten while any
 still see it.  Free buffers beyond ``limit()`` bytes are released (oldest first), and
 :func:`empty_cache` releases them all, like ``torch.cuda.empty_cache``.
 
-**Two threads.**  Kernels over at least ``PARALLEL_MIN`` elements run a ``prange`` twin
-(:func:`parallel_kernel`) on Numba's threads; below that the serial loop (see the constant
-for why the line is where it is).  Both compute every element with the same
-expression, so the result does not depend on the path.  :func:`split` runs numpy work over
-the blocks of an array on this and a second Python thread (numpy releases the GIL in its
-loops), each thread taking the next free block.
+**Two threads.**  From ``PARALLEL_MIN`` elements a kernel runs its twin ``name_large`` - the
+same loop, writing into a given buffer - over blocks of the arrays, on this thread and a
+second Python thread (:func:`run_blocks`; the kernels release the GIL), each thread taking
+the next free block.  Every element is computed by the same expression on either path, so
+the result does not depend on it.  Why not Numba's ``prange``: measured here, it is no
+faster on an idle host (2.5-2.8 ms against 2.7-3.0 ms for sigmoid's backward on 10M
+float32), and on a busy one its end barrier waits a scheduler tick for a starved thread
+(6-7 ms, worse than the serial 5 ms; 6 ms instead of 0.4 ms at 1M elements), while here
+this thread simply does the blocks the other has not taken.  GNU OpenMP's idle workers also
+spin for milliseconds after each region, which slowed the next BLAS call by ~10%, and it
+aborts a forked child that reuses a parallel region.
 """
 
 from __future__ import annotations
 
-import itertools
 import os
 import sys
 import threading
@@ -28,38 +32,28 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import numba
 import numpy as np
 
-from engine.kernels import REGISTRY, Kernel
-
-# Elements from which a kernel runs its prange twin.  A launch costs a few microseconds, but
-# after each parallel region GNU OpenMP's idle thread spins (GOMP_SPINCOUNT, ~10 ms of
-# ``pause``) and on a host whose 2 logical cores are one core's hyperthreads that spinning
-# slows the next BLAS call: at 2^19 elements (the 1024-1024-1024 b512 MLP's relu) the
-# step got ~10% slower.  From 2^21 a kernel saves milliseconds, more than the spin costs.
-PARALLEL_MIN = 1 << 21
+# Elements from which a kernel runs its twin over blocks on two threads: handing work to the
+# second thread costs ~50-100 us, against ~0.5 ms of serial work at 2^20 float32 elements.
+PARALLEL_MIN = 1 << 20
+# Elements per block of :func:`run_blocks` (1 MB of float32: a few per thread even at
+# PARALLEL_MIN, so a thread that starts late still takes its share).
+BLOCK = 1 << 18
 # Bytes from which outputs come from the pool (below this numpy's allocator reuses memory
 # by itself and the pool's bookkeeping would cost more than the page faults it saves).
 POOL_MIN_BYTES = 1 << 20
-# Elements from which :func:`split` uses a second thread (a hand-off costs ~70 us).
-SPLIT_MIN = 1 << 20
 
 _lock = threading.Lock()
 _pool: list[np.ndarray] = []  # raw uint8 buffers, oldest first
 _limit = [1 << 30]  # free bytes kept for reuse
 _executor: list[tuple[int, ThreadPoolExecutor]] = []  # (owning pid, executor)
-_threads_pid: list[int] = []  # the process that first ran a prange twin
 
 
 def threads_ok() -> bool:
-    """Whether this process may use the parallel paths.  GNU OpenMP (Numba's ``omp``
-    layer) aborts a forked child that starts a parallel region its parent had already
-    used, and a forked child has no executor thread: such a child runs serially."""
-    pid = os.getpid()
-    if not _threads_pid:
-        _threads_pid.append(pid)
-    return _threads_pid[0] == pid
+    """Whether the second thread can be used: not in a forked child of a process that
+    started it (the child has no such thread; it runs the blocks alone)."""
+    return not _executor or _executor[0][0] == os.getpid()
 
 
 def _refs(pool: list, i: int) -> int:
@@ -137,45 +131,41 @@ def stats() -> dict[str, int]:
                 "free_buffers": len(free), "free_bytes": sum(b.size for b in free)}
 
 
-def parallel_kernel(group: str, sig: str) -> Callable[[Callable], Callable]:
-    """Like ``engine.kernels.kernel`` with ``parallel=True``: the ``prange`` twin of a
-    serial kernel, registered so ``engine.warmup`` compiles it too."""
-
-    def deco(fn: Callable) -> Callable:
-        jitted = numba.njit(cache=True, nogil=True, error_model="numpy", parallel=True)(fn)
-        REGISTRY.append(Kernel(group, fn.__name__, sig, jitted))
-        return jitted
-
-    return deco
-
-
-def entry(ns: dict, name: str, nargs: int, like: int = 0) -> Callable:
+def entry(ns: dict, name: str, nargs: int, like: int = 0, rows: int | None = None
+          ) -> Callable:
     """The function the ops call as ``name`` in the kernel module whose globals are ``ns``:
     the serial kernel (kept as ``ns["_" + name]``) below ``PARALLEL_MIN`` elements, else
-    the twin ``ns[name + "_large"]`` into a pooled buffer shaped like the first argument.
+    the twin ``ns[name + "_large"]`` over blocks, on two threads, into a pooled buffer.
     Both are looked up at call time, so a test spy that replaces a kernel sees the call.
     ``nargs``: arguments after the first (one closure per arity: ``*args`` would add
     ~50 ns to every small call).  ``like``: the argument the output takes its size and
-    dtype from (the loss kernels' first argument may be a single upstream value)."""
+    dtype from (the loss kernels' first argument may be a single upstream value); the
+    arguments of that size are cut into blocks, the others passed whole.  ``rows``: the
+    argument holding a row length the blocks must be whole rows of (softmax)."""
     serial = ns[name]
     skey, pkey = "_" + name, name + "_large"
     ns[skey] = serial
 
-    def large(g, *args):
-        if not threads_ok():
-            return ns[skey](g, *args)
-        out = empty(g.size, g.dtype)
-        ns[pkey](g, *args, out)
+    def large(*args):
+        ref = args[like]
+        n = ref.size
+        out = empty(n, ref.dtype)
+        cut = [i for i, a in enumerate(args) if isinstance(a, np.ndarray) and a.size == n]
+        twin = ns[pkey]
+        block = BLOCK if rows is None else max(1, BLOCK // args[rows]) * args[rows]
+
+        def part(lo: int, hi: int) -> None:
+            part_args = list(args)
+            for i in cut:
+                part_args[i] = args[i][lo:hi]
+            twin(*part_args, out[lo:hi])
+
+        run_blocks(part, n, block)
         return out
 
     if like:
         def run(*args):
-            ref = args[like]
-            if ref.size < PARALLEL_MIN or not threads_ok():
-                return ns[skey](*args)
-            out = empty(ref.size, ref.dtype)
-            ns[pkey](*args, out)
-            return out
+            return ns[skey](*args) if args[like].size < PARALLEL_MIN else large(*args)
     elif nargs == 0:
         def run(g):
             return ns[skey](g) if g.size < PARALLEL_MIN else large(g)
@@ -197,31 +187,56 @@ def entry(ns: dict, name: str, nargs: int, like: int = 0) -> Callable:
     return run
 
 
-def split(fn: Callable[[int, int], None], n: int, block: int) -> None:
+def run_blocks(fn: Callable[[int, int], None], n: int, block: int) -> None:
     """``fn(lo, hi)`` over the blocks ``[k * block, (k + 1) * block)`` of ``range(n)``, on
-    this thread and (when ``n >= SPLIT_MIN``) a second one, each taking the next block
-    when it is free: on a host where the other core is busy, this thread simply does most
-    blocks instead of waiting for a starved half.  ``fn`` must release the GIL to gain."""
-    pid = os.getpid()
-    if n < SPLIT_MIN or (_executor and _executor[0][0] != pid):  # a forked child: serial
+    this thread and (from ``PARALLEL_MIN`` elements) a second one, each taking the next
+    free block.  This thread never waits for the other to *start*: it waits only for the
+    blocks the other has taken, so on a host whose other core is busy it simply does
+    (nearly) all of them.  ``fn`` must release the GIL for two threads to gain."""
+    if n < PARALLEL_MIN or not threads_ok():
         for a in range(0, n, block):
             fn(a, min(a + block, n))
         return
     if not _executor:
         with _lock:
             if not _executor:
-                _executor.append((pid, ThreadPoolExecutor(1, thread_name_prefix="jitgrad-split")))
-    counter = itertools.count()  # next() on it is atomic under the GIL
+                _executor.append((os.getpid(),
+                                  ThreadPoolExecutor(1, thread_name_prefix="jitgrad-blocks")))
+    nblocks = (n + block - 1) // block
+    cond = threading.Condition()
+    state = [0, 0, False]  # next block, blocks the other thread runs, stop
+    failed: list[BaseException] = []
 
-    def blocks() -> None:
+    def other() -> None:
         while True:
-            a = next(counter) * block
-            if a >= n:
-                return
-            fn(a, min(a + block, n))
+            with cond:
+                k = state[0]
+                if k >= nblocks or state[2]:
+                    return
+                state[0] = k + 1
+                state[1] += 1
+            try:
+                fn(k * block, min(k * block + block, n))
+            except BaseException as exc:  # handed to the caller's thread
+                failed.append(exc)
+            finally:
+                with cond:
+                    state[1] -= 1
+                    cond.notify()
 
-    other = _executor[0][1].submit(blocks)
+    _executor[0][1].submit(other)
     try:
-        blocks()
+        while True:
+            with cond:
+                k = state[0]
+                if k >= nblocks or failed:
+                    break
+                state[0] = k + 1
+            fn(k * block, min(k * block + block, n))
     finally:
-        other.result()
+        with cond:
+            state[2] = True  # the other thread takes no more blocks
+            while state[1]:
+                cond.wait()
+    if failed:
+        raise failed[0]

@@ -4,12 +4,13 @@ All take flat, C-contiguous buffers of one length (the op wrapper broadcasts and
 flattens), return a fresh buffer, and follow torch's formulas, including its
 choices at the edges (``x**0``, ``0**y``, relu at 0).
 
-Each kernel ``name`` comes in two compiled forms: the serial loop (registered as ``name``)
-and its ``prange`` twin ``name_large``, which writes into a given buffer.  The module's
-``name`` is the entry point the ops call: below ``buffers.PARALLEL_MIN`` elements it runs
-the serial loop; above, the twin into a pooled buffer (``engine.kernels.buffers``: no page
-faults, and never a buffer anything else still references).  Both evaluate the very same
-expression per element, so the path never changes a result.
+Each kernel ``name`` comes in two compiled forms: the loop that returns a fresh buffer
+(registered as ``name``) and its twin ``name_large`` (group "large"), which writes into a
+given one.  The module's ``name`` is the entry point the ops call: below
+``buffers.PARALLEL_MIN`` elements it runs the first; above, the twin over blocks on two
+threads into a pooled buffer (``engine.kernels.buffers``: no page faults, and never a
+buffer anything else still references).  Both evaluate the very same expression per
+element, so the path never changes a result.
 """
 
 import math
@@ -17,10 +18,9 @@ from collections.abc import Callable
 
 import numba
 import numpy as np
-from numba import prange
 
 from engine.kernels import REGISTRY, kernel
-from engine.kernels.buffers import entry, parallel_kernel
+from engine.kernels.buffers import entry
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
@@ -53,10 +53,10 @@ def neg_bwd(g):
     return out
 
 
-@parallel_kernel("parallel", "aa")
+@kernel("large", "aa")
 def neg_bwd_large(g, out):
-    """``neg_bwd`` into ``out``, on every Numba thread."""
-    for i in prange(g.size):
+    """``neg_bwd`` into ``out`` (or a block of each: ``buffers.entry``)."""
+    for i in range(g.size):
         out[i] = -g[i]
 
 
@@ -69,10 +69,10 @@ def scale_bwd(g, s):
     return out
 
 
-@parallel_kernel("parallel", "asa")
+@kernel("large", "asa")
 def scale_bwd_large(g, s, out):
-    """``scale_bwd`` into ``out``, on every Numba thread."""
-    for i in prange(g.size):
+    """``scale_bwd`` into ``out`` (or a block of each: ``buffers.entry``)."""
+    for i in range(g.size):
         out[i] = g[i] * s
 
 
@@ -85,10 +85,10 @@ def div_scalar_bwd(g, s):
     return out
 
 
-@parallel_kernel("parallel", "asa")
+@kernel("large", "asa")
 def div_scalar_bwd_large(g, s, out):
-    """``div_scalar_bwd`` into ``out``, on every Numba thread."""
-    for i in prange(g.size):
+    """``div_scalar_bwd`` into ``out`` (or a block of each: ``buffers.entry``)."""
+    for i in range(g.size):
         out[i] = g[i] / s
 
 
@@ -100,10 +100,10 @@ def mul_bwd(g, other):
     return out
 
 
-@parallel_kernel("parallel", "aaa")
+@kernel("large", "aaa")
 def mul_bwd_large(g, other, out):
-    """``mul_bwd`` into ``out``, on every Numba thread."""
-    for i in prange(g.size):
+    """``mul_bwd`` into ``out`` (or a block of each: ``buffers.entry``)."""
+    for i in range(g.size):
         out[i] = g[i] * other[i]
 
 
@@ -115,10 +115,10 @@ def div_bwd_a(g, b):
     return out
 
 
-@parallel_kernel("parallel", "aaa")
+@kernel("large", "aaa")
 def div_bwd_a_large(g, b, out):
-    """``div_bwd_a`` into ``out``, on every Numba thread."""
-    for i in prange(g.size):
+    """``div_bwd_a`` into ``out`` (or a block of each: ``buffers.entry``)."""
+    for i in range(g.size):
         out[i] = g[i] / b[i]
 
 
@@ -130,10 +130,10 @@ def div_bwd_b(g, a, b):
     return out
 
 
-@parallel_kernel("parallel", "aaaa")
+@kernel("large", "aaaa")
 def div_bwd_b_large(g, a, b, out):
-    """``div_bwd_b`` into ``out``, on every Numba thread."""
-    for i in prange(g.size):
+    """``div_bwd_b`` into ``out`` (or a block of each: ``buffers.entry``)."""
+    for i in range(g.size):
         out[i] = -g[i] * (a[i] / b[i]) / b[i]
 
 
@@ -149,13 +149,13 @@ def pow_scalar_bwd(g, x, p):
     return out
 
 
-@parallel_kernel("parallel", "aasa")
+@kernel("large", "aasa")
 def pow_scalar_bwd_large(g, x, p, out):
-    """``pow_scalar_bwd`` into ``out``, on every Numba thread."""
+    """``pow_scalar_bwd`` into ``out`` (or a block of each: ``buffers.entry``)."""
     if p == 0.0:
         out[:] = 0
         return
-    for i in prange(g.size):
+    for i in range(g.size):
         out[i] = g[i] * (p * _pow(x[i], p - 1.0))
 
 
@@ -168,10 +168,10 @@ def pow_base_bwd(g, x, y):
     return out
 
 
-@parallel_kernel("parallel", "aaaa")
+@kernel("large", "aaaa")
 def pow_base_bwd_large(g, x, y, out):
-    """``pow_base_bwd`` into ``out``, on every Numba thread."""
-    for i in prange(g.size):
+    """``pow_base_bwd`` into ``out`` (or a block of each: ``buffers.entry``)."""
+    for i in range(g.size):
         out[i] = 0.0 if y[i] == 0 else g[i] * (y[i] * x[i] ** (y[i] - 1))
 
 
@@ -187,10 +187,10 @@ def pow_exp_bwd(g, x, y, res):
     return out
 
 
-@parallel_kernel("parallel", "aaaaa")
+@kernel("large", "aaaaa")
 def pow_exp_bwd_large(g, x, y, res, out):
-    """``pow_exp_bwd`` into ``out``, on every Numba thread."""
-    for i in prange(g.size):
+    """``pow_exp_bwd`` into ``out`` (or a block of each: ``buffers.entry``)."""
+    for i in range(g.size):
         if x[i] == 0 and y[i] >= 0:
             out[i] = 0.0
         else:
@@ -211,11 +211,11 @@ def rpow_bwd(g, res, base):
     return out
 
 
-@parallel_kernel("parallel", "aasa")
+@kernel("large", "aasa")
 def rpow_bwd_large(g, res, base, out):
-    """``rpow_bwd`` into ``out``, on every Numba thread."""
+    """``rpow_bwd`` into ``out`` (or a block of each: ``buffers.entry``)."""
     lb = math.log(base) if base > 0 else (-math.inf if base == 0.0 else math.nan)
-    for i in prange(g.size):
+    for i in range(g.size):
         if base == 0.0 and res[i] <= 1.0:
             out[i] = 0.0
         else:
@@ -230,10 +230,10 @@ def exp_bwd(g, res):
     return out
 
 
-@parallel_kernel("parallel", "aaa")
+@kernel("large", "aaa")
 def exp_bwd_large(g, res, out):
-    """``exp_bwd`` into ``out``, on every Numba thread."""
-    for i in prange(g.size):
+    """``exp_bwd`` into ``out`` (or a block of each: ``buffers.entry``)."""
+    for i in range(g.size):
         out[i] = g[i] * res[i]
 
 
@@ -245,10 +245,10 @@ def log_bwd(g, x):
     return out
 
 
-@parallel_kernel("parallel", "aaa")
+@kernel("large", "aaa")
 def log_bwd_large(g, x, out):
-    """``log_bwd`` into ``out``, on every Numba thread."""
-    for i in prange(g.size):
+    """``log_bwd`` into ``out`` (or a block of each: ``buffers.entry``)."""
+    for i in range(g.size):
         out[i] = g[i] / x[i]
 
 
@@ -260,10 +260,10 @@ def sqrt_bwd(g, res):
     return out
 
 
-@parallel_kernel("parallel", "aaa")
+@kernel("large", "aaa")
 def sqrt_bwd_large(g, res, out):
-    """``sqrt_bwd`` into ``out``, on every Numba thread."""
-    for i in prange(g.size):
+    """``sqrt_bwd`` into ``out`` (or a block of each: ``buffers.entry``)."""
+    for i in range(g.size):
         out[i] = g[i] / (2 * res[i])
 
 
@@ -277,10 +277,10 @@ def abs_bwd(g, x):
     return out
 
 
-@parallel_kernel("parallel", "aaa")
+@kernel("large", "aaa")
 def abs_bwd_large(g, x, out):
-    """``abs_bwd`` into ``out``, on every Numba thread."""
-    for i in prange(g.size):
+    """``abs_bwd`` into ``out`` (or a block of each: ``buffers.entry``)."""
+    for i in range(g.size):
         v = x[i]
         # torch: g * sgn(x), and sgn(NaN) = 0
         out[i] = g[i] if v > 0 else (-g[i] if v < 0 else 0.0 * g[i])
@@ -294,10 +294,10 @@ def sigmoid_bwd(g, res):
     return out
 
 
-@parallel_kernel("parallel", "aaa")
+@kernel("large", "aaa")
 def sigmoid_bwd_large(g, res, out):
-    """``sigmoid_bwd`` into ``out``, on every Numba thread."""
-    for i in prange(g.size):
+    """``sigmoid_bwd`` into ``out`` (or a block of each: ``buffers.entry``)."""
+    for i in range(g.size):
         out[i] = g[i] * ((1 - res[i]) * res[i])
 
 
@@ -309,10 +309,10 @@ def tanh_bwd(g, res):
     return out
 
 
-@parallel_kernel("parallel", "aaa")
+@kernel("large", "aaa")
 def tanh_bwd_large(g, res, out):
-    """``tanh_bwd`` into ``out``, on every Numba thread."""
-    for i in prange(g.size):
+    """``tanh_bwd`` into ``out`` (or a block of each: ``buffers.entry``)."""
+    for i in range(g.size):
         out[i] = g[i] * (1 - res[i] * res[i])
 
 
@@ -325,10 +325,10 @@ def relu_bwd(g, res):
     return out
 
 
-@parallel_kernel("parallel", "aaa")
+@kernel("large", "aaa")
 def relu_bwd_large(g, res, out):
-    """``relu_bwd`` into ``out``, on every Numba thread."""
-    for i in prange(g.size):
+    """``relu_bwd`` into ``out`` (or a block of each: ``buffers.entry``)."""
+    for i in range(g.size):
         # torch's threshold_backward: zero where x <= 0, so a NaN input keeps its gradient
         out[i] = 0.0 if res[i] <= 0 else g[i]
 
@@ -341,16 +341,16 @@ def reciprocal_bwd(g, res):
     return out
 
 
-@parallel_kernel("parallel", "aaa")
+@kernel("large", "aaa")
 def reciprocal_bwd_large(g, res, out):
-    """``reciprocal_bwd`` into ``out``, on every Numba thread."""
-    for i in prange(g.size):
+    """``reciprocal_bwd`` into ``out`` (or a block of each: ``buffers.entry``)."""
+    for i in range(g.size):
         out[i] = -g[i] * (res[i] * res[i])
 
 
 
 # ----------------------------------------------------------------------------- entry points
-# Each ``name`` below becomes the serial-or-pooled-prange entry point (buffers.entry); the
+# Each ``name`` below becomes the serial-or-blocks entry point (buffers.entry); the
 # serial kernel stays reachable as ``_name``.
 def _entry(name: str) -> Callable:
     return entry(globals(), name, len(KERNEL_SIGS[name]) - 1)

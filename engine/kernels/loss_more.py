@@ -4,17 +4,16 @@
 row) for 'none'; ``denom`` is the mean's divisor (1 for 'sum' and 'none').
 
 The elementwise ones are entry points like ``engine.kernels.elementwise``'s: the serial
-kernel (kept as ``_name``) on small inputs, the ``prange`` twin into a pooled buffer the
-size of ``x`` on large ones, with the same values.
+kernel (kept as ``_name``) on small inputs, the twin over blocks on two threads into a
+pooled buffer the size of ``x`` on large ones, with the same values.
 """
 
 import math
 
 import numpy as np
-from numba import prange
 
 from engine.kernels import kernel
-from engine.kernels.buffers import entry, parallel_kernel
+from engine.kernels.buffers import entry
 
 
 @kernel("loss_more", "aaas")
@@ -27,11 +26,11 @@ def mse_bwd(g, x, y, denom):
     return out
 
 
-@parallel_kernel("parallel", "aaasa")
+@kernel("large", "aaasa")
 def mse_bwd_large(g, x, y, denom, out):
-    """``mse_bwd`` into ``out``, on every Numba thread."""
+    """``mse_bwd`` into ``out`` (or a block of each: ``buffers.entry``)."""
     one_g = g.size == 1
-    for i in prange(x.size):
+    for i in range(x.size):
         out[i] = 2.0 * (x[i] - y[i]) * (g[0] if one_g else g[i]) / denom
 
 
@@ -52,11 +51,11 @@ def bce_bwd_input(g, x, y, w, denom):
     return out
 
 
-@parallel_kernel("parallel", "aaaasa")
+@kernel("large", "aaaasa")
 def bce_bwd_input_large(g, x, y, w, denom, out):
-    """``bce_bwd_input`` into ``out``, on every Numba thread."""
+    """``bce_bwd_input`` into ``out`` (or a block of each: ``buffers.entry``)."""
     one_g = g.size == 1
-    for i in prange(x.size):
+    for i in range(x.size):
         d = (x[i] - y[i]) / max((1.0 - x[i]) * x[i], 9.999999960041972e-13)
         d = d * (g[0] if one_g else g[i])
         if w.size:
@@ -79,11 +78,11 @@ def bce_bwd_target(g, x, w, denom):
     return out
 
 
-@parallel_kernel("parallel", "aaasa")
+@kernel("large", "aaasa")
 def bce_bwd_target_large(g, x, w, denom, out):
-    """``bce_bwd_target`` into ``out``, on every Numba thread."""
+    """``bce_bwd_target`` into ``out`` (or a block of each: ``buffers.entry``)."""
     one_g = g.size == 1
-    for i in prange(x.size):
+    for i in range(x.size):
         lx = max(math.log(x[i]), -100.0) if x[i] > 0 else -100.0
         l1x = max(math.log(1.0 - x[i]), -100.0) if x[i] < 1 else -100.0
         d = (l1x - lx) * (g[0] if one_g else g[i])

@@ -118,10 +118,10 @@ _BLOCK = 1 << 17
 def _blockwise(steps: Callable, block_steps: Callable | None = None
                ) -> Callable[[np.ndarray], np.ndarray]:
     """numpy forward ``steps(x, out)`` made cheap on large inputs: into a pooled buffer
-    (no page faults), block by block (the steps run in cache), the blocks split over two
-    threads (numpy releases the GIL).  Every element goes through the same ufunc calls as
-    on small inputs (or ``block_steps``, the same operations on a flat block), so the
-    values are the same."""
+    (no page faults), block by block (the steps run in cache), the blocks shared by two
+    threads (``buffers.run_blocks``; numpy releases the GIL).  Every element goes through
+    the same ufunc calls as on small inputs (or ``block_steps``, the same operations on a
+    flat block), so the values are the same."""
     block_steps = block_steps or steps
 
     def fwd(x: np.ndarray) -> np.ndarray:
@@ -134,7 +134,7 @@ def _blockwise(steps: Callable, block_steps: Callable | None = None
             with np.errstate(all="ignore"):  # errstate is per thread
                 block_steps(src[lo:hi], res[lo:hi])
 
-        buffers.split(part, x.size, _BLOCK)
+        buffers.run_blocks(part, x.size, _BLOCK)
         return res.reshape(x.shape)
 
     return fwd

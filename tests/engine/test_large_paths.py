@@ -1,5 +1,5 @@
-"""The large-tensor paths: prange twins of the elementwise backward kernels, the pooled
-output buffers, and the blockwise two-thread forward of the unary ops.
+"""The large-tensor paths: the block twins of the elementwise backward kernels run on two
+threads, the pooled output buffers, and the blockwise two-thread forward of the unary ops.
 
 Every fast path must give the very values of the serial path (bit for bit, NaN and the
 sign of zero included) on sizes on both sides of its threshold, agree with torch, and a
@@ -24,7 +24,7 @@ from engine.ops import unary
 # The thresholds are lowered for these tests (the paths are the same code at any size, and
 # real-size arrays would make the file slow); the test named *real_thresholds* does not.
 P = 1 << 12
-SPLIT = 1 << 14
+SPLIT = 1 << 14  # a size with many blocks
 SIZES = (P - 1, P, P + 7)
 
 
@@ -32,7 +32,7 @@ SIZES = (P - 1, P, P + 7)
 def small_thresholds(request, monkeypatch):
     if "real_thresholds" not in request.node.name:
         monkeypatch.setattr(buffers, "PARALLEL_MIN", P)
-        monkeypatch.setattr(buffers, "SPLIT_MIN", SPLIT)
+        monkeypatch.setattr(buffers, "BLOCK", 1000)  # several blocks, a partial last one
         monkeypatch.setattr(buffers, "POOL_MIN_BYTES", P * 4)
         monkeypatch.setattr(unary, "_BLOCK", 1000)
     yield
@@ -72,13 +72,13 @@ def _args(name: str, n: int, dtype) -> tuple:
 
 
 # ---------------------------------------------------------------- kernels
-def test_every_kernel_has_a_registered_prange_twin():
-    parallel = {k.name: k for k in REGISTRY if k.group == "parallel"}
+def test_every_kernel_has_a_registered_twin():
+    large = {k.name: k for k in REGISTRY if k.group == "large"}
     assert set(ENTRIES) == {k.name for k in REGISTRY if k.group == "elementwise"}
     for name in ENTRIES:
-        twin = parallel[name + "_large"]
-        assert twin.fn.targetoptions.get("parallel") is True
+        twin = large[name + "_large"]
         assert twin.fn.targetoptions.get("error_model") == "numpy"
+        assert twin.fn.targetoptions.get("nogil") is True  # two threads run it at once
         assert twin.sig == next(k.sig for k in REGISTRY if k.name == name) + "a"
 
 
@@ -251,8 +251,8 @@ def test_pool_limit_and_empty_cache():
     kept[:] = 1  # still valid memory
 
 
-@pytest.mark.parametrize("n", [1000, SPLIT - 1, SPLIT + 999])
-def test_split_covers_the_range_once_in_blocks(n):
+@pytest.mark.parametrize("n", [1000, P - 1, SPLIT + 999])
+def test_run_blocks_covers_the_range_once_in_blocks(n):
     seen = np.zeros(n, np.int64)
     spans = []
 
@@ -260,17 +260,24 @@ def test_split_covers_the_range_once_in_blocks(n):
         spans.append(hi - lo)
         seen[lo:hi] += 1
 
-    buffers.split(mark, n, 1 << 12)
-    assert (seen == 1).all() and max(spans) <= 1 << 12
+    buffers.run_blocks(mark, n, 1 << 8)
+    assert (seen == 1).all() and max(spans) <= 1 << 8
 
 
-def test_split_passes_errors_on():
+def test_run_blocks_passes_errors_on_and_stops():
+    done = []
+
     def boom(lo: int, hi: int) -> None:
-        if lo >= buffers.SPLIT_MIN // 2:
+        done.append(lo)
+        if lo == 1 << 10:
             raise ValueError("block")
 
     with pytest.raises(ValueError, match="block"):
-        buffers.split(boom, buffers.SPLIT_MIN + 5, 1 << 12)
+        buffers.run_blocks(boom, SPLIT * 4, 1 << 8)
+    settled = len(done)
+    import time
+    time.sleep(0.05)
+    assert len(done) == settled < SPLIT * 4 >> 8  # nothing runs after the call returned
 
 
 def _sigmoid_pass(x: engine.Tensor) -> None:
@@ -371,9 +378,9 @@ def test_every_activation_kernel_has_an_entry_and_a_twin():
 
     names = {k.name for k in REGISTRY if k.group == "activation"} - {"sigmoid_tail"}
     assert names == set(ACTIVATIONS) | {"softmax_bwd", "log_softmax_bwd"}
-    parallel = {k.name for k in REGISTRY if k.group == "parallel"}
+    large = {k.name for k in REGISTRY if k.group == "large"}
     for name in names:
-        assert name + "_large" in parallel
+        assert name + "_large" in large
         assert getattr(ak, "_" + name) is next(k.fn for k in REGISTRY if k.name == name)
 
 
@@ -397,7 +404,7 @@ def test_activation_entry_equals_the_serial_kernel(name, dtype):
 def test_row_kernels_entry_equals_the_serial_kernel(name, dtype):
     from engine.kernels import activation as ak
 
-    for rows, n in ((P // 10, 10), (P // 10 + 1, 10), (3, P)):
+    for rows, n in ((P // 10, 10), (P // 10 + 1, 10), (3, P), (SPLIT // 7 + 1, 7)):
         g, y = _data(rows * n, dtype, 1), _data(rows * n, dtype, 2) * 0.1
         with np.errstate(all="ignore"):
             got, want = getattr(ak, name)(g, y, n), getattr(ak, "_" + name)(g, y, n)
@@ -449,16 +456,16 @@ def test_more_forwards_blockwise_equal_one_numpy_call(op, dtype):
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_a_forked_child_runs_the_large_paths_serially():
-    """GNU OpenMP aborts a forked child that reuses its parent's parallel region, and the
-    parent's executor thread does not exist in the child: the child must go serial."""
-    x0 = np.random.default_rng(16).standard_normal(buffers.SPLIT_MIN + 3).astype(np.float32)
+    """The parent's second thread does not exist in a forked child: the child must run
+    the blocks alone instead of waiting for it."""
+    x0 = np.random.default_rng(16).standard_normal(SPLIT + 3).astype(np.float32)
 
     def run() -> np.ndarray:
         x = engine.tensor(x0, requires_grad=True)
         engine.sigmoid(x).sum().backward()
         return x.grad.numpy()
 
-    want = run()  # the parent has now used prange and its split thread
+    want = run()  # the parent has now used its second thread
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
@@ -508,7 +515,7 @@ def test_large_losses_backward_match_torch(loss, reduction):
 
 
 def test_sigmoid_at_the_real_thresholds_equals_the_small_path():
-    n = max(buffers.PARALLEL_MIN, buffers.SPLIT_MIN) + 4097
+    n = buffers.PARALLEL_MIN + buffers.BLOCK // 2 + 1
     x0 = _data(n, np.float32, 22) * 8
     x = engine.tensor(x0, requires_grad=True)
     y = engine.sigmoid(x)

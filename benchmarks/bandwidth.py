@@ -106,17 +106,21 @@ def _kernel_args(sig: str, pool: list[np.ndarray], scalar: float = 2.0) -> tuple
 
 
 def elementwise_kernels() -> list[tuple[str, str, Any, bool]]:
-    """(name, signature, function the engine calls, whether it runs the pooled prange path
-    on 10M elements) of every elementwise backward kernel, plus accumulation: the
-    ``engine.kernels.elementwise`` entry point for the former (it picks the serial or the
-    pooled prange path by size), the jitted kernel for the latter."""
+    """(name, signature, function the engine calls, whether that is an entry point that
+    runs the pooled two-thread path on 10M elements) of every elementwise backward kernel,
+    plus accumulation: whatever its module exports under the kernel's name (the entry
+    point, or the jitted kernel itself where there is none)."""
     from engine.kernels import REGISTRY
-    from engine.kernels import accumulate as _acc  # noqa: F401  (registers its kernels)
+    from engine.kernels import accumulate as acc
     from engine.kernels import elementwise as ek
 
-    return [(k.name, k.sig, getattr(ek, k.name), True) if k.group == "elementwise" else
-            (k.name, k.sig, k.fn, False)
-            for k in REGISTRY if k.group in ("elementwise", "accumulate")]
+    modules = {"elementwise": ek, "accumulate": acc}
+    out = []
+    for k in REGISTRY:
+        if k.group in modules:
+            fn = getattr(modules[k.group], k.name)
+            out.append((k.name, k.sig, fn, fn is not k.fn))
+    return out
 
 
 def case_bandwidth(cfg: Config) -> list[Row]:
@@ -165,7 +169,9 @@ def case_bandwidth(cfg: Config) -> list[Row]:
         ref = max(beside, par, serial_1t)
         share = gbs / ref
         general = scalar != 2.0
-        how = "2 threads (blocks), pooled output" if pooled else "1 thread, fresh output"
+        how = ("2 threads (blocks), pooled output" if pooled else
+               "1 thread, in place" if sig == "aa" and name == "accumulate_" else
+               "1 thread, fresh output")
         rows.append(Row(f"bwd kernel {name} f32 10M ({reads}R+{writes}W)"
                         + (f", p={scalar}: general pow" if general else ""), gbs,
                         unit="GB/s", ratio_text=f"{share:.0%} of triad",

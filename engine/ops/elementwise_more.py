@@ -27,7 +27,7 @@ from engine.ops.base import (
     sum_to,
     unbroadcast,
 )
-from engine.ops.unary import _Unary, unary_op
+from engine.ops.unary import _blockwise, _ufunc_steps, _Unary, unary_op
 from engine.tensor import Tensor
 
 
@@ -62,17 +62,20 @@ class RsqrtBackward0(_Unary):
     graph = staticmethod(lambda g, r: g * (r ** 3) * -0.5)
 
 
-def _rsqrt(x: np.ndarray) -> np.ndarray:
-    return 1.0 / np.sqrt(x)
+def _rsqrt_steps(x: np.ndarray, res: np.ndarray) -> np.ndarray:
+    """1 / sqrt(x) in ``res``: the values of ``1.0 / np.sqrt(x)``."""
+    np.sqrt(x, out=res)
+    return np.divide(1.0, res, out=res)
 
 
-# name -> (forward, node class, save "input" or "result")
+# name -> (forward, node class, save "input" or "result"); the forwards go blockwise into
+# pooled buffers on large inputs (``unary._blockwise``), with the same values
 _TABLE: dict[str, tuple[Callable, type, str]] = {
-    "sin": (np.sin, SinBackward0, "input"),
-    "cos": (np.cos, CosBackward0, "input"),
-    "log1p": (np.log1p, Log1PBackward0, "input"),
-    "expm1": (np.expm1, Expm1Backward0, "result"),
-    "rsqrt": (_rsqrt, RsqrtBackward0, "result"),
+    "sin": (_blockwise(_ufunc_steps(np.sin)), SinBackward0, "input"),
+    "cos": (_blockwise(_ufunc_steps(np.cos)), CosBackward0, "input"),
+    "log1p": (_blockwise(_ufunc_steps(np.log1p)), Log1PBackward0, "input"),
+    "expm1": (_blockwise(_ufunc_steps(np.expm1)), Expm1Backward0, "result"),
+    "rsqrt": (_blockwise(_rsqrt_steps), RsqrtBackward0, "result"),
 }
 
 # name -> (docstring example input, what the engine prints for it)

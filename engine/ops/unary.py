@@ -11,6 +11,8 @@ from collections.abc import Callable
 import numpy as np
 
 from engine.graph import Node
+from engine.kernels import activation as ak
+from engine.kernels import buffers
 from engine.kernels import elementwise as ek
 from engine.ops.base import const, edge, flat, float_dtype, out, recording
 from engine.tensor import Tensor
@@ -85,30 +87,102 @@ class ReciprocalBackward0(_Unary):
     graph = staticmethod(lambda g, r: -g * (r * r))
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    """1 / (1 + exp(-x)) step by step in one buffer: the same values as the plain numpy
-    expression without its three temporaries (on large tensors, fresh pages dominate).
-    The caller's ``errstate`` silences the overflow of exp."""
-    res = np.negative(x, out=np.empty_like(x))  # out=: a 0-d input stays an array
+def _sigmoid_steps(x: np.ndarray, res: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-x)) step by step in ``res``: the same values as the plain numpy
+    expression without its three temporaries."""
+    np.negative(x, out=res)
     np.exp(res, out=res)
     np.add(res, 1, out=res)
     return np.reciprocal(res, out=res)
 
 
+_ONE = {np.dtype(np.float32): np.ones(1, np.float32), np.dtype(np.float64): np.ones(1)}
+
+
+def _sigmoid_block(x: np.ndarray, res: np.ndarray) -> np.ndarray:
+    """``_sigmoid_steps`` on a flat block, its last two steps fused in one Numba pass
+    (``sigmoid_tail``: the same IEEE operations, so the same values)."""
+    one = _ONE.get(res.dtype)
+    if one is None:  # float16: numpy all the way
+        return _sigmoid_steps(x, res)
+    np.negative(x, out=res)
+    np.exp(res, out=res)
+    ak.sigmoid_tail(res, one)
+    return res
+
+
+# Elements per block of the large path: the four steps of a block stay in the L2 cache.
+_BLOCK = 1 << 17
+
+
+def _blockwise(steps: Callable, block_steps: Callable | None = None
+               ) -> Callable[[np.ndarray], np.ndarray]:
+    """numpy forward ``steps(x, out)`` made cheap on large inputs: into a pooled buffer
+    (no page faults), block by block (the steps run in cache), the blocks shared by two
+    threads (``buffers.run_blocks``; numpy releases the GIL).  Every element goes through
+    the same ufunc calls as on small inputs (or ``block_steps``, the same operations on a
+    flat block), so the values are the same."""
+    block_steps = block_steps or steps
+
+    def fwd(x: np.ndarray) -> np.ndarray:
+        if x.size < buffers.PARALLEL_MIN or not x.flags.c_contiguous or x.dtype.kind != "f":
+            return steps(x, np.empty_like(x))  # out=: a 0-d input stays an array
+        src = x.reshape(-1)
+        res = buffers.empty(x.size, x.dtype)
+
+        def part(lo: int, hi: int) -> None:
+            with np.errstate(all="ignore"):  # errstate is per thread
+                block_steps(src[lo:hi], res[lo:hi])
+
+        buffers.run_blocks(part, x.size, _BLOCK)
+        return res.reshape(x.shape)
+
+    return fwd
+
+
+def _ufunc_steps(ufunc: np.ufunc) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    def steps(x: np.ndarray, res: np.ndarray) -> np.ndarray:
+        return ufunc(x, out=res)
+
+    return steps
+
+
+_sigmoid = _blockwise(_sigmoid_steps, _sigmoid_block)
+_exp = _blockwise(_ufunc_steps(np.exp))
+_log = _blockwise(_ufunc_steps(np.log))
+_sqrt = _blockwise(_ufunc_steps(np.sqrt))
+_tanh = _blockwise(_ufunc_steps(np.tanh))
+_reciprocal = _blockwise(_ufunc_steps(np.reciprocal))
+
+
+def _relu_steps(x: np.ndarray, res: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0, out=res)
+
+
+_relu_float = _blockwise(_relu_steps)
+_abs_float = _blockwise(_ufunc_steps(np.abs))
+
+
 def _relu(x: np.ndarray) -> np.ndarray:
+    if x.dtype.kind == "f":
+        return _relu_float(x)
     return np.maximum(x, 0) if x.dtype.kind != "b" else x.copy()
+
+
+def _abs(x: np.ndarray) -> np.ndarray:
+    return _abs_float(x) if x.dtype.kind == "f" else np.abs(x)
 
 
 # name -> (forward, node class, save "input" or "result", needs a float input)
 _TABLE: dict[str, tuple[Callable, type, str, bool]] = {
-    "exp": (np.exp, ExpBackward0, "result", True),
-    "log": (np.log, LogBackward0, "input", True),
-    "sqrt": (np.sqrt, SqrtBackward0, "result", True),
-    "abs": (np.abs, AbsBackward0, "input", False),
+    "exp": (_exp, ExpBackward0, "result", True),
+    "log": (_log, LogBackward0, "input", True),
+    "sqrt": (_sqrt, SqrtBackward0, "result", True),
+    "abs": (_abs, AbsBackward0, "input", False),
     "sigmoid": (_sigmoid, SigmoidBackward0, "result", True),
-    "tanh": (np.tanh, TanhBackward0, "result", True),
+    "tanh": (_tanh, TanhBackward0, "result", True),
     "relu": (_relu, ReluBackward0, "result", False),
-    "reciprocal": (np.reciprocal, ReciprocalBackward0, "result", True),
+    "reciprocal": (_reciprocal, ReciprocalBackward0, "result", True),
 }
 
 # name -> (docstring example input, what the engine prints for it)

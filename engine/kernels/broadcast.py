@@ -57,24 +57,8 @@ def sum_to(src, shape, strides, size):
 @kernel("broadcast", "aiins")
 def expand(src, shape, strides, size, divisor):
     out = np.empty(size, src.dtype)
-    if src.size == 1:  # the backward of a full sum or mean: one value everywhere
-        for i in range(size):
-            out[i] = src[0] / divisor
-        return out
-    nd = shape.size
-    idx = np.zeros(nd, np.int64)
-    off = 0
-    for i in range(size):
-        out[i] = src[off] / divisor
-        d = nd - 1
-        while d >= 0:
-            idx[d] += 1
-            off += strides[d]
-            if idx[d] < shape[d]:
-                break
-            off -= strides[d] * shape[d]
-            idx[d] = 0
-            d -= 1
+    if size:
+        expand_large(src, shape, strides, 0, divisor, out)
     return out
 
 

@@ -48,8 +48,7 @@ def _pow(x, e):
 @kernel("elementwise", "a")
 def neg_bwd(g):
     out = np.empty_like(g)
-    for i in range(g.size):
-        out[i] = -g[i]
+    neg_bwd_large(g, out)
     return out
 
 
@@ -64,8 +63,7 @@ def neg_bwd_large(g, out):
 def scale_bwd(g, s):
     """g * s: the backward of multiplying by a Python number."""
     out = np.empty_like(g)
-    for i in range(g.size):
-        out[i] = g[i] * s
+    scale_bwd_large(g, s, out)
     return out
 
 
@@ -80,8 +78,7 @@ def scale_bwd_large(g, s, out):
 def div_scalar_bwd(g, s):
     """g / s: the backward of dividing by a Python number."""
     out = np.empty_like(g)
-    for i in range(g.size):
-        out[i] = g[i] / s
+    div_scalar_bwd_large(g, s, out)
     return out
 
 
@@ -95,8 +92,7 @@ def div_scalar_bwd_large(g, s, out):
 @kernel("elementwise", "aa")
 def mul_bwd(g, other):
     out = np.empty_like(g)
-    for i in range(g.size):
-        out[i] = g[i] * other[i]
+    mul_bwd_large(g, other, out)
     return out
 
 
@@ -110,8 +106,7 @@ def mul_bwd_large(g, other, out):
 @kernel("elementwise", "aa")
 def div_bwd_a(g, b):
     out = np.empty_like(g)
-    for i in range(g.size):
-        out[i] = g[i] / b[i]
+    div_bwd_a_large(g, b, out)
     return out
 
 
@@ -125,8 +120,7 @@ def div_bwd_a_large(g, b, out):
 @kernel("elementwise", "aaa")
 def div_bwd_b(g, a, b):
     out = np.empty_like(g)
-    for i in range(g.size):
-        out[i] = -g[i] * (a[i] / b[i]) / b[i]
+    div_bwd_b_large(g, a, b, out)
     return out
 
 
@@ -141,11 +135,7 @@ def div_bwd_b_large(g, a, b, out):
 def pow_scalar_bwd(g, x, p):
     """d/dx x**p for a number p; zero when p == 0, as torch."""
     out = np.empty_like(g)
-    if p == 0.0:
-        out[:] = 0
-        return out
-    for i in range(g.size):
-        out[i] = g[i] * (p * _pow(x[i], p - 1.0))
+    pow_scalar_bwd_large(g, x, p, out)
     return out
 
 
@@ -163,8 +153,7 @@ def pow_scalar_bwd_large(g, x, p, out):
 def pow_base_bwd(g, x, y):
     """d/dx x**y for a tensor exponent; zero where y == 0."""
     out = np.empty_like(g)
-    for i in range(g.size):
-        out[i] = 0.0 if y[i] == 0 else g[i] * (y[i] * x[i] ** (y[i] - 1))
+    pow_base_bwd_large(g, x, y, out)
     return out
 
 
@@ -179,11 +168,7 @@ def pow_base_bwd_large(g, x, y, out):
 def pow_exp_bwd(g, x, y, res):
     """d/dy x**y = x**y * log(x); zero where x == 0 and y >= 0."""
     out = np.empty_like(g)
-    for i in range(g.size):
-        if x[i] == 0 and y[i] >= 0:
-            out[i] = 0.0
-        else:
-            out[i] = g[i] * (res[i] * math.log(x[i]))
+    pow_exp_bwd_large(g, x, y, res, out)
     return out
 
 
@@ -202,12 +187,7 @@ def rpow_bwd(g, res, base):
     """d/dy base**y = base**y * log(base) for a number base.  For base 0 torch gives 0
     where y >= 0, i.e. where the result is 0 or 1, and inf * log(0) = -inf elsewhere."""
     out = np.empty_like(g)
-    lb = math.log(base) if base > 0 else (-math.inf if base == 0.0 else math.nan)
-    for i in range(g.size):
-        if base == 0.0 and res[i] <= 1.0:
-            out[i] = 0.0
-        else:
-            out[i] = g[i] * (res[i] * lb)
+    rpow_bwd_large(g, res, base, out)
     return out
 
 
@@ -225,8 +205,7 @@ def rpow_bwd_large(g, res, base, out):
 @kernel("elementwise", "aa")
 def exp_bwd(g, res):
     out = np.empty_like(g)
-    for i in range(g.size):
-        out[i] = g[i] * res[i]
+    exp_bwd_large(g, res, out)
     return out
 
 
@@ -240,8 +219,7 @@ def exp_bwd_large(g, res, out):
 @kernel("elementwise", "aa")
 def log_bwd(g, x):
     out = np.empty_like(g)
-    for i in range(g.size):
-        out[i] = g[i] / x[i]
+    log_bwd_large(g, x, out)
     return out
 
 
@@ -255,8 +233,7 @@ def log_bwd_large(g, x, out):
 @kernel("elementwise", "aa")
 def sqrt_bwd(g, res):
     out = np.empty_like(g)
-    for i in range(g.size):
-        out[i] = g[i] / (2 * res[i])
+    sqrt_bwd_large(g, res, out)
     return out
 
 
@@ -270,10 +247,7 @@ def sqrt_bwd_large(g, res, out):
 @kernel("elementwise", "aa")
 def abs_bwd(g, x):
     out = np.empty_like(g)
-    for i in range(g.size):
-        v = x[i]
-        # torch: g * sgn(x), and sgn(NaN) = 0
-        out[i] = g[i] if v > 0 else (-g[i] if v < 0 else 0.0 * g[i])
+    abs_bwd_large(g, x, out)
     return out
 
 
@@ -289,8 +263,7 @@ def abs_bwd_large(g, x, out):
 @kernel("elementwise", "aa")
 def sigmoid_bwd(g, res):
     out = np.empty_like(g)
-    for i in range(g.size):
-        out[i] = g[i] * ((1 - res[i]) * res[i])
+    sigmoid_bwd_large(g, res, out)
     return out
 
 
@@ -304,8 +277,7 @@ def sigmoid_bwd_large(g, res, out):
 @kernel("elementwise", "aa")
 def tanh_bwd(g, res):
     out = np.empty_like(g)
-    for i in range(g.size):
-        out[i] = g[i] * (1 - res[i] * res[i])
+    tanh_bwd_large(g, res, out)
     return out
 
 
@@ -319,9 +291,7 @@ def tanh_bwd_large(g, res, out):
 @kernel("elementwise", "aa")
 def relu_bwd(g, res):
     out = np.empty_like(g)
-    for i in range(g.size):
-        # torch's threshold_backward: zero where x <= 0, so a NaN input keeps its gradient
-        out[i] = 0.0 if res[i] <= 0 else g[i]
+    relu_bwd_large(g, res, out)
     return out
 
 
@@ -336,8 +306,7 @@ def relu_bwd_large(g, res, out):
 @kernel("elementwise", "aa")
 def reciprocal_bwd(g, res):
     out = np.empty_like(g)
-    for i in range(g.size):
-        out[i] = -g[i] * (res[i] * res[i])
+    reciprocal_bwd_large(g, res, out)
     return out
 
 

@@ -20,9 +20,7 @@ from engine.kernels.buffers import entry
 def mse_bwd(g, x, y, denom):
     """d/dx of (x - y)^2 summed and divided by ``denom``; the target's is its negative."""
     out = np.empty_like(x)
-    one_g = g.size == 1
-    for i in range(x.size):
-        out[i] = 2.0 * (x[i] - y[i]) * (g[0] if one_g else g[i]) / denom
+    mse_bwd_large(g, x, y, denom, out)
     return out
 
 
@@ -41,13 +39,7 @@ def bce_bwd_input(g, x, y, w, denom):
     torch's eps is 1e-12 rounded to float32 (9.99999996e-13), in both dtypes.
     """
     out = np.empty_like(x)
-    one_g = g.size == 1
-    for i in range(x.size):
-        d = (x[i] - y[i]) / max((1.0 - x[i]) * x[i], 9.999999960041972e-13)
-        d = d * (g[0] if one_g else g[i])
-        if w.size:
-            d = d * w[i]
-        out[i] = d / denom
+    bce_bwd_input_large(g, x, y, w, denom, out)
     return out
 
 
@@ -67,14 +59,7 @@ def bce_bwd_input_large(g, x, y, w, denom, out):
 def bce_bwd_target(g, x, w, denom):
     """log(1 - x) - log(x), each log clamped at -100 as in the forward."""
     out = np.empty_like(x)
-    one_g = g.size == 1
-    for i in range(x.size):
-        lx = max(math.log(x[i]), -100.0) if x[i] > 0 else -100.0
-        l1x = max(math.log(1.0 - x[i]), -100.0) if x[i] < 1 else -100.0
-        d = (l1x - lx) * (g[0] if one_g else g[i])
-        if w.size:
-            d = d * w[i]
-        out[i] = d / denom
+    bce_bwd_target_large(g, x, w, denom, out)
     return out
 
 

@@ -525,3 +525,37 @@ def test_sigmoid_at_the_real_thresholds_equals_the_small_path():
         grad = ek._sigmoid_bwd(_data(n, np.float32, 23), want)
     assert _same(y.detach().numpy(), want) and _same(x.grad.numpy(), grad)
     assert y.detach().numpy().base is not None  # pooled
+
+
+# ---------------------------------------------------------------- accumulation
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", SIZES + (SPLIT + 3,))
+def test_accumulation_entries_equal_numpy(n, dtype):
+    from engine.kernels import accumulate as ak
+
+    rng = np.random.default_rng(n)
+    a, b = rng.standard_normal(n).astype(dtype), rng.standard_normal(n).astype(dtype)
+    a[:len(SPECIAL)], b[:len(SPECIAL)] = SPECIAL, SPECIAL[::-1]
+    np.testing.assert_array_equal(ak.add_out(a, b), a + b)
+    np.testing.assert_array_equal(ak.copy(a), a)
+    assert not np.shares_memory(ak.copy(a), a)
+    dst = a.copy()
+    ak.accumulate_(dst, b)
+    np.testing.assert_array_equal(dst, a + b)
+
+
+def test_large_grads_accumulate_and_merge_as_torch():
+    """Two paths meeting at x (add_out), a new .grad (copy), then an existing one
+    (accumulate_), on sizes past the threshold."""
+    x0 = np.random.default_rng(8).standard_normal(SPLIT + 5)
+    x, tx = _e(x0), torch.tensor(x0, requires_grad=True)
+    for _ in range(2):
+        (x.exp() + x.sin()).sum().backward()
+        (tx.exp() + tx.sin()).sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
+    held, values = x.grad, x.grad.numpy().copy()  # a .grad the user kept
+    x.grad = None
+    (x * 3.0).sum().backward()
+    assert not np.shares_memory(x.grad.numpy(), held.numpy())
+    np.testing.assert_array_equal(x.grad.numpy(), np.full(x0.size, 3.0))
+    np.testing.assert_array_equal(held.numpy(), values)

@@ -22,11 +22,12 @@ import io
 import json
 import os
 import pkgutil
+import re
 import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import TextIO
@@ -38,6 +39,7 @@ from engine.kernels import REGISTRY, Kernel
 
 DTYPES = (np.float32, np.float64)
 HEARTBEAT_S = 0.9  # say something when a kernel takes longer than this
+PARALLEL_MIN = 4  # fewer kernels to compile than this: compile them in this process
 
 Progress = Callable[[str, int, int], None]
 
@@ -52,8 +54,12 @@ class WarmupError(RuntimeError):
 
 
 def _one_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return f"{type(err).__name__}: {text[0] if text else ''}".rstrip(": ")
+    """``Type: message`` on one line; for Numba's errors, the line that says what is wrong."""
+    lines = [line.strip() for line in re.sub(r"\x1b\[[0-9;]*m", "", str(err)).splitlines()]
+    lines = [line for line in lines if line]
+    if len(lines) > 1 and lines[0].startswith("Failed in "):  # "... pipeline (step: ...)"
+        lines = lines[1:]
+    return f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__
 
 
 # ----------------------------------------------------------------------------- kernels
@@ -71,6 +77,11 @@ def kernels() -> list[Kernel]:
 def label(k: Kernel) -> str:
     """``group.name``: how progress output and worker processes refer to a kernel."""
     return f"{k.group}.{k.name}"
+
+
+def _module(k: Kernel) -> str:
+    """The module whose import registers ``k``."""
+    return getattr(k.fn, "py_func", k.fn).__module__
 
 
 def _args(sig: str, dtype: type) -> tuple:
@@ -132,6 +143,10 @@ def missing(ks: Sequence[Kernel] | None = None) -> list[Kernel]:
     return [k for k in (kernels() if ks is None else ks) if not is_cached(k)]
 
 
+def _kernels(n: int) -> str:
+    return f"{n} kernel" if n == 1 else f"{n} kernels"
+
+
 def default_jobs() -> int:
     """Worker processes for a cold compile: the CPUs this process may use."""
     try:
@@ -145,20 +160,25 @@ def _worker_init() -> None:
     _load_all()
 
 
-def _worker_compile(name: str) -> tuple[str, float, str, str]:
-    """Compile one kernel (both dtypes) in a worker process.
+def _worker_compile(module: str, name: str) -> tuple[str, float, int, str, str]:
+    """Compile kernel ``name`` (both dtypes), registered by ``module``, in a worker process.
 
-    Returns (name, seconds, error, traceback); the last two are "" on success.  Errors come
-    back as text because Numba's exceptions do not always pickle.
+    Returns (name, seconds, pid, error, traceback); the last two are "" on success.  Errors
+    come back as text because Numba's exceptions do not always pickle.
     """
     t0 = time.perf_counter()
     try:
-        k = next(k for k in REGISTRY if label(k) == name)
+        importlib.import_module(module)  # a kernel may live outside engine.kernels
+        found = [k for k in REGISTRY if label(k) == name]
+        if not found:
+            raise LookupError(f"no kernel {name} registered by {module}")
+        k = found[0]
         for dt in DTYPES:
             _compile(k, dt)
     except Exception as err:
-        return name, time.perf_counter() - t0, _one_line(err), traceback.format_exc()
-    return name, time.perf_counter() - t0, "", ""
+        return (name, time.perf_counter() - t0, os.getpid(), _one_line(err),
+                traceback.format_exc())
+    return name, time.perf_counter() - t0, os.getpid(), "", ""
 
 
 # ----------------------------------------------------------------------------- reporting
@@ -197,7 +217,7 @@ class _Reporter:
             else:
                 self._write(text + "\n")
 
-    def kernel(self, name: str, seconds: float, cached: bool) -> None:
+    def kernel(self, name: str, seconds: float, cached: bool, pid: int) -> None:
         with self.lock:
             self.done += 1
             if self.out is None or self.style == "quiet":
@@ -208,14 +228,17 @@ class _Reporter:
             if self.style == "json":
                 self._write(json.dumps({"event": "kernel", "n": n, "total": total,
                                         "kernel": name, "seconds": round(seconds, 4),
-                                        "cached": cached, "elapsed": round(el, 3)}) + "\n")
+                                        "cached": cached, "elapsed": round(el, 3),
+                                        "pid": pid}) + "\n")
             elif self.style == "tty":
                 self._write(f"\r\x1b[K[{n:{width}d}/{total}] {name:<32} {how}  "
                             f"elapsed {el:5.1f} s")
             elif cached and self.style != "verbose":
                 return
             else:
-                self._write(f"[{n:{width}d}/{total}] {name:<32} {how}  elapsed {el:5.1f} s\n")
+                who = f"  (pid {pid})" if self.style == "verbose" and not cached else ""
+                self._write(f"[{n:{width}d}/{total}] {name:<32} {how}  elapsed {el:5.1f} s"
+                            f"{who}\n")
 
     def _heartbeat(self) -> None:
         while not self._stop.wait(0.25):
@@ -268,7 +291,10 @@ def _style(out: TextIO | None, verbose: bool, quiet: bool, json_lines: bool) -> 
 
 
 # ----------------------------------------------------------------------------- warm-up
-def _serial(todo: list[Kernel], step: Callable[[str, float, bool], None]) -> None:
+Step = Callable[[str, float, bool, int], None]  # (kernel, seconds, from cache, pid)
+
+
+def _serial(todo: list[Kernel], step: Step) -> None:
     for k in todo:
         t0 = time.perf_counter()
         try:
@@ -277,10 +303,10 @@ def _serial(todo: list[Kernel], step: Callable[[str, float, bool], None]) -> Non
         except Exception as err:
             raise WarmupError(f"kernel {label(k)} failed to compile: {_one_line(err)}",
                               traceback.format_exc()) from err
-        step(label(k), time.perf_counter() - t0, False)
+        step(label(k), time.perf_counter() - t0, False, os.getpid())
 
 
-def _parallel(todo: list[Kernel], jobs: int, step: Callable[[str, float, bool], None]) -> None:
+def _parallel(todo: list[Kernel], jobs: int, step: Step) -> None:
     import multiprocessing
 
     # Name the worker functions by their importable module, also under `python -m`.
@@ -290,13 +316,14 @@ def _parallel(todo: list[Kernel], jobs: int, step: Callable[[str, float, bool], 
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx,
                              initializer=this._worker_init) as pool:
-        pending: set[Future] = {pool.submit(this._worker_compile, label(k)) for k in todo}
+        pending: set[Future] = {pool.submit(this._worker_compile, _module(k), label(k))
+                                for k in todo}
         try:
             while pending:
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in finished:
                     try:
-                        name, seconds, error, details = fut.result()
+                        name, seconds, pid, error, details = fut.result()
                     except BrokenProcessPool as err:
                         raise WarmupError(f"a worker process died ({_one_line(err)}); "
                                           "`--jobs 1` compiles in this process instead",
@@ -304,7 +331,7 @@ def _parallel(todo: list[Kernel], jobs: int, step: Callable[[str, float, bool], 
                     if error:
                         raise WarmupError(f"kernel {name} failed to compile (in a worker "
                                           f"process): {error}", details)
-                    step(name, seconds, False)
+                    step(name, seconds, False, pid)
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
@@ -312,7 +339,8 @@ def _parallel(todo: list[Kernel], jobs: int, step: Callable[[str, float, bool], 
 
 def warmup(out: TextIO | None = sys.stdout, progress: Progress | None = None, *,
            jobs: int | None = None, verbose: bool = False, quiet: bool = False,
-           json_lines: bool = False, load: bool = True) -> float:
+           json_lines: bool = False, load: bool = True,
+           names: Collection[str] | None = None) -> float:
     """Compile (or load from cache) all kernels; returns the seconds it took.
 
     ``progress(name, n, total)`` is called once per kernel, ``n`` counting up to ``total``
@@ -320,24 +348,32 @@ def warmup(out: TextIO | None = sys.stdout, progress: Progress | None = None, *,
     (default: one per CPU; 1 compiles in this process).  ``out`` gets the progress display
     (``None``: nothing), ``quiet`` only the summary, ``verbose`` a line for every kernel,
     ``json_lines`` one JSON object per event.  With ``load`` every kernel also ends up loaded
-    in this process; without it cached kernels are only checked, not loaded.
+    in this process; without it cached kernels are only checked, not loaded.  ``names``
+    (``group.name`` labels) limits the work to those kernels.
     Raises ``WarmupError`` naming the kernel that failed.
     """
     start = time.perf_counter()
     ks = kernels()
-    names = [label(k) for k in ks]
-    if len(set(names)) != len(names):
-        dup = sorted({n for n in names if names.count(n) > 1})
+    if names is not None:
+        unknown = set(names) - {label(k) for k in ks}
+        if unknown:
+            raise WarmupError(f"no such kernel: {', '.join(sorted(unknown))}")
+        ks = [k for k in ks if label(k) in names]
+    labels = [label(k) for k in ks]
+    if len(set(labels)) != len(labels):
+        dup = sorted({n for n in labels if labels.count(n) > 1})
         raise WarmupError(f"kernel names registered twice: {', '.join(dup)}")
     todo = missing(ks)
     cached = [k for k in ks if k not in todo]
     jobs = default_jobs() if jobs is None else max(1, jobs)
-    jobs = min(jobs, len(todo)) if todo else 0
+    # A worker costs an interpreter start and Numba's first compile (~0.5 s): not worth it
+    # for a handful of kernels.
+    jobs = 0 if not todo else 1 if len(todo) < PARALLEL_MIN else min(jobs, len(todo))
     style = _style(out, verbose, quiet, json_lines)
 
     with _Reporter(out, style, len(ks), start) as rep:
-        def step(name: str, seconds: float, from_cache: bool) -> None:
-            rep.kernel(name, seconds, from_cache)
+        def step(name: str, seconds: float, from_cache: bool, pid: int) -> None:
+            rep.kernel(name, seconds, from_cache, pid)
             if progress is not None:
                 progress(name, rep.done, len(ks))
 
@@ -346,7 +382,7 @@ def warmup(out: TextIO | None = sys.stdout, progress: Progress | None = None, *,
             if load:
                 for dt in DTYPES:
                     _compile(k, dt)
-            step(label(k), time.perf_counter() - t0, True)
+            step(label(k), time.perf_counter() - t0, True, os.getpid())
         if cached and style in ("lines", "tty"):
             groups: dict[str, int] = {}
             for k in cached:
@@ -355,7 +391,7 @@ def warmup(out: TextIO | None = sys.stdout, progress: Progress | None = None, *,
                      + ", ".join(f"{g} {c}" for g, c in groups.items()))
         if todo:
             where = "this process" if jobs <= 1 else f"{jobs} processes"
-            rep.note(f"compiling {len(todo)} kernels (float32 and float64) in {where}...",
+            rep.note(f"compiling {_kernels(len(todo))} (float32 and float64) in {where}...",
                      compiling=len(todo), jobs=jobs)
             if jobs <= 1:
                 _serial(todo, step)

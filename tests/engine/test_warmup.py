@@ -1,0 +1,187 @@
+"""The kernel warm-up: progress per kernel, a parallel cold compile whose cache a fresh
+process loads without compiling, a cheap warm check, and failures that name the kernel.
+
+The cold runs happen in child processes with their own empty ``NUMBA_CACHE_DIR`` and only
+a few kernels (``names=``), so they stay short and never touch the suite's own cache.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from engine import warmup as wu
+
+ROOT = Path(__file__).resolve().parents[2]
+
+BROKEN = '''
+from engine.kernels import kernel
+
+
+@kernel("zz_test", "a")
+def broken_bwd(g):
+    return g.no_such_method()
+'''
+
+
+def few(n: int = 4) -> list[str]:
+    """Labels of a few real kernels, whatever the registry holds today."""
+    return [wu.label(k) for k in wu.kernels()[:n]]
+
+
+def child(code: str, cache: Path, extra_path: Path | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache))
+    if extra_path is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(extra_path), env.get("PYTHONPATH", "")])
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, text=True,
+                          capture_output=True, timeout=600)
+
+
+# ----------------------------------------------------------------------------- in process
+def test_progress_is_called_once_per_kernel_counting_up():
+    calls: list[tuple[str, int, int]] = []
+    wu.warmup(out=None, progress=lambda *a: calls.append(a), jobs=1)
+    labels = [wu.label(k) for k in wu.kernels()]
+    assert [n for _, n, _ in calls] == list(range(1, len(labels) + 1))
+    assert {total for _, _, total in calls} == {len(labels)}
+    assert sorted(name for name, _, _ in calls) == sorted(labels)
+    assert wu.missing() == []  # everything is loaded or cached now
+
+
+def test_names_limit_the_work_and_unknown_names_are_refused():
+    calls: list[tuple[str, int, int]] = []
+    wu.warmup(out=None, progress=lambda *a: calls.append(a), names=few(3))
+    assert sorted(c[0] for c in calls) == sorted(few(3)) and calls[-1][1:] == (3, 3)
+    with pytest.raises(wu.WarmupError, match="no such kernel: nope.nothing"):
+        wu.warmup(out=None, names=["nope.nothing"])
+
+
+def test_output_styles():
+    out = io.StringIO()
+    wu.warmup(out=out)  # warm: one line naming the cached groups, then the summary
+    text = out.getvalue()
+    for group in {k.group for k in wu.kernels()}:
+        assert f" {group} " in text
+    assert text.splitlines()[-1].startswith("Numba kernels ready in")
+
+    out = io.StringIO()
+    wu.warmup(out=out, verbose=True)
+    total = len(wu.kernels())
+    assert sum(1 for line in out.getvalue().splitlines() if line.startswith("[")) == total
+
+    out = io.StringIO()
+    wu.warmup(out=out, quiet=True)
+    assert len(out.getvalue().splitlines()) == 1
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out = Terminal()
+    wu.warmup(out=out)
+    assert f"\r\x1b[K[{total}/{total}]" in out.getvalue()  # one line, rewritten in place
+
+    out = io.StringIO()
+    wu.warmup(out=out, json_lines=True)
+    events = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [e["n"] for e in events if e["event"] == "kernel"] == list(range(1, total + 1))
+    assert events[-1] == {**events[-1], "event": "done", "kernels": total, "compiled": 0}
+
+
+def test_a_quiet_stretch_gets_a_heartbeat(monkeypatch):
+    monkeypatch.setattr(wu, "HEARTBEAT_S", 0.05)
+    out = io.StringIO()
+    with wu._Reporter(out, "lines", 3, time.perf_counter()):
+        time.sleep(0.6)
+    assert "[0/3] still compiling...  elapsed" in out.getvalue()
+
+
+def test_a_kernel_registered_twice_is_refused(monkeypatch):
+    k = wu.kernels()[0]
+    monkeypatch.setattr(wu, "kernels", lambda: [k, k])
+    with pytest.raises(wu.WarmupError, match="registered twice"):
+        wu.warmup(out=None)
+
+
+def test_numba_errors_are_summarised_on_one_line():
+    err = RuntimeError("Failed in nopython mode pipeline (step: nopython frontend)\n"
+                       "\x1b[1mUnknown attribute 'x' of type float64\x1b[0m\nmore")
+    assert wu._one_line(err) == "RuntimeError: Unknown attribute 'x' of type float64"
+    assert wu._one_line(ValueError()) == "ValueError"
+
+
+# ----------------------------------------------------------------------------- child processes
+def test_parallel_cache_is_loaded_by_a_fresh_process_without_compiling(tmp_path):
+    cache = tmp_path / "cache"
+    names = few(5)
+    cold = child(f"""
+import io, json
+from engine import warmup as wu
+print(len(wu.missing()) == len(wu.kernels()))   # an empty cache: everything is missing
+out = io.StringIO()
+wu.warmup(out=out, json_lines=True, jobs=2, load=False, names={names!r})
+print(out.getvalue())
+""", cache)
+    assert cold.returncode == 0, cold.stderr[-3000:]
+    first, *lines = cold.stdout.strip().splitlines()
+    assert first == "True"
+    events = [json.loads(line) for line in lines if line.startswith("{")]
+    kernels = [e for e in events if e["event"] == "kernel"]
+    assert sorted(e["kernel"] for e in kernels) == sorted(names)
+    assert not any(e["cached"] for e in kernels)
+    assert len({e["pid"] for e in kernels}) == 2  # really two worker processes
+    assert events[-1]["jobs"] == 2 and events[-1]["compiled"] == len(names)
+
+    warm = child(f"""
+from engine import warmup as wu
+ks = [k for k in wu.kernels() if wu.label(k) in {names!r}]
+print(len(wu.missing(ks)))
+for k in ks:
+    for dt in wu.DTYPES:
+        wu._compile(k, dt)
+print(sum(sum(k.fn.stats.cache_misses.values()) for k in ks),
+      sum(sum(k.fn.stats.cache_hits.values()) for k in ks))
+""", cache)
+    assert warm.returncode == 0, warm.stderr[-3000:]
+    assert warm.stdout.split() == ["0", "0", str(2 * len(names))]
+
+
+@pytest.mark.parametrize("jobs, where", [(1, "failed to compile: "),
+                                         (2, "failed to compile (in a worker process): ")])
+def test_a_kernel_that_fails_is_named(tmp_path, jobs, where):
+    (tmp_path / "zz_broken_kernels.py").write_text(BROKEN)
+    res = child(f"""
+import zz_broken_kernels
+from engine import warmup as wu
+names = [wu.label(k) for k in wu.kernels()[:3]] + ["zz_test.broken_bwd"]
+try:
+    wu.warmup(out=None, jobs={jobs}, names=names, load=False)
+except wu.WarmupError as err:
+    print("MESSAGE", err)
+    print("DETAILS", "no_such_method" in err.details)
+""", tmp_path / "cache", extra_path=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    message, details = res.stdout.strip().splitlines()[-2:]
+    assert message == ("MESSAGE kernel zz_test.broken_bwd " + where +
+                       "TypingError: Unknown attribute 'no_such_method' of type "
+                       "array(float32, 1d, C)")
+    assert details == "DETAILS True"
+
+
+def test_the_command(tmp_path):
+    code = "from engine.warmup import main; raise SystemExit(main(['--jobs', '0']))"
+    bad = subprocess.run([sys.executable, "-c", code], cwd=ROOT, text=True,
+                         capture_output=True, timeout=120)
+    assert bad.returncode == 2 and "--jobs must be 1 or more" in bad.stderr
+    # The suite's own cache (what `make test` warms first): compiles only what is missing.
+    res = subprocess.run([sys.executable, "-m", "engine.warmup"], cwd=ROOT, text=True,
+                         capture_output=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.splitlines()[-1].startswith("Numba kernels ready in")

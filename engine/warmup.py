@@ -157,6 +157,18 @@ def default_jobs() -> int:
 
 # ----------------------------------------------------------------------------- workers
 def _worker_init() -> None:
+    """Import the kernels, and exit if the parent goes away (killed, say, by an app that
+    stopped waiting): a pool worker would otherwise wait for work forever."""
+    import multiprocessing
+    from multiprocessing.connection import wait as wait_ready
+
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        def watch() -> None:
+            wait_ready([parent.sentinel])
+            os._exit(1)
+
+        threading.Thread(target=watch, name="warmup-parent-watch", daemon=True).start()
     _load_all()
 
 
@@ -430,6 +442,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="one JSON object per line: for programs that show the progress")
 
 
+def _stop_on_sigterm() -> None:
+    """Let SIGTERM (an app giving up on the warm-up) stop the workers cleanly, as Ctrl+C."""
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # pragma: no cover - not the main thread
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m engine.warmup",
                                      description=__doc__.split("\n\n")[0])
@@ -437,9 +462,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.jobs is not None and args.jobs < 1:
         parser.error("--jobs must be 1 or more")
+    _stop_on_sigterm()
     try:
         warmup(out=sys.stdout, jobs=args.jobs, verbose=args.verbose, quiet=args.quiet,
                json_lines=args.json, load=False)
+    except KeyboardInterrupt:
+        print("warm-up interrupted", file=sys.stderr)
+        return 130
     except WarmupError as err:
         if args.verbose and err.details:
             print(err.details.rstrip(), file=sys.stderr)

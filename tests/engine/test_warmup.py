@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -185,3 +186,134 @@ def test_the_command(tmp_path):
                          capture_output=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     assert res.stdout.splitlines()[-1].startswith("Numba kernels ready in")
+
+
+# ----------------------------------------------------------------------------- the app
+FAKE_WARMUP = """
+import json, sys, time
+total = int(sys.argv[1])
+for n in range(1, total + 1):
+    print(json.dumps({"event": "kernel", "n": n, "total": total, "kernel": f"fake.k{n}",
+                      "cached": False, "seconds": 0.1, "elapsed": 0.1 * n, "pid": 1}),
+          flush=True)
+    time.sleep(float(sys.argv[2]))
+if sys.argv[3:]:
+    print(sys.argv[3], file=sys.stderr)
+    sys.exit(1)
+print(json.dumps({"event": "done"}))
+"""
+
+
+@pytest.fixture
+def cold_app(qtbot, monkeypatch):
+    """``gui.app.warm_up_kernels`` with a cold cache and a fake warm-up child process."""
+    pytest.importorskip("PySide6")
+    from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog
+
+    from gui import app
+
+    monkeypatch.setattr(wu, "missing", lambda ks=None: wu.kernels()[:3])
+    seen: list[tuple[int, str]] = []
+    warnings: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning",
+                        lambda parent, title, text: warnings.append(text))
+
+    def look() -> QProgressDialog | None:
+        for w in QApplication.topLevelWidgets():
+            if isinstance(w, QProgressDialog) and w.isVisible():
+                seen.append((w.value(), w.labelText()))
+                return w
+        return None
+
+    def run(*args: str, during=None) -> bool:
+        monkeypatch.setattr(app, "WARMUP_ARGS", ("-c", FAKE_WARMUP, *args))
+        from PySide6.QtCore import QTimer
+
+        timer = QTimer(interval=50)
+        timer.timeout.connect(lambda: (w := look()) and during and during(w))
+        timer.start()
+        try:
+            return app.warm_up_kernels(QApplication.instance())
+        finally:
+            timer.stop()
+
+    return types.SimpleNamespace(run=run, seen=seen, warnings=warnings)
+
+
+def test_app_shows_progress_per_kernel_then_goes_on(cold_app):
+    assert cold_app.run("3", "0.15") is True
+    assert cold_app.seen, "the progress dialog was shown"
+    values = [v for v, _ in cold_app.seen]
+    assert values == sorted(values)
+    assert any("fake.k2" in text for _, text in cold_app.seen)
+    assert all("Preparing the compute kernels" in text for _, text in cold_app.seen)
+    assert cold_app.warnings == []
+
+
+def test_app_skip_stops_the_warmup_and_goes_on(cold_app):
+    from PySide6.QtWidgets import QPushButton
+
+    def skip(dialog) -> None:
+        assert dialog.findChild(QPushButton).text() == "Skip"
+        dialog.findChild(QPushButton).click()
+
+    assert cold_app.run("100", "0.2", during=skip) is True
+    assert cold_app.warnings == []
+
+
+def test_app_reports_a_failed_warmup_and_goes_on(cold_app):
+    assert cold_app.run("2", "0.05", "warm-up failed: kernel x.y failed to compile") is True
+    assert len(cold_app.warnings) == 1
+    assert "could not be prepared" in cold_app.warnings[0]
+    assert cold_app.warnings[0].endswith("warm-up failed: kernel x.y failed to compile")
+
+
+def test_app_with_a_warm_cache_shows_nothing(cold_app, monkeypatch):
+    monkeypatch.setattr(wu, "missing", lambda ks=None: [])
+    assert cold_app.run("3", "0.1") is True
+    assert cold_app.seen == []
+
+
+LAUNCH = """
+import sys
+from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtWidgets import QApplication, QProgressDialog
+QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, {settings!r})
+app = QApplication(sys.argv[:1])
+import engine.warmup as wu
+from gui import app as gui_app
+wu.missing = lambda ks=None: wu.kernels()[:3]
+gui_app.WARMUP_ARGS = ("-c", {fake!r}, "3", "0.2")
+seen = []
+def watch():
+    for w in app.topLevelWidgets():
+        if isinstance(w, QProgressDialog) and w.isVisible() and "dialog" not in seen:
+            seen.append("dialog")
+            if {quit_early!r}:
+                QApplication.exit(0)
+        if w.isVisible() and hasattr(w, "session"):
+            seen.append("window")
+            w.ask_unsaved = False
+            w.close()
+            app.quit()
+timer = QTimer(interval=50)
+timer.timeout.connect(watch)
+timer.start()
+code = gui_app.launch(preset="one_layer", lang="en")
+print("RESULT", code, seen)
+"""
+
+
+@pytest.mark.parametrize("quit_early, expected", [(False, "RESULT 0 ['dialog', 'window']"),
+                                                  (True, "RESULT 0 ['dialog']")])
+def test_launch_with_a_cold_cache_shows_progress_before_the_window(tmp_path, quit_early,
+                                                                   expected):
+    """The dialog comes first, then the window; an application told to quit meanwhile
+    opens no window.  (A child process: a QApplication that quit cannot host more tests.)"""
+    pytest.importorskip("PySide6")
+    code = LAUNCH.format(settings=str(tmp_path), fake=FAKE_WARMUP, quit_early=quit_early)
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, text=True,
+                         capture_output=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert expected in res.stdout, res.stdout + res.stderr[-2000:]

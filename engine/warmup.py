@@ -2,10 +2,11 @@
 
 ``python -m engine.warmup`` (or ``jitgrad warmup``) first asks Numba's on-disk cache which
 kernels it already holds (a cheap look at the cache index, nothing is compiled), then
-compiles the rest, by default in one worker process per CPU.  Progress is reported per
-kernel: its name, n/N and the time so far; a terminal gets one updating line, a pipe one line
-per kernel, and a heartbeat line appears whenever a kernel takes longer than a second, so the
-output never goes quiet for long.  Kernels are cached on disk: slow once, quick afterwards.
+compiles the rest, by default in one worker process per CPU (at most 8).  Progress is
+reported per kernel: its name, n/N and the time so far; a terminal gets one updating line, a
+pipe one line per kernel, and a heartbeat line appears whenever nothing was printed for
+0.9 s, so the output never goes quiet for long.  Kernels are cached on disk: slow once,
+quick afterwards.
 
 Each worker compiles whole kernels (both dtypes), so no two processes ever write the same
 cache entry; Numba writes each entry to a temporary file and renames it into place.
@@ -40,6 +41,7 @@ from engine.kernels import REGISTRY, Kernel
 DTYPES = (np.float32, np.float64)
 HEARTBEAT_S = 0.9  # say something when a kernel takes longer than this
 PARALLEL_MIN = 4  # fewer kernels to compile than this: compile them in this process
+MAX_JOBS = 8  # default worker count cap: each costs ~0.5 s to start and ~100 MB
 
 Progress = Callable[[str, int, int], None]
 
@@ -148,11 +150,12 @@ def _kernels(n: int) -> str:
 
 
 def default_jobs() -> int:
-    """Worker processes for a cold compile: the CPUs this process may use."""
+    """Worker processes for a cold compile: the CPUs this process may use, at most 8."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - macOS, Windows
-        return max(1, os.cpu_count() or 1)
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, MAX_JOBS))
 
 
 # ----------------------------------------------------------------------------- workers
@@ -357,7 +360,7 @@ def warmup(out: TextIO | None = sys.stdout, progress: Progress | None = None, *,
 
     ``progress(name, n, total)`` is called once per kernel, ``n`` counting up to ``total``
     (cached kernels first).  ``jobs``: worker processes for the kernels not in the cache
-    (default: one per CPU; 1 compiles in this process).  ``out`` gets the progress display
+    (default: one per CPU, at most 8; 1 compiles here).  ``out`` gets the progress display
     (``None``: nothing), ``quiet`` only the summary, ``verbose`` a line for every kernel,
     ``json_lines`` one JSON object per event.  With ``load`` every kernel also ends up loaded
     in this process; without it cached kernels are only checked, not loaded.  ``names``
@@ -431,8 +434,8 @@ def warmup(out: TextIO | None = sys.stdout, progress: Progress | None = None, *,
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The warm-up options, shared by ``python -m engine.warmup`` and ``jitgrad warmup``."""
     parser.add_argument("-j", "--jobs", type=int, metavar="N",
-                        help="worker processes for a cold compile (default: one per CPU; "
-                             "1 compiles in this process)")
+                        help="worker processes for a cold compile (default: one per CPU, "
+                             "at most 8; 1 compiles in this process)")
     shown = parser.add_mutually_exclusive_group()
     shown.add_argument("-q", "--quiet", action="store_true",
                        help="print only the summary line (and errors)")

@@ -105,8 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
                "  jitgrad warmup --json",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     warm.add_argument("-j", "--jobs", type=int, metavar="N",
-                      help="worker processes for a cold compile (default: one per CPU; "
-                           "1 compiles in this process)")
+                      help="worker processes for a cold compile (default: one per CPU, "
+                           "at most 8; 1 compiles in this process)")
     shown = warm.add_mutually_exclusive_group()
     shown.add_argument("-q", "--quiet", action="store_true",
                        help="print only the summary line (and errors)")

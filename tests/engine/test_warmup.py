@@ -333,3 +333,44 @@ def test_jitgrad_warmup_and_python_m_engine_warmup_take_the_same_options():
     mine, theirs = options(sub.choices["warmup"]), options(engine_parser)
     assert set(mine) == set(theirs)
     assert mine["--jobs"] == theirs["--jobs"]
+
+
+OP_TABLE_AFTER_WARMUP = """
+import sys
+sys.path.insert(0, {here!r})
+from engine import warmup as wu
+wu.warmup(out=None)
+before = {{wu.label(k): len(k.fn.signatures) for k in wu.kernels()}}
+import engine
+from op_cases import CASES, make_inputs
+for case in CASES:
+    for dtype in ("float32", "float64"):
+        xs = [engine.tensor(a, requires_grad=arg.grad and a.dtype.kind == "f")
+              for a, arg in zip(make_inputs(case, dtype), case.args)]
+        out = case.fn(engine, *xs)
+        if getattr(out, "requires_grad", False):
+            out.sum().backward()
+from gui.session import PRESETS, Session, preset_config
+for name in PRESETS:
+    session = Session(preset_config(name))
+    session.load_preset(name)
+    session.forward()
+    session.run_to_end()
+    session.train(2)
+for k in wu.kernels():
+    for sig in k.fn.signatures[before[wu.label(k)]:]:
+        print("LAZY", wu.label(k), sig)
+print("DONE", len(CASES))
+"""
+
+
+def test_after_the_warmup_the_ops_and_the_lab_compile_nothing(tmp_path):
+    """Every signature the ops really call a kernel with is warmed up: running the whole op
+    table (both dtypes, forward and backward) and the lab's presets compiles nothing more,
+    so nothing the user does waits for Numba once the warm-up is done."""
+    code = OP_TABLE_AFTER_WARMUP.format(here=str(Path(__file__).resolve().parent))
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, text=True,
+                         capture_output=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "DONE" in res.stdout
+    assert [line for line in res.stdout.splitlines() if line.startswith("LAZY")] == []

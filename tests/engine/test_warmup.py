@@ -1,8 +1,11 @@
 """The kernel warm-up: progress per kernel, a parallel cold compile whose cache a fresh
-process loads without compiling, a cheap warm check, and failures that name the kernel.
+process loads without compiling, a cheap warm check, failures that name the kernel, the
+lab's progress dialog on a cold start, and no kernel compiling again after a warm-up.
 
 The cold runs happen in child processes with their own empty ``NUMBA_CACHE_DIR`` and only
-a few kernels (``names=``), so they stay short and never touch the suite's own cache.
+a few kernels (``names=``), so they stay short and never touch the suite's own cache; the
+dialog tests replace the warm-up child process with a fake that prints the same JSON lines.
+No test asserts a duration.
 """
 
 from __future__ import annotations

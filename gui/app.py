@@ -137,7 +137,7 @@ def warm_up_kernels(app: object, parent: object = None) -> bool:
         lines = [tr("Preparing the compute kernels. Numba compiles them once for this "
                     "computer; later starts skip this step."),
                  "",
-                 tr("{done} of {total} ready, {seconds:.0f} s", done=state["done"],
+                 tr("{done} of {total} ready, {seconds:.1f} s", done=state["done"],
                     total=total, seconds=time.perf_counter() - state["start"]),
                  str(state["kernel"]),
                  "",

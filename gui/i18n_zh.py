@@ -14,7 +14,7 @@ ZH_CN: dict[str, str] = {
     "Preparing the compute kernels. Numba compiles them once for this computer; later "
     "starts skip this step.":
         "正在准备计算内核。Numba 只需在这台计算机上编译一次，以后启动时会跳过这一步。",
-    "{done} of {total} ready, {seconds:.0f} s": "已就绪 {done}/{total}，用时 {seconds:.0f} 秒",
+    "{done} of {total} ready, {seconds:.1f} s": "已就绪 {done}/{total}，用时 {seconds:.1f} 秒",
     "Skip opens the lab now; the remaining kernels then compile when first used, with short "
     "pauses.":
         "“跳过”会立即打开实验室；其余内核将在首次使用时编译，届时会有短暂停顿。",

@@ -5,7 +5,7 @@ kernels it already holds (a cheap look at the cache index, nothing is compiled),
 compiles the rest, by default in one worker process per CPU (at most 8).  Progress is
 reported per kernel: its name, n/N and the time so far; a terminal gets one updating line, a
 pipe one line per kernel, and a heartbeat line appears whenever nothing was printed for
-0.9 s, so the output never goes quiet for long.  Kernels are cached on disk: slow once,
+0.75 s, so the output never goes quiet for long.  Kernels are cached on disk: slow once,
 quick afterwards.
 
 Each worker compiles whole kernels (both dtypes), so no two processes ever write the same
@@ -39,7 +39,7 @@ import engine.kernels as kernels_pkg
 from engine.kernels import REGISTRY, Kernel
 
 DTYPES = (np.float32, np.float64)
-HEARTBEAT_S = 0.9  # say something when a kernel takes longer than this
+HEARTBEAT_S = 0.75  # after this long without output, say something (checked every 0.1 s)
 PARALLEL_MIN = 4  # fewer kernels to compile than this: compile them in this process
 MAX_JOBS = 8  # default worker count cap: each costs ~0.5 s to start and ~100 MB
 
@@ -271,7 +271,7 @@ class _Reporter:
                             f"{who}\n")
 
     def _heartbeat(self) -> None:
-        while not self._stop.wait(0.25):
+        while not self._stop.wait(0.1):
             with self.lock:
                 quiet = time.perf_counter() - self.last
                 if self.out is None or self.style == "quiet" or quiet < HEARTBEAT_S:

@@ -60,7 +60,7 @@ def launch(*, preset: str | None = None, lang: str | None = None,
 
     # A cold Numba cache would make the first forward/backward pass stall for seconds with
     # no sign of life: compile the kernels first, behind a progress dialog.
-    if not screenshot and not warm_up_kernels(app):
+    if not screenshot and not warm_up_kernels():
         return 0  # the application was told to quit meanwhile
     session = Session(preset_config(preset or "one_layer"))
     if preset:
@@ -99,7 +99,7 @@ def launch(*, preset: str | None = None, lang: str | None = None,
     return code
 
 
-def warm_up_kernels(app: object, parent: object = None) -> bool:
+def warm_up_kernels(parent: object = None) -> bool:
     """Compile the kernels missing from Numba's cache, showing progress; False if the app
     was asked to quit meanwhile.
 

@@ -236,7 +236,7 @@ def cold_app(qtbot, monkeypatch):
         timer.timeout.connect(lambda: (w := look()) and during and during(w))
         timer.start()
         try:
-            return app.warm_up_kernels(QApplication.instance())
+            return app.warm_up_kernels()
         finally:
             timer.stop()
 

@@ -59,8 +59,9 @@ def launch(*, preset: str | None = None, lang: str | None = None,
     i18n.set_language(chosen if chosen in i18n.LANGUAGES else "en")
 
     # A cold Numba cache would make the first forward/backward pass stall for seconds with
-    # no sign of life: compile the kernels first, behind a progress dialog.
-    if not screenshot and not warm_up_kernels():
+    # no sign of life: compile the kernels first, behind a progress dialog (for a person to
+    # see; offscreen runs, like screenshots, compile on first use as before).
+    if not screenshot and has_viewer() and not warm_up_kernels():
         return 0  # the application was told to quit meanwhile
     session = Session(preset_config(preset or "one_layer"))
     if preset:
@@ -97,6 +98,13 @@ def launch(*, preset: str | None = None, lang: str | None = None,
     code = app.exec()
     _dispose(app, window)
     return code
+
+
+def has_viewer() -> bool:
+    """Whether windows reach a screen (not Qt's offscreen or minimal platform)."""
+    from PySide6.QtGui import QGuiApplication
+
+    return QGuiApplication.platformName() not in ("offscreen", "minimal")
 
 
 def warm_up_kernels(parent: object = None) -> bool:

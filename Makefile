@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 APP_STAMP := $(VENV)/.installed-app
 TEST_STAMP := $(VENV)/.installed-test
+# Compile the Numba kernels first (only those not cached yet, in a worker process per CPU,
+# with progress per kernel); e.g. `make run WARMUP_FLAGS=--quiet` or `WARMUP_FLAGS=-j1`.
+WARMUP_FLAGS ?=
 
 .PHONY: run test setup warmup lint bench fuzz monkey clean
 
@@ -23,21 +26,21 @@ $(TEST_STAMP): pyproject.toml | $(BIN)/python
 setup: $(TEST_STAMP)
 
 run: $(APP_STAMP)
-	$(BIN)/python -m engine.warmup
+	$(BIN)/python -m engine.warmup $(WARMUP_FLAGS)
 	$(BIN)/python main.py
 
 test: $(TEST_STAMP)
-	$(BIN)/python -m engine.warmup
+	$(BIN)/python -m engine.warmup $(WARMUP_FLAGS)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
 
 warmup: $(APP_STAMP)
-	$(BIN)/python -m engine.warmup
+	$(BIN)/python -m engine.warmup $(WARMUP_FLAGS)
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 
 bench: $(TEST_STAMP)
-	$(BIN)/python -m engine.warmup
+	$(BIN)/python -m engine.warmup $(WARMUP_FLAGS)
 	$(BIN)/python -m benchmarks
 
 fuzz: $(TEST_STAMP)

@@ -2,7 +2,8 @@
 
 Numba writes cached kernels next to the source file.  When the installed package
 folder is read-only (a system install, a shared venv), that would fail; we then
-point ``NUMBA_CACHE_DIR`` at a per-user folder instead.
+point ``NUMBA_CACHE_DIR`` at a per-user folder instead.  The worker processes that
+``engine.warmup`` starts inherit the variable, so they fill the same folder.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import sys
 
+# The child process that compiles the kernels and reports progress as JSON lines.
+WARMUP_ARGS = ("-m", "engine.warmup", "--json")
+
 
 def has_display() -> bool:
     """Whether Qt can open a window here (or render offscreen)."""
@@ -55,6 +58,11 @@ def launch(*, preset: str | None = None, lang: str | None = None,
         i18n.system_language()
     i18n.set_language(chosen if chosen in i18n.LANGUAGES else "en")
 
+    # A cold Numba cache would make the first forward/backward pass stall for seconds with
+    # no sign of life: compile the kernels first, behind a progress dialog (for a person to
+    # see; offscreen runs, like screenshots, compile on first use as before).
+    if not screenshot and has_viewer() and not warm_up_kernels():
+        return 0  # the application was told to quit meanwhile
     session = Session(preset_config(preset or "one_layer"))
     if preset:
         session.load_preset(preset)
@@ -90,6 +98,129 @@ def launch(*, preset: str | None = None, lang: str | None = None,
     code = app.exec()
     _dispose(app, window)
     return code
+
+
+def has_viewer() -> bool:
+    """Whether windows reach a screen (not Qt's offscreen or minimal platform)."""
+    from PySide6.QtGui import QGuiApplication
+
+    return QGuiApplication.platformName() not in ("offscreen", "minimal")
+
+
+def warm_up_kernels(parent: object = None) -> bool:
+    """Compile the kernels missing from Numba's cache, showing progress; False if the app
+    was asked to quit meanwhile.
+
+    With a warm cache this only reads the cache index (a few milliseconds) and shows
+    nothing.  Otherwise ``python -m engine.warmup --json`` runs in a child process (which
+    compiles in parallel workers) while a dialog shows the kernel count, the kernel just
+    compiled and the seconds so far; the event loop keeps running.  Skip stops it: the
+    remaining kernels then compile when first used.  A failure is reported, not fatal.
+    """
+    import json
+    import time
+
+    from PySide6.QtCore import QEventLoop, QProcess, QProcessEnvironment, Qt, QTimer
+    from PySide6.QtWidgets import QMessageBox, QProgressDialog
+
+    import engine.warmup as wu
+    from gui.i18n import tr
+
+    total = len(wu.kernels())
+    todo = wu.missing()
+    if not todo:
+        return True
+    state = {"done": total - len(todo), "kernel": "", "start": time.perf_counter()}
+    dialog = QProgressDialog(parent)
+    dialog.setWindowTitle("JitGrad")
+    dialog.setWindowModality(Qt.WindowModality.ApplicationModal)
+    dialog.setCancelButtonText(tr("Skip"))
+    dialog.setRange(0, total)
+    dialog.setAutoClose(False)
+    dialog.setAutoReset(False)
+    dialog.setMinimumDuration(0)
+    dialog.setMinimumWidth(480)
+
+    def show_progress() -> None:
+        lines = [tr("Preparing the compute kernels. Numba compiles them once for this "
+                    "computer; later starts skip this step."),
+                 "",
+                 tr("{done} of {total} ready, {seconds:.1f} s", done=state["done"],
+                    total=total, seconds=time.perf_counter() - state["start"]),
+                 str(state["kernel"]),
+                 "",
+                 tr("Skip opens the lab now; the remaining kernels then compile when first "
+                    "used, with short pauses.")]
+        dialog.setLabelText("\n".join(lines))
+        dialog.setValue(int(state["done"]))
+
+    proc = QProcess()
+    env = QProcessEnvironment.systemEnvironment()
+    for key, value in os.environ.items():  # e.g. NUMBA_CACHE_DIR chosen by the engine
+        env.insert(key, value)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(wu.__file__)))
+    env.insert("PYTHONPATH", os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
+    proc.setProcessEnvironment(env)
+    proc.setWorkingDirectory(root)
+    pending = bytearray()
+    stderr = bytearray()
+
+    def read_progress() -> None:
+        pending.extend(proc.readAllStandardOutput().data())
+        while b"\n" in pending:
+            line, _, rest = bytes(pending).partition(b"\n")
+            pending[:] = rest
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if event.get("event") == "kernel":  # cached kernels are counted first
+                state["done"] = max(int(state["done"]), event["n"])
+                state["kernel"] = "" if event["cached"] else event["kernel"]
+        show_progress()
+
+    proc.readyReadStandardOutput.connect(read_progress)
+    proc.readyReadStandardError.connect(
+        lambda: stderr.extend(proc.readAllStandardError().data()))
+    loop = QEventLoop()
+    ended: list[str] = []  # why the loop stopped: "finished", "error", "skip"
+
+    def end(why: str, problem: str = "") -> None:
+        if not ended:
+            ended.append(why)
+            ended.append(problem)
+        loop.quit()
+
+    proc.finished.connect(lambda *_: end("finished"))
+    proc.errorOccurred.connect(lambda *_: end("error", proc.errorString()))
+    dialog.canceled.connect(lambda: end("skip"))
+    ticker = QTimer(interval=250)
+    ticker.timeout.connect(show_progress)
+    show_progress()
+    proc.start(sys.executable, list(WARMUP_ARGS))
+    ticker.start()
+    dialog.show()
+    if not ended:  # the child may have failed to start already
+        loop.exec()  # also returns when the application quits (QCoreApplication.exit)
+    ticker.stop()
+    why, problem = ended or ["quit", ""]
+    if proc.state() != QProcess.ProcessState.NotRunning:
+        proc.terminate()  # the warm-up stops its workers on SIGTERM
+        if not proc.waitForFinished(3000):
+            proc.kill()
+            proc.waitForFinished(1000)
+    dialog.close()
+    dialog.deleteLater()
+    if why == "quit":
+        return False
+    if why == "error" or (why == "finished" and (
+            proc.exitStatus() != QProcess.ExitStatus.NormalExit or proc.exitCode() != 0)):
+        detail = stderr.decode(errors="replace").strip().splitlines()[-1:] or [problem]
+        QMessageBox.warning(parent, "JitGrad",
+                            tr("The compute kernels could not be prepared ahead of time; "
+                               "they will compile when first used, with short pauses.")
+                            + "\n\n" + detail[0])
+    return True
 
 
 def _log_uncaught(window: object) -> None:

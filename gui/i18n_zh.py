@@ -9,6 +9,18 @@ ZH_CN: dict[str, str] = {
     "Welcome to JitGrad. Press F10 to run backward one node at a time.":
         "欢迎使用 JitGrad。按 F10 每次执行一个反向传播节点。",
     "Open &recent": "最近打开(&R)",
+    # Kernel warm-up before the first window (cold Numba cache)
+    "Skip": "跳过",
+    "Preparing the compute kernels. Numba compiles them once for this computer; later "
+    "starts skip this step.":
+        "正在准备计算内核。Numba 只需在这台计算机上编译一次，以后启动时会跳过这一步。",
+    "{done} of {total} ready, {seconds:.1f} s": "已就绪 {done}/{total}，用时 {seconds:.1f} 秒",
+    "Skip opens the lab now; the remaining kernels then compile when first used, with short "
+    "pauses.":
+        "“跳过”会立即打开实验室；其余内核将在首次使用时编译，届时会有短暂停顿。",
+    "The compute kernels could not be prepared ahead of time; they will compile when first "
+    "used, with short pauses.":
+        "未能提前准备计算内核；它们将在首次使用时编译，届时会有短暂停顿。",
     "&Language": "语言(&L)",
     "&File": "文件(&F)",
     "&Backward": "反向传播(&B)",

@@ -254,14 +254,77 @@ def test_warmup_prints_progress(capsys: pytest.CaptureFixture) -> None:
     assert cli.main(["warmup"]) == 0
     out = capsys.readouterr().out
     assert "Compiling the Numba kernels" in out
-    assert "[1/" in out and "Numba kernels ready" in out
+    assert "Numba kernels ready" in out
+
+
+def test_warmup_verbose_lists_every_kernel(capsys: pytest.CaptureFixture) -> None:
+    from engine.warmup import kernels, label
+
+    assert cli.main(["warmup", "--verbose"]) == 0
+    out = capsys.readouterr().out
+    total = len(kernels())
+    assert f"[1/{total}]" in out.replace(" ", "") and f"[{total}/{total}]" in out
+    for k in kernels():
+        assert f" {label(k)} " in out
+
+
+def test_warmup_quiet_prints_only_the_summary(capsys: pytest.CaptureFixture) -> None:
+    assert cli.main(["warmup", "-q"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Numba kernels ready")
+
+
+def test_warmup_json_is_one_object_per_line(capsys: pytest.CaptureFixture) -> None:
+    import json
+
+    assert cli.main(["warmup", "--json", "--jobs", "1"]) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    kernels = [e for e in events if e["event"] == "kernel"]
+    assert [e["n"] for e in kernels] == list(range(1, len(kernels) + 1))
+    assert events[-1]["event"] == "done" and events[-1]["kernels"] == len(kernels)
+
+
+def test_warmup_options_reach_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    import engine.warmup
+
+    seen: list[dict] = []
+    monkeypatch.setattr(engine.warmup, "warmup", lambda **kw: seen.append(kw) or 0.0)
+    assert cli.main(["warmup", "-j", "3", "-v"]) == 0
+    assert seen[0]["jobs"] == 3 and seen[0]["verbose"] and not seen[0]["quiet"]
+    assert seen[0]["load"] is False  # a separate process: checking the cache is enough
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["warmup", "--jobs", "0"], "--jobs must be 1 or more"),
+    (["warmup", "-q", "-v"], "not allowed with"),
+])
+def test_warmup_bad_options(argv: list[str], message: str,
+                            capsys: pytest.CaptureFixture) -> None:
+    assert cli.main(argv) == 2
+    assert message in one_line_error(capsys.readouterr().err)
 
 
 def test_warmup_failure_is_one_line(monkeypatch: pytest.MonkeyPatch,
                                     capsys: pytest.CaptureFixture) -> None:
     import engine.warmup
 
-    def broken(out: object = None) -> float:
+    def broken(**kwargs: object) -> float:
+        raise engine.warmup.WarmupError("kernel elementwise.neg_bwd failed to compile: "
+                                        "TypingError: no", "Traceback ...\nTypingError: no")
+
+    monkeypatch.setattr(engine.warmup, "warmup", broken)
+    assert cli.main(["warmup"]) == 1
+    err = one_line_error(capsys.readouterr().err)
+    assert "warm-up failed: kernel elementwise.neg_bwd failed to compile: TypingError" in err
+    assert cli.main(["warmup", "--verbose"]) == 1  # the traceback comes too
+    assert "Traceback ..." in capsys.readouterr().err
+
+
+def test_warmup_unexpected_error_is_one_line(monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture) -> None:
+    import engine.warmup
+
+    def broken(**kwargs: object) -> float:
         raise TypeError("kernel signature mismatch")
 
     monkeypatch.setattr(engine.warmup, "warmup", broken)

@@ -38,3 +38,30 @@ def test_an_explicit_cache_dir_is_respected(tmp_path):
                           "print(os.environ['NUMBA_CACHE_DIR'])"], cwd=ROOT, env=env,
                          text=True, capture_output=True, timeout=120, check=True).stdout
     assert out.strip() == str(tmp_path / "mine")
+
+
+WORKERS = """
+import os
+real_access = os.access
+os.access = lambda path, mode, *a, **k: False if "engine" in str(path) else real_access(
+    path, mode, *a, **k)
+import engine
+os.access = real_access
+from engine import warmup as wu
+names = [wu.label(k) for k in wu.kernels()[:4]]
+wu.warmup(out=None, jobs=2, load=False, names=names)
+print(os.environ["NUMBA_CACHE_DIR"])
+print(*sorted(n.split(".")[-1] for n in names))
+"""
+
+
+def test_warmup_workers_write_into_the_redirected_cache(tmp_path):
+    """The parent picks the per-user folder; its spawned warm-up workers inherit it."""
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env["XDG_CACHE_HOME"] = str(tmp_path)
+    out = subprocess.run([sys.executable, "-c", WORKERS], cwd=ROOT, env=env, text=True,
+                         capture_output=True, timeout=300, check=True).stdout.splitlines()
+    cache = tmp_path / "jitgrad" / "numba"
+    assert out[0] == str(cache)
+    indexed = {p.name.split(".")[1].split("-")[0] for p in cache.rglob("*.nbi")}
+    assert set(out[1].split()) <= indexed

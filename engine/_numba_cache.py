@@ -29,4 +29,37 @@ def configure() -> None:
     os.environ["NUMBA_CACHE_DIR"] = str(target)
 
 
+def _kernel_sources_stamp(folder: Path) -> tuple:
+    return tuple((p.name, p.stat().st_mtime, p.stat().st_size)
+                 for p in sorted(folder.glob("*.py")))
+
+
+def track_kernel_sources() -> None:
+    """Put the kernel locators first in Numba's list (once; Numba must be importable)."""
+    from numba.core import caching
+
+    folder = Path(__file__).resolve().parent / "kernels"
+    if any(getattr(c, "_jitgrad", False) for c in caching.CacheImpl._locator_classes):
+        return
+
+    def tracked(base: type) -> type:
+        class Locator(base):
+            _jitgrad = True
+
+            def get_source_stamp(self) -> tuple:
+                return (super().get_source_stamp(), _kernel_sources_stamp(folder))
+
+            @classmethod
+            def from_function(cls, py_func, py_file):  # noqa: ANN001, ANN206
+                if Path(py_file).resolve().parent != folder:
+                    return None
+                return super().from_function(py_func, py_file)
+
+        Locator.__name__ = f"JitGradKernels{base.__name__}"
+        return Locator
+
+    caching.CacheImpl._locator_classes[:0] = [
+        tracked(caching.UserProvidedCacheLocator), tracked(caching.InTreeCacheLocator)]
+
+
 configure()

@@ -101,6 +101,8 @@ def _args(sig: str, dtype: type) -> tuple:
             made.append(1.0)
         elif code == "i":  # the ops pass shapes and strides cached read-only (a type of its own)
             made.append(_readonly(np.ones(1, np.int64)))
+        elif code == "w":
+            made.append(np.ones(1, np.int64))
         elif code == "n":
             made.append(4)
         else:  # pragma: no cover - a registration mistake

@@ -276,7 +276,8 @@ class _Lowering:
         a = self._flat_input(node)
         out = self._out(node, a.shape)
         self.fwd.append((kp.UNARY, out, a, a.size, which))
-        self.bwd.append([(kp.B_UNARY, ("g", out), out, ("g", a), a.size, which)])
+        self.bwd.append([(kp.B_UNARY, ("g", out), out, ("g", a), a.size, which, "scratch")])
+        self.scratch = max(self.scratch, a.size)
 
     def squeeze4(self, node: Node) -> None:
         a = self._flat_input(node)
@@ -324,7 +325,9 @@ class _Lowering:
         x, y, mean = self._loss_operands(node)
         out = self._out(node, ())
         self.fwd.append((kp.MSE, out, x, y, x.size, mean))
-        self.bwd.append([(kp.B_MSE, ("g", out), x, y, ("g", x), ("g", y), x.size, mean)])
+        self.bwd.append([(kp.B_MSE, ("g", out), x, y, ("g", x), ("g", y), x.size, mean,
+                          "scratch")])
+        self.scratch = max(self.scratch, x.size)
 
 
 _UNARY = {"ReluBackward0": kp.RELU, "SigmoidBackward0": kp.SIGMOID, "TanhBackward0": kp.TANH}

@@ -2,8 +2,8 @@
 
 Each kernel is registered with the group it belongs to and a signature string so
 ``engine.warmup`` can compile it for float32 and float64 ahead of first use:
-``a`` float array, ``s`` float scalar, ``i`` int64 array (a shape or strides),
-``n`` Python int.
+``a`` float array, ``s`` float scalar, ``i`` read-only int64 array (a shape or strides,
+as the ops cache them), ``w`` writable int64 array (a plan's program), ``n`` Python int.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 import numba
 
-import engine._numba_cache  # noqa: F401  (must run before numba is imported)
+import engine._numba_cache  # (must run before numba is imported)
+
+engine._numba_cache.track_kernel_sources()
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,13 @@ import numba
 import numpy as np
 
 from engine.kernels import kernel
-from engine.kernels.elementwise import relu_bwd, sigmoid_bwd, tanh_bwd
+from engine.kernels.elementwise import relu_bwd_large, sigmoid_bwd_large, tanh_bwd_large
 from engine.kernels.loss import bce_logits_bwd_input
-from engine.kernels.loss_more import mse_bwd
+from engine.kernels.loss_more import mse_bwd_large
 from engine.kernels.optim import adam_step, sgd_step
+
+# (The backward kernels come as their block twins, ``name_large``, which write into a
+# given buffer: the plan's scratch region, so nothing is allocated per call.)
 
 MAGIC = 0x6A6974677261  # "jitgra": anything else (e.g. warm-up's dummy array) is a no-op
 HEADER = 8  # magic, instruction count, float-constant base (in float64 slots), unused...
@@ -43,9 +46,9 @@ ZERO = 20       # off, n
 SEED = 21       # off                                  the loss's own gradient: 1
 B_MM = 22       # g, a, b, ga, gb, m, k, n, ta, tb, scratch
 B_ADD = 23      # g, ga, gb, rows, cols, mode_a, mode_b, sign   (ga/gb -1: not needed)
-B_UNARY = 24    # g, res, ga, n, which
+B_UNARY = 24    # g, res, ga, n, which, scratch
 B_BCE = 25      # g, x, y, gx, n, mean
-B_MSE = 26      # g, x, y, gx, gy, n, mean
+B_MSE = 26      # g, x, y, gx, gy, n, mean, scratch
 B_SUM = 27      # g, ga, n, mean
 B_SCALE = 28    # g, ga, n, fconst
 ACC = 29        # dst, src, rows, cols, trans          dst += src (transposed into dst)
@@ -102,7 +105,7 @@ def _operand(arena, off, mode, i, j, cols):
     return arena[off]
 
 
-@kernel("plan", "ian")
+@kernel("plan", "wan")
 def run_plan(code, arena, start):
     """Run the program in ``code`` over ``arena`` from instruction ``start``; returns the
     index of the BLAS op to run before resuming after it, or -1 at the end."""
@@ -200,16 +203,15 @@ def run_plan(code, arena, start):
                         else:
                             arena[gb] += v
         elif op == B_UNARY:
-            g, res, ga, n, which = c[0], c[1], c[2], c[3], c[4]
-            gv, rv = arena[g:g + n], arena[res:res + n]
+            g, res, ga, n, which, scratch = c[0], c[1], c[2], c[3], c[4], c[5]
+            gv, rv, d = arena[g:g + n], arena[res:res + n], arena[scratch:scratch + n]
             if which == RELU:
-                d = relu_bwd(gv, rv)
+                relu_bwd_large(gv, rv, d)
             elif which == SIGMOID:
-                d = sigmoid_bwd(gv, rv)
+                sigmoid_bwd_large(gv, rv, d)
             else:
-                d = tanh_bwd(gv, rv)
-            for i in range(n):
-                arena[ga + i] += d[i]
+                tanh_bwd_large(gv, rv, d)
+            _add_into(arena, ga, scratch, 1, n, 0)
         elif op == B_BCE:
             g, x, y, gx, n = c[0], c[1], c[2], c[3], c[4]
             none = arena[0:0]
@@ -218,8 +220,10 @@ def run_plan(code, arena, start):
             for i in range(n):
                 arena[gx + i] += d[i]
         elif op == B_MSE:
-            g, x, y, gx, gy, n = c[0], c[1], c[2], c[3], c[4], c[5]
-            d = mse_bwd(arena[g:g + 1], arena[x:x + n], arena[y:y + n], float(n) if c[6] else 1.0)
+            g, x, y, gx, gy, n, scratch = c[0], c[1], c[2], c[3], c[4], c[5], c[7]
+            d = arena[scratch:scratch + n]
+            mse_bwd_large(arena[g:g + 1], arena[x:x + n], arena[y:y + n],
+                          float(n) if c[6] else 1.0, d)
             for i in range(n):
                 if gx >= 0:
                     arena[gx + i] += d[i]

@@ -131,7 +131,7 @@ def test_registry_names_are_unique_and_typed():
     names = [(k.group, k.name) for k in REGISTRY]
     assert len(names) == len(set(names))
     for k in REGISTRY:
-        assert k.sig and set(k.sig) <= set("asin"), k
+        assert k.sig and set(k.sig) <= set("asinw"), k
         assert k.sig.startswith("a") or "a" in k.sig, k
 
 

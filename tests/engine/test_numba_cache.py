@@ -65,3 +65,26 @@ def test_warmup_workers_write_into_the_redirected_cache(tmp_path):
     assert out[0] == str(cache)
     indexed = {p.name.split(".")[1].split("-")[0] for p in cache.rglob("*.nbi")}
     assert set(out[1].split()) <= indexed
+
+
+def test_every_kernel_is_stamped_with_all_kernel_sources():
+    """Kernels call kernels of other files (the plan interpreter inlines the backward and
+    optimizer kernels), so the cache of each must go stale when any kernel file changes:
+    its stamp covers every file in engine/kernels, not only its own."""
+    import os
+    from pathlib import Path
+
+    from engine.kernels import REGISTRY
+    from engine.kernels import plan as kp
+
+    locators = {type(k.fn._cache._impl._locator).__name__ for k in REGISTRY}
+    assert all(name.startswith("JitGradKernels") for name in locators), locators
+    locator = kp.run_plan._cache._impl._locator
+    other = Path(kp.__file__).with_name("elementwise.py")
+    before, st = locator.get_source_stamp(), other.stat()
+    try:
+        os.utime(other, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+        assert locator.get_source_stamp() != before
+    finally:
+        os.utime(other, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert locator.get_source_stamp() == before

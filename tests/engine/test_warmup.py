@@ -367,6 +367,20 @@ for name in PRESETS:
     session.forward()
     session.run_to_end()
     session.train(2)
+import engine.nn.functional as F
+for dt in (engine.float32, engine.float64):  # compiled plans, small (loops) and BLAS-sized
+    for rows, act, opt_cls in ((40, engine.relu, engine.optim.SGD),
+                               (2, engine.tanh, engine.optim.Adam)):
+        x, y = engine.randn(rows, 30, dtype=dt), engine.rand(rows, 5, dtype=dt)
+        ps = [engine.randn(*s, dtype=dt, requires_grad=True) for s in ((64, 30), (64,),
+                                                                        (5, 64), (5,))]
+        for loss in (F.mse_loss, F.binary_cross_entropy_with_logits):
+            plan = engine.autograd.Plan(
+                lambda: loss(F.linear(act(F.linear(x, ps[0], ps[1])), ps[2], ps[3]), y),
+                opt_cls(ps, lr=0.01))
+            for _ in range(3):
+                plan()
+            assert plan.compiled, plan.reason
 for k in wu.kernels():
     for sig in k.fn.signatures[before[wu.label(k)]:]:
         print("LAZY", wu.label(k), sig)
@@ -376,8 +390,9 @@ print("DONE", len(CASES))
 
 def test_after_the_warmup_the_ops_and_the_lab_compile_nothing(tmp_path):
     """Every signature the ops really call a kernel with is warmed up: running the whole op
-    table (both dtypes, forward and backward) and the lab's presets compiles nothing more,
-    so nothing the user does waits for Numba once the warm-up is done."""
+    table (both dtypes, forward and backward), the lab's presets and compiled plans
+    compiles nothing more, so nothing the user does waits for Numba once the warm-up is
+    done."""
     code = OP_TABLE_AFTER_WARMUP.format(here=str(Path(__file__).resolve().parent))
     res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, text=True,
                          capture_output=True, timeout=600)

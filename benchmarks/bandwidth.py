@@ -169,9 +169,9 @@ def case_bandwidth(cfg: Config) -> list[Row]:
         ref = max(beside, par, serial_1t)
         share = gbs / ref
         general = scalar != 2.0
-        how = ("2 threads (blocks), pooled output" if pooled else
-               "1 thread, in place" if sig == "aa" and name == "accumulate_" else
-               "1 thread, fresh output")
+        in_place = name == "accumulate_"
+        how = (("2 threads (blocks), " if pooled else "1 thread, ") +
+               ("in place" if in_place else "pooled output" if pooled else "fresh output"))
         rows.append(Row(f"bwd kernel {name} f32 10M ({reads}R+{writes}W)"
                         + (f", p={scalar}: general pow" if general else ""), gbs,
                         unit="GB/s", ratio_text=f"{share:.0%} of triad",

@@ -72,7 +72,8 @@ def tensor_table(cfg: Config) -> Table:
     sizes = list(TENSOR_SIZES)
     if not cfg.quick and mem_available() > 16 * 2**30:
         sizes.append(BIG)
-    table = Table("Backward time vs tensor size (sigmoid(x * 2 + 1).sum(), float32, 1 thread)",
+    table = Table("Backward time vs tensor size (sigmoid(x * 2 + 1).sum(), float32; torch 1 "
+                  "thread, the engine's elementwise kernels 2 threads from 2^20 elements)",
                   ("elements", "engine", "torch", "ratio", "engine per elem",
                    "torch per elem", "engine fixed share"))
     base = None

@@ -57,6 +57,27 @@ def graph_step(lib: Any, fn: Any, d: dict[str, np.ndarray], sgd: bool) -> Callab
     return step
 
 
+def plan_step(d: dict[str, np.ndarray]) -> Callable[[], Any]:
+    """The small net's training step as an ``engine.autograd.Plan`` with ``optim.SGD``
+    (the same update as the manual one: ``p - lr * grad``), compiled before timing."""
+    import engine
+    import engine.nn.functional as ef
+
+    x, y = engine.tensor(d["x"]), engine.tensor(d["y"])
+    w1, b1, w2, b2 = params = [engine.tensor(d[k].copy(), requires_grad=True)
+                               for k in ("W1", "b1", "W2", "b2")]
+
+    def loss() -> Any:
+        h = engine.relu(engine.matmul(x, w1) + b1)
+        return ef.binary_cross_entropy_with_logits(engine.matmul(h, w2) + b2, y)
+
+    plan = engine.autograd.Plan(loss, engine.optim.SGD(params, lr=LR))
+    for _ in range(3):
+        plan()
+    assert plan.compiled, plan.reason
+    return plan
+
+
 def numpy_step(d: dict[str, np.ndarray], sgd: bool) -> Callable[[], None]:
     """The same step with a hand-written backward, in place where numpy allows."""
     x, y = d["x"], d["y"]
@@ -106,10 +127,29 @@ def _case(cfg: Config, name: str, dims: tuple[int, int, int, int], sgd: bool, th
     return row
 
 
+def _plan_case(cfg: Config) -> Row:
+    import torch
+
+    import engine.nn.functional as ef  # noqa: F401  (the engine is imported by plan_step)
+
+    set_threads(1)
+    d = _data(784, 256, 10, 64)
+    res = compare({"engine": (plan_step(d), None),
+                   "torch": (graph_step(torch, torch.nn.functional, d, True), None),
+                   "numpy": (numpy_step(d, True), None)},
+                  repeats=cfg.reps(300, 40), warmup=2, block=max(1, cfg.reps(300, 40) // 10),
+                  budget_s=12)
+    return Row("MLP 784-256-10 b64: the same step as a compiled autograd.Plan", res["engine"],
+               res["torch"], res["numpy"],
+               note="engine: Plan with optim.SGD (products through numpy's BLAS, the rest "
+                    "in one Numba interpreter); torch and numpy: the eager step above")
+
+
 def case_mlp(cfg: Config) -> list[Row]:
     rows = [
         _case(cfg, "MLP 784-256-10 b64: fwd+bwd+SGD step", (784, 256, 10, 64), True, 1,
               cfg.reps(300, 40), 1.0),
+        _plan_case(cfg),
         _case(cfg, "MLP 1024-1024-1024 b512: fwd+bwd", (1024, 1024, 1024, 512), False, 1,
               cfg.reps(12, 3), 1.0),
     ]

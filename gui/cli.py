@@ -188,6 +188,7 @@ def run_demo(name: str, lang: str | None = None) -> int:
     >>> run_demo("accumulation", "en")   # doctest: +SKIP
     """
     path = demo_path(name)
+    _compile_missing_kernels()
     argv = [str(path)] + (["--lang", lang] if lang else [])
     saved_argv, saved_path = sys.argv, list(sys.path)
     sys.argv = argv
@@ -209,6 +210,16 @@ def run_demo(name: str, lang: str | None = None) -> int:
         sys.argv = saved_argv
         sys.path[:] = saved_path
     return 0
+
+
+def _compile_missing_kernels() -> None:
+    """On a cold kernel cache, compile first with progress on stderr, so the demo does not
+    stop for Numba in the middle of its output (stdout stays the demo's own)."""
+    from engine import warmup as wu
+
+    if wu.missing():
+        print("Compiling the Numba kernels first (once)...", file=sys.stderr, flush=True)
+        wu.warmup(out=sys.stderr, load=False)
 
 
 # ----------------------------------------------------------------------------- the lab

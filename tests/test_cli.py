@@ -137,6 +137,20 @@ def test_demo_runs_in_the_terminal(lang: str, present: str, absent: str,
     assert sys.argv == argv  # restored after the run
 
 
+def test_demo_compiles_missing_kernels_first_on_stderr(monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture) -> None:
+    from engine import warmup as wu
+
+    runs = []
+    monkeypatch.setattr(wu, "missing", lambda: ["a kernel"])
+    monkeypatch.setattr(wu, "warmup", lambda out, load: runs.append((out, load)))
+    assert cli.main(["demo", "retain_graph", "--lang", "en"]) == 0
+    captured = capsys.readouterr()
+    assert runs == [(sys.stderr, False)]
+    assert "Compiling the Numba kernels first" in captured.err
+    assert "Compiling" not in captured.out and "retain_graph=True" in captured.out
+
+
 def test_demo_name_may_end_in_py(capsys: pytest.CaptureFixture) -> None:
     assert cli.main(["demo", "retain_graph.py", "--lang", "en"]) == 0
     assert "retain_graph=True" in capsys.readouterr().out

@@ -84,7 +84,7 @@ class AddBackward0(Node):
             ga = g if g.shape == shape and g.dtype == dtype else unbroadcast(g, shape, dtype)
         gb = None
         if fb is not None:
-            gb = unbroadcast(g if self.alpha == 1 else ek.scale_bwd(flat(g), self.alpha)
+            gb = unbroadcast(g if self.alpha == 1 else ek.scale_bwd(flat(g), float(self.alpha))
                              .reshape(g.shape), *self.b)
         return ga, gb
 
@@ -105,7 +105,7 @@ class SubBackward0(AddBackward0):
         ga = unbroadcast(g, *self.a) if fa is not None else None
         gb = None
         if fb is not None:
-            gb = unbroadcast(ek.scale_bwd(flat(g), -self.alpha).reshape(g.shape), *self.b)
+            gb = unbroadcast(ek.scale_bwd(flat(g), -float(self.alpha)).reshape(g.shape), *self.b)
         return ga, gb
 
     def apply_graph(self, grads: list) -> tuple:
@@ -121,7 +121,7 @@ class RsubBackward1(Node):
 
     def apply(self, grads: list) -> tuple:
         g = grads[0]
-        return (ek.scale_bwd(flat(g), -self.alpha).reshape(g.shape),)
+        return (ek.scale_bwd(flat(g), -float(self.alpha)).reshape(g.shape),)
 
     def apply_graph(self, grads: list) -> tuple:
         return (grads[0] * -self.alpha,)
@@ -198,7 +198,7 @@ class MulBackward0(Node):
     def apply(self, grads: list) -> tuple:
         g = grads[0]
         if self.b is None:  # times a Python number
-            return (ek.scale_bwd(g.reshape(-1), self.scalar).reshape(g.shape),)
+            return (ek.scale_bwd(g.reshape(-1), float(self.scalar)).reshape(g.shape),)
         (fa, _), (fb, _) = self.next_functions
         saved = self.saved()  # (a if b needs grad) + (b if a needs grad)
         shape = g.shape

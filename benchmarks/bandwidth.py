@@ -157,13 +157,13 @@ def case_bandwidth(cfg: Config) -> list[Row]:
             rows.append(Row(f"bwd kernel {name}", note=f"not timed: {exc}"))
             continue
         writes = 1  # a fresh output, or (accumulate_) the first input written back
-        # The kernel is sampled in alternation with the serial triad, so both see the same
-        # neighbours on a shared host (not with the prange one: OpenMP's idle threads spin
-        # for milliseconds after it, on the core the kernel's second thread needs); the
-        # reference is the best of that triad and the two measured above.
+        # All samples of the kernel in a row, as the triads are sampled: alternating a
+        # two-thread kernel with a serial triad made the kernel's second thread start cold
+        # on every sample (38 instead of 48 GB/s for mul_bwd standalone).  The serial triad
+        # right after it shows what the host gave at that moment.
         res = compare({"k": (lambda fn=fn, args=args: fn(*args), None),
                        "triad": (lambda: triad_serial(a, b, c, s), None)},
-                      repeats=reps, warmup=1)
+                      repeats=reps, warmup=2, sequential=True)
         gbs = _gbs((reads + writes) * N * 4, res["k"])
         beside = _gbs(3 * N * 4, res["triad"])
         ref = max(beside, par, serial_1t)

@@ -444,3 +444,36 @@ def test_random_graphs_match_eager(spec: dict, use_opt: bool) -> None:
     for a, b in zip(*runs):
         for u, v in zip(a, b):
             np.testing.assert_allclose(u, v, rtol=1e-10, atol=1e-12)
+
+
+def test_nn_modules_train_under_a_plan_as_torch() -> None:
+    """nn.Sequential of Linear/ReLU/Tanh/Sigmoid layers with MSE and AdamW, and the
+    parameters' state_dict afterwards, as torch's."""
+    def build(lib: Any) -> tuple[Any, Any, Any, Any]:
+        lib.manual_seed(0)
+        model = lib.nn.Sequential(lib.nn.Linear(6, 12), lib.nn.ReLU(), lib.nn.Linear(12, 8),
+                                  lib.nn.Tanh(), lib.nn.Linear(8, 3), lib.nn.Sigmoid())
+        rng = np.random.default_rng(0)
+        with lib.no_grad():
+            for p in model.parameters():
+                p.copy_(lib.tensor(rng.standard_normal(tuple(p.shape)).astype(np.float32)))
+        x = lib.tensor(rng.standard_normal((16, 6)).astype(np.float32))
+        y = lib.tensor(rng.random((16, 3)).astype(np.float32))
+        return model, lib.optim.AdamW(model.parameters(), lr=0.01), x, y
+
+    model, opt, x, y = build(engine)
+    plan = Plan(lambda: F.mse_loss(model(x), y), opt)
+    got = [plan().item() for _ in range(10)]
+    assert plan.compiled, plan.reason
+    tmodel, topt, tx, ty = build(torch)
+    want = []
+    for _ in range(10):
+        topt.zero_grad()
+        loss = torch.nn.functional.mse_loss(tmodel(tx), ty)
+        loss.backward()
+        topt.step()
+        want.append(loss.item())
+    np.testing.assert_allclose(got, want, rtol=2e-5)
+    for (name, p), (tname, tp) in zip(model.state_dict().items(), tmodel.state_dict().items()):
+        assert name == tname
+        np.testing.assert_allclose(p.numpy(), tp.numpy(), rtol=2e-5, atol=1e-6)

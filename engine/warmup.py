@@ -455,7 +455,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     shown.add_argument("-q", "--quiet", action="store_true",
                        help="print only the summary line (and errors)")
     shown.add_argument("-v", "--verbose", action="store_true",
-                       help="one line for every kernel, also those loaded from the cache")
+                       help="one line for every kernel, also those loaded from the cache; "
+                            "the full traceback on failure")
     shown.add_argument("--json", action="store_true",
                        help="one JSON object per line: for programs that show the progress")
 

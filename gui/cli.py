@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n  jitgrad warmup\n  jitgrad warmup --jobs 1 --verbose\n"
                "  jitgrad warmup --json",
         formatter_class=argparse.RawDescriptionHelpFormatter)
+    # engine.warmup.add_arguments declares the same options for `python -m engine.warmup`;
+    # they are spelled out again so `jitgrad --help` does not import the engine and Numba
+    # (a third of a second); tests/engine/test_warmup.py checks that the two agree.
     warm.add_argument("-j", "--jobs", type=int, metavar="N",
                       help="worker processes for a cold compile (default: one per CPU, "
                            "at most 8; 1 compiles in this process)")
@@ -111,8 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     shown.add_argument("-q", "--quiet", action="store_true",
                        help="print only the summary line (and errors)")
     shown.add_argument("-v", "--verbose", action="store_true",
-                       help="a line for every kernel, also those already cached; "
-                            "full traceback on failure")
+                       help="one line for every kernel, also those loaded from the cache; "
+                            "the full traceback on failure")
     shown.add_argument("--json", action="store_true",
                        help="one JSON object per line, for programs that show the progress")
     return parser

@@ -74,15 +74,7 @@ def _run(way: str, kind: str, dtype: np.dtype, shapes: tuple[int, ...], steps: i
         if feed:  # a new batch, written into the input tensor in place
             with lib.no_grad():
                 inputs[0].copy_(lib.tensor(rng.standard_normal(inputs[0].shape).astype(dtype)))
-        if plan is not None:
-            loss = plan()
-        else:
-            if opt is not None:
-                opt.zero_grad()
-            loss = loss_fn()
-            loss.backward()
-            if opt is not None:
-                opt.step()
+        loss = plan() if plan is not None else _eager_step(loss_fn, opt)
         out["loss"].append(loss.item())
         out["params"].append([p.detach().numpy().copy() for p in params])
         out["grads"].append([p.grad.numpy().copy() for p in params])
@@ -92,6 +84,17 @@ def _run(way: str, kind: str, dtype: np.dtype, shapes: tuple[int, ...], steps: i
     if plan is not None:
         out["plan"] = [plan]
     return out
+
+
+def _eager_step(loss_fn: Callable[[], Any], opt: Any) -> Any:
+    """What a plan call replaces: zero_grad, forward, backward, step."""
+    if opt is not None:
+        opt.zero_grad()
+    loss = loss_fn()
+    loss.backward()
+    if opt is not None:
+        opt.step()
+    return loss
 
 
 def _same(got: dict, want: dict, tol: float) -> None:
@@ -427,15 +430,7 @@ def test_random_graphs_match_eager(spec: dict, use_opt: bool) -> None:
         for _ in range(4):
             with engine.no_grad():
                 x.copy_(engine.tensor(rng.standard_normal(x.shape)))
-            if plan is not None:
-                loss = plan()
-            else:
-                if opt is not None:
-                    opt.zero_grad()
-                loss = loss_fn()
-                loss.backward()
-                if opt is not None:
-                    opt.step()
+            loss = plan() if plan is not None else _eager_step(loss_fn, opt)
             out.append([loss.item()] + [p.grad.numpy().copy() for p in params] +
                        [p.detach().numpy().copy() for p in params])
         runs.append(out)

@@ -89,6 +89,7 @@ class _Lowering:
         self.values: dict[Any, _Val] = {}
         self.leaves: list[_Val] = []       # parameters: leaves that require grad
         self.inputs: list[_Val] = []       # tensors read but not differentiated
+        self.numbers: list[tuple[_Val, float]] = []  # Python numbers in the graph (x + 1)
         self.fwd: list[tuple] = []
         self.bwd: list[list[tuple]] = []    # per node, in forward order; emitted reversed
         self.fconst: list[float] = []
@@ -175,6 +176,16 @@ class _Lowering:
         self.values[node] = v
         return v
 
+    def _number(self, node: Node, x: Any) -> _Val:
+        """A Python number an op took (``x + 1``, ``1 - x``), as a one-element value."""
+        if not isinstance(x, (int, float)):
+            raise LoweringError(f"{node.name()}: an operand that is neither a tensor nor a "
+                                "number")
+        v = _Val((), "number", grad=False)
+        self.numbers.append((v, float(x)))
+        self.signature.append(("number", float(x)))
+        return v
+
     def _const(self, x: float) -> int:
         self.fconst.append(float(x))
         return len(self.fconst) - 1
@@ -245,7 +256,17 @@ class _Lowering:
         if node.alpha != 1:
             raise LoweringError(f"{node.name()}: alpha other than 1")
         a = self._input(node, 0, None)
-        b = self._input(node, 1, None)
+        other = getattr(node, "other", None)  # set by add/sub for a Python number
+        b = self._number(node, other) if other is not None and \
+            node.next_functions[1][0] is None else self._input(node, 1, None)
+        self._add(node, a, b, sign)
+
+    def rsub(self, node: Node) -> None:
+        if node.alpha != 1:
+            raise LoweringError(f"{node.name()}: alpha other than 1")
+        self._add(node, self._number(node, node.other), self._input(node, 0, None), -1)
+
+    def _add(self, node: Node, a: _Val, b: _Val, sign: int) -> None:
         shape = tuple(np.broadcast_shapes(a.shape, b.shape))
         out = self._out(node, shape)
         ma, mb = self._mode(node, a, shape), self._mode(node, b, shape)
@@ -256,9 +277,20 @@ class _Lowering:
     def sub(self, node: Node) -> None:
         self.add(node, -1)
 
+    def mul(self, node: Node) -> None:
+        if node.b is None:  # times a Python number
+            self.scale(node)
+            return
+        a = self._input(node, 0, 0)    # saved: a if b needs grad, then b if a needs grad
+        b = self._input(node, 1, -1)
+        shape = tuple(np.broadcast_shapes(a.shape, b.shape))
+        out = self._out(node, shape)
+        ma, mb = self._mode(node, a, shape), self._mode(node, b, shape)
+        rows, cols = _rows_cols(shape)
+        self.fwd.append((kp.MUL, out, a, b, rows, cols, ma, mb))
+        self.bwd.append([(kp.B_MUL, ("g", out), a, b, ("g", a), ("g", b), rows, cols, ma, mb)])
+
     def scale(self, node: Node) -> None:
-        if node.b is not None:
-            raise LoweringError("MulBackward0 of two tensors")
         a = self._flat_input(node)
         out = self._out(node, a.shape)
         k = self._const(node.scalar)
@@ -275,8 +307,9 @@ class _Lowering:
         which = _UNARY[type(node).__name__]
         a = self._flat_input(node)
         out = self._out(node, a.shape)
+        saved = a if which in (kp.LOG, kp.ABS) else out  # what the backward kernel reads
         self.fwd.append((kp.UNARY, out, a, a.size, which))
-        self.bwd.append([(kp.B_UNARY, ("g", out), out, ("g", a), a.size, which, "scratch")])
+        self.bwd.append([(kp.B_UNARY, ("g", out), saved, ("g", a), a.size, which, "scratch")])
         self.scratch = max(self.scratch, a.size)
 
     def squeeze4(self, node: Node) -> None:
@@ -330,13 +363,16 @@ class _Lowering:
         self.scratch = max(self.scratch, x.size)
 
 
-_UNARY = {"ReluBackward0": kp.RELU, "SigmoidBackward0": kp.SIGMOID, "TanhBackward0": kp.TANH}
+_UNARY = {"ReluBackward0": kp.RELU, "SigmoidBackward0": kp.SIGMOID, "TanhBackward0": kp.TANH,
+          "ExpBackward0": kp.EXP, "LogBackward0": kp.LOG, "SqrtBackward0": kp.SQRT,
+          "AbsBackward0": kp.ABS, "ReciprocalBackward0": kp.RECIPROCAL}
 _LOWER: dict[str, Callable[[_Lowering, Node], None]] = {
     "MmBackward0": _Lowering.mm,
     "AddmmBackward0": _Lowering.addmm,
     "AddBackward0": _Lowering.add,
     "SubBackward0": _Lowering.sub,
-    "MulBackward0": _Lowering.scale,
+    "RsubBackward1": _Lowering.rsub,
+    "MulBackward0": _Lowering.mul,
     "SqueezeBackward4": _Lowering.squeeze4,
     "TBackward0": _Lowering.transpose,
     "SumBackward0": _Lowering.reduce,
@@ -421,6 +457,8 @@ class _Program:
         state_off = [alloc(v.size) for v, *_ in states]
         for v in low.inputs:
             v.off = alloc(v.size)
+        for v, _ in low.numbers:
+            v.off = alloc(1)
         for v in tmps:
             v.off = alloc(v.size)
         tmp_grads = size
@@ -428,6 +466,8 @@ class _Program:
             v.goff = alloc(v.size)
         scratch = alloc(low.scratch)
         arena = np.zeros(max(size, 1), low.dtype)
+        for v, x in low.numbers:  # cast to the step's dtype, as numpy casts x + 0.1
+            arena[v.off] = x
 
         ins: list[tuple] = list(low.fwd)
         stepped_size = sum(v.size for v in stepped)
@@ -604,8 +644,9 @@ def _optimizer_kind(optimizer: Any) -> str | None:
 
 
 _NAMES = {getattr(kp, n): n for n in (
-    "MM", "BLAS", "ADD", "UNARY", "BCE", "MSE", "SUM", "ADD_ROWS", "SCALE", "ZERO", "SEED",
-    "B_MM", "B_ADD", "B_UNARY", "B_BCE", "B_MSE", "B_SUM", "B_SCALE", "ACC", "SGD", "ADAM")}
+    "MM", "BLAS", "ADD", "MUL", "UNARY", "BCE", "MSE", "SUM", "ADD_ROWS", "SCALE", "ZERO",
+    "SEED", "B_MM", "B_ADD", "B_MUL", "B_UNARY", "B_BCE", "B_MSE", "B_SUM", "B_SCALE", "ACC",
+    "SGD", "ADAM")}
 
 
 class Plan:

@@ -19,7 +19,16 @@ import numba
 import numpy as np
 
 from engine.kernels import kernel
-from engine.kernels.elementwise import relu_bwd_large, sigmoid_bwd_large, tanh_bwd_large
+from engine.kernels.elementwise import (
+    abs_bwd_large,
+    exp_bwd_large,
+    log_bwd_large,
+    reciprocal_bwd_large,
+    relu_bwd_large,
+    sigmoid_bwd_large,
+    sqrt_bwd_large,
+    tanh_bwd_large,
+)
 from engine.kernels.loss import bce_logits_bwd_input
 from engine.kernels.loss_more import mse_bwd_large
 from engine.kernels.optim import adam_step, sgd_step
@@ -41,12 +50,14 @@ SUM = 6         # out, a, n, mean
 ADD_ROWS = 7    # out, bias, rows, cols, mode          out += bias, in place
 SCALE = 8       # out, a, n, fconst                    out = a * constant
 BLAS = 9        # k: run the caller's matrix product number k, then resume
+MUL = 10        # out, a, b, rows, cols, mode_a, mode_b         broadcast a * b
 # backward
 ZERO = 20       # off, n
 SEED = 21       # off                                  the loss's own gradient: 1
 B_MM = 22       # g, a, b, ga, gb, m, k, n, ta, tb, scratch
 B_ADD = 23      # g, ga, gb, rows, cols, mode_a, mode_b, sign   (ga/gb -1: not needed)
-B_UNARY = 24    # g, res, ga, n, which, scratch
+B_MUL = 30      # g, a, b, ga, gb, rows, cols, mode_a, mode_b   ga += g * b, gb += g * a
+B_UNARY = 24    # g, saved, ga, n, which, scratch   (saved: the result, or log/abs's input)
 B_BCE = 25      # g, x, y, gx, n, mean
 B_MSE = 26      # g, x, y, gx, gy, n, mean, scratch
 B_SUM = 27      # g, ga, n, mean
@@ -57,7 +68,7 @@ SGD = 40        # p, g, buf, n, fconst: lr, momentum, dampening, weight decay, n
 ADAM = 41       # p, g, m, v, vmax, n, fconst, step: the fconst block holds lr, beta1, beta2,
 #                 eps, weight decay, amsgrad, maximize, decoupled; ``step`` counts in place
 
-RELU, SIGMOID, TANH = 0, 1, 2
+RELU, SIGMOID, TANH, EXP, LOG, SQRT, ABS, RECIPROCAL = range(8)
 FULL, ROW, SCALAR = 0, 1, 2  # how an operand of ADD broadcasts to (rows, cols)
 
 # Up to this many multiply-adds a product runs as a loop in the interpreter; a larger one
@@ -121,14 +132,19 @@ def run_plan(code, arena, start):
             return op_i
         if op == MM:
             _mm(arena, c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7])
-        elif op == ADD:
+        elif op == ADD or op == MUL:
             out, a, b, rows, cols, ma, mb = c[0], c[1], c[2], c[3], c[4], c[5], c[6]
             sign = c[7]
             for i in range(rows):
                 for j in range(cols):
                     x = _operand(arena, a, ma, i, j, cols)
                     y = _operand(arena, b, mb, i, j, cols)
-                    arena[out + i * cols + j] = x + y if sign > 0 else x - y
+                    if op == MUL:
+                        arena[out + i * cols + j] = x * y
+                    elif sign > 0:
+                        arena[out + i * cols + j] = x + y
+                    else:
+                        arena[out + i * cols + j] = x - y
         elif op == ADD_ROWS:
             out, bias, rows, cols, mode = c[0], c[1], c[2], c[3], c[4]
             for i in range(rows):
@@ -143,11 +159,21 @@ def run_plan(code, arena, start):
             for i in range(n):
                 x = arena[a + i]
                 if which == RELU:
-                    arena[out + i] = x if x > 0 else 0.0 * x if x != x else 0.0
+                    arena[out + i] = x if x > 0 or x != x else 0.0
                 elif which == SIGMOID:
                     arena[out + i] = 1.0 / (1.0 + math.exp(-x))
-                else:
+                elif which == TANH:
                     arena[out + i] = math.tanh(x)
+                elif which == EXP:
+                    arena[out + i] = math.exp(x)
+                elif which == LOG:  # numpy's values at the edges: -inf at 0, NaN below
+                    arena[out + i] = math.log(x) if x > 0 else (-math.inf if x == 0 else math.nan)
+                elif which == SQRT:
+                    arena[out + i] = math.sqrt(x) if x >= 0 else math.nan
+                elif which == ABS:
+                    arena[out + i] = abs(x)
+                else:
+                    arena[out + i] = 1.0 / x
         elif op == BCE:
             out, x, y, n = c[0], c[1], c[2], c[3]
             total = 0.0
@@ -209,9 +235,41 @@ def run_plan(code, arena, start):
                 relu_bwd_large(gv, rv, d)
             elif which == SIGMOID:
                 sigmoid_bwd_large(gv, rv, d)
-            else:
+            elif which == TANH:
                 tanh_bwd_large(gv, rv, d)
+            elif which == EXP:
+                exp_bwd_large(gv, rv, d)
+            elif which == LOG:
+                log_bwd_large(gv, rv, d)
+            elif which == SQRT:
+                sqrt_bwd_large(gv, rv, d)
+            elif which == ABS:
+                abs_bwd_large(gv, rv, d)
+            else:
+                reciprocal_bwd_large(gv, rv, d)
             _add_into(arena, ga, scratch, 1, n, 0)
+        elif op == B_MUL:
+            g, a, b, ga, gb = c[0], c[1], c[2], c[3], c[4]
+            rows, cols, ma, mb = c[5], c[6], c[7], c[8]
+            for i in range(rows):
+                for j in range(cols):
+                    gij = arena[g + i * cols + j]
+                    if ga >= 0:  # the same product as mul_bwd: g * other
+                        v = gij * _operand(arena, b, mb, i, j, cols)
+                        if ma == FULL:
+                            arena[ga + i * cols + j] += v
+                        elif ma == ROW:
+                            arena[ga + j] += v
+                        else:
+                            arena[ga] += v
+                    if gb >= 0:
+                        v = gij * _operand(arena, a, ma, i, j, cols)
+                        if mb == FULL:
+                            arena[gb + i * cols + j] += v
+                        elif mb == ROW:
+                            arena[gb + j] += v
+                        else:
+                            arena[gb] += v
         elif op == B_BCE:
             g, x, y, gx, n = c[0], c[1], c[2], c[3], c[4]
             none = arena[0:0]

@@ -71,7 +71,9 @@ def _edges(a: Tensor, b: Any) -> tuple:
 
 # ---------------------------------------------------------------- add / sub
 class AddBackward0(Node):
-    __slots__ = ("a", "b", "alpha")
+    # ``other``: the Python number added (None for a tensor); the backward does not need
+    # it, a compiled Plan replaying the forward does
+    __slots__ = ("a", "b", "alpha", "other")
     fresh_grads = True
 
     def apply(self, grads: list) -> tuple:
@@ -117,7 +119,7 @@ class SubBackward0(AddBackward0):
 
 
 class RsubBackward1(Node):
-    __slots__ = ("alpha",)
+    __slots__ = ("alpha", "other")  # other: the number the tensor is taken from
 
     def apply(self, grads: list) -> tuple:
         g = grads[0]
@@ -141,7 +143,7 @@ def add(a: Tensor, b: Any, alpha: float = 1) -> Tensor:
         if not _records_alone(a):
             return out(res)
         node = AddBackward0((edge(a), (None, 0)))
-        node.a, node.b, node.alpha = (ad.shape, ad.dtype), None, alpha
+        node.a, node.b, node.alpha, node.other = (ad.shape, ad.dtype), None, alpha, b
         return out(res, node)
     ad, bd, may_warn = _prep_sum(a, b)
     if not may_warn:
@@ -152,6 +154,7 @@ def add(a: Tensor, b: Any, alpha: float = 1) -> Tensor:
     if recording(a, b):
         node = AddBackward0(_edges(a, b))
         node.a, node.b, node.alpha = _meta(a), _meta(b), alpha
+        node.other = None if isinstance(b, Tensor) else b
         return out(res, node)
     return out(res)
 
@@ -175,6 +178,7 @@ def sub(a: Tensor, b: Any, alpha: float = 1) -> Tensor:
     if recording(a, b):
         node = SubBackward0(_edges(a, b))
         node.a, node.b, node.alpha = _meta(a), _meta(b), alpha
+        node.other = None if isinstance(b, Tensor) else b
         return out(res, node)
     return out(res)
 
@@ -185,7 +189,7 @@ def rsub(a: Tensor, b: Any, alpha: float = 1) -> Tensor:
     res = bd - ad if alpha == 1 else bd - alpha * ad
     if recording(a):
         node = RsubBackward1((edge(a),))
-        node.alpha = alpha
+        node.alpha, node.other = alpha, b
         return out(res, node)
     return out(res)
 

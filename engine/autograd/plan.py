@@ -90,6 +90,7 @@ class _Lowering:
         self.leaves: list[_Val] = []       # parameters: leaves that require grad
         self.inputs: list[_Val] = []       # tensors read but not differentiated
         self.numbers: list[tuple[_Val, float]] = []  # Python numbers in the graph (x + 1)
+        self.targets: list[Tensor] = []    # class-index tensors, kept in the program array
         self.fwd: list[tuple] = []
         self.bwd: list[list[tuple]] = []    # per node, in forward order; emitted reversed
         self.fconst: list[float] = []
@@ -343,6 +344,38 @@ class _Lowering:
                               f"{list(y.shape)}")
         return x, y, int(node.reduction == "mean")
 
+    def log_softmax(self, node: Node) -> None:
+        a = self._flat_input(node)
+        if len(a.shape) != 2 or node.dim != 1:
+            raise LoweringError(f"{node.name()}: over dim {node.dim} of a "
+                                f"{len(a.shape)}-D value (the plan takes rows of a matrix)")
+        out = self._out(node, a.shape)
+        rows, cols = a.shape
+        self.fwd.append((kp.LOG_SOFTMAX, out, a, rows, cols))
+        self.bwd.append([(kp.B_LOG_SOFTMAX, ("g", out), out, ("g", a), rows, cols, "scratch")])
+        self.scratch = max(self.scratch, a.size)
+
+    def nll(self, node: Node) -> None:
+        target, ignore, reduction, weighted = node.replay
+        if weighted or reduction not in ("mean", "sum"):
+            raise LoweringError(f"{node.name()}: class weights or reduction '{reduction}'")
+        x = self._flat_input(node)
+        t = target._data
+        if len(x.shape) != 2 or t.shape != x.shape[:1] or t.dtype != np.int64 or \
+                not t.flags.c_contiguous or target._rg or not _plain(target):
+            raise LoweringError(f"{node.name()}: input {list(x.shape)} and target "
+                                f"{list(t.shape)} of {t.dtype}")
+        if not any(u is target for u in self.targets):
+            self.targets.append(target)
+        k = next(i for i, u in enumerate(self.targets) if u is target)
+        self.signature.append(("target", t.shape, int(ignore)))
+        out = self._out(node, ())
+        rows, cols = x.shape
+        mean = int(reduction == "mean")
+        self.fwd.append((kp.NLL, out, x, ("t", k), rows, cols, mean, int(ignore)))
+        self.bwd.append([(kp.B_NLL, ("g", out), ("g", x), ("t", k), rows, cols, mean,
+                          int(ignore))])
+
     def bce(self, node: Node) -> None:
         if node.weight is not None or node.pos_weight is not None:
             raise LoweringError(f"{node.name()}: weight or pos_weight")
@@ -379,6 +412,8 @@ _LOWER: dict[str, Callable[[_Lowering, Node], None]] = {
     "MeanBackward0": _Lowering.reduce,
     "BinaryCrossEntropyWithLogitsBackward0": _Lowering.bce,
     "MseLossBackward0": _Lowering.mse,
+    "LogSoftmaxBackward0": _Lowering.log_softmax,
+    "NllLossBackward0": _Lowering.nll,
     **{name: _Lowering.unary for name in _UNARY},
 }
 
@@ -501,7 +536,13 @@ class _Program:
                             int(step._data)))
 
         fbase = kp.HEADER + len(ins) * kp.WIDTH
-        code = np.zeros(fbase + len(fconst), np.int64)
+        toffs, tsize = [], fbase + len(fconst)  # class targets after the float constants
+        for t in low.targets:
+            toffs.append(tsize)
+            tsize += t._data.size
+        ins = [tuple(toffs[x[1]] if isinstance(x, tuple) and x[0] == "t" else x for x in i)
+               for i in ins]
+        code = np.zeros(tsize, np.int64)
         code[0], code[1] = kp.MAGIC, len(ins)
         self._blas: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
@@ -519,7 +560,7 @@ class _Program:
             row = [instr[0]] + [_operand(x, scratch, fbase) for x in instr[1:]]
             code[kp.HEADER + i * kp.WIDTH:kp.HEADER + i * kp.WIDTH + len(row)] = row
         self._fview = code.view(np.float64)
-        self._fview[fbase:] = fconst
+        self._fview[fbase:fbase + len(fconst)] = fconst
         self._hyper = [(g, fbase + k, last) for g, k, last in self._hyper]
         self._read_hyper = _HYPER[kind] if kind else None
         self._code = code
@@ -538,6 +579,11 @@ class _Program:
 
         for v in (*params, *low.inputs):
             bind(v.tensor, v.off)
+        for t, off in zip(low.targets, toffs):  # class indices live in the program array
+            view = code[off:off + t._data.size].reshape(t._data.shape)
+            view[...] = t._data
+            t._data = view
+            bound.append((t, view))
         self._state = [(v.tensor, st, key, t, bind(t, off))
                        for (v, st, key, t), off in zip(states, state_off)]
         self._opt_state = optimizer.state if optimizer is not None else None
@@ -561,10 +607,11 @@ class _Program:
         loss = low.loss
         self._loss = arena[loss.off:loss.off + 1].reshape(())
 
-    def run(self) -> Tensor | None:
+    def run(self) -> Tensor | object | None:
         """Replay the step, or return None when a guard says it no longer can: a tensor's
         data, ``requires_grad`` or ``.grad`` was replaced, a hook was added, or the
-        optimizer's parameter groups changed."""
+        optimizer's parameter groups changed.  ``_BAD_DATA``: a class target is out of
+        range, and nothing but intermediate values was written."""
         for t, view, rg in self._checks:
             if t._data is not view or t._rg is not rg or t._x is not None and not _plain(t):
                 return None
@@ -603,6 +650,8 @@ class _Program:
             left, right, dst = self._blas[code[kp.HEADER + at * kp.WIDTH + 1]]
             np.matmul(left, right, out=dst)
             at = kp.run_plan(code, arena, at + 1)
+        if at == -2:  # a class index out of range: only forward values were written
+            return _BAD_DATA
         for step in self._steps:  # Adam's per-parameter count, as its own step would
             step._data += 1
             step._vc[0] += 1
@@ -611,6 +660,9 @@ class _Program:
             if stepped:
                 t._vc[0] += 1
         return _wrap(self._loss.copy())
+
+
+_BAD_DATA = object()
 
 
 def _sgd_hyper(g: dict) -> tuple:
@@ -644,9 +696,9 @@ def _optimizer_kind(optimizer: Any) -> str | None:
 
 
 _NAMES = {getattr(kp, n): n for n in (
-    "MM", "BLAS", "ADD", "MUL", "UNARY", "BCE", "MSE", "SUM", "ADD_ROWS", "SCALE", "ZERO",
-    "SEED", "B_MM", "B_ADD", "B_MUL", "B_UNARY", "B_BCE", "B_MSE", "B_SUM", "B_SCALE", "ACC",
-    "SGD", "ADAM")}
+    "MM", "BLAS", "ADD", "MUL", "UNARY", "BCE", "MSE", "SUM", "ADD_ROWS", "SCALE",
+    "LOG_SOFTMAX", "NLL", "ZERO", "SEED", "B_MM", "B_ADD", "B_MUL", "B_UNARY", "B_BCE",
+    "B_MSE", "B_SUM", "B_SCALE", "B_LOG_SOFTMAX", "B_NLL", "ACC", "SGD", "ADAM")}
 
 
 class Plan:
@@ -689,6 +741,8 @@ class Plan:
         if prog is not None:
             if grad_mode._state.enabled and not grad_mode.anomaly.enabled:
                 loss = prog.run()
+                if loss is _BAD_DATA:  # the eager step raises the error eager code would
+                    return self._eager()
                 if loss is not None:
                     return loss
             self._program = None
@@ -713,7 +767,7 @@ class Plan:
         if opt is not None:
             opt.step()
         if low is not None:
-            key = (low.signature, [v.tensor for v in (*low.leaves, *low.inputs)])
+            key = (low.signature, [v.tensor for v in (*low.leaves, *low.inputs)] + low.targets)
             last, self._last = self._last, key
             if last is not None and last[0] == key[0] and len(last[1]) == len(key[1]) and all(
                     a is b for a, b in zip(last[1], key[1])):

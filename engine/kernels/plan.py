@@ -19,6 +19,7 @@ import numba
 import numpy as np
 
 from engine.kernels import kernel
+from engine.kernels.activation import log_softmax_bwd_large
 from engine.kernels.elementwise import (
     abs_bwd_large,
     exp_bwd_large,
@@ -51,6 +52,8 @@ ADD_ROWS = 7    # out, bias, rows, cols, mode          out += bias, in place
 SCALE = 8       # out, a, n, fconst                    out = a * constant
 BLAS = 9        # k: run the caller's matrix product number k, then resume
 MUL = 10        # out, a, b, rows, cols, mode_a, mode_b         broadcast a * b
+LOG_SOFTMAX = 11  # out, a, rows, cols                          over each row
+NLL = 12        # out, x, t, rows, cols, mean, ignore_index     t: class indices in ``code``
 # backward
 ZERO = 20       # off, n
 SEED = 21       # off                                  the loss's own gradient: 1
@@ -63,6 +66,8 @@ B_MSE = 26      # g, x, y, gx, gy, n, mean, scratch
 B_SUM = 27      # g, ga, n, mean
 B_SCALE = 28    # g, ga, n, fconst
 ACC = 29        # dst, src, rows, cols, trans          dst += src (transposed into dst)
+B_LOG_SOFTMAX = 31  # g, y, ga, rows, cols, scratch
+B_NLL = 32      # g, gx, t, rows, cols, mean, ignore_index
 # optimizer
 SGD = 40        # p, g, buf, n, fconst: lr, momentum, dampening, weight decay, nesterov, maximize
 ADAM = 41       # p, g, m, v, vmax, n, fconst, step: the fconst block holds lr, beta1, beta2,
@@ -119,7 +124,8 @@ def _operand(arena, off, mode, i, j, cols):
 @kernel("plan", "wan")
 def run_plan(code, arena, start):
     """Run the program in ``code`` over ``arena`` from instruction ``start``; returns the
-    index of the BLAS op to run before resuming after it, or -1 at the end."""
+    index of the BLAS op to run before resuming after it, -1 at the end, or -2 when a class
+    index is out of range (before anything but the forward values was written)."""
     if code.size < HEADER or code[0] != MAGIC:
         return -1
     fc = code.view(np.float64)
@@ -174,6 +180,32 @@ def run_plan(code, arena, start):
                     arena[out + i] = abs(x)
                 else:
                     arena[out + i] = 1.0 / x
+        elif op == LOG_SOFTMAX:
+            out, a, rows, cols = c[0], c[1], c[2], c[3]
+            for r in range(rows):
+                base = r * cols
+                top = arena[a + base]
+                for j in range(1, cols):
+                    top = max(top, arena[a + base + j])
+                total = 0.0
+                for j in range(cols):
+                    total += math.exp(arena[a + base + j] - top)
+                lse = math.log(total)
+                for j in range(cols):
+                    arena[out + base + j] = (arena[a + base + j] - top) - lse
+        elif op == NLL:
+            out, x, t, rows, cols, ignore = c[0], c[1], c[2], c[3], c[4], c[6]
+            total = 0.0
+            count = 0
+            for r in range(rows):
+                k = code[t + r]
+                if k == ignore:
+                    continue
+                if k < 0 or k >= cols:
+                    return -2
+                total -= arena[x + r * cols + k]
+                count += 1
+            arena[out] = total / count if c[5] else total  # all ignored: 0 / 0, NaN
         elif op == BCE:
             out, x, y, n = c[0], c[1], c[2], c[3]
             total = 0.0
@@ -248,6 +280,23 @@ def run_plan(code, arena, start):
             else:
                 reciprocal_bwd_large(gv, rv, d)
             _add_into(arena, ga, scratch, 1, n, 0)
+        elif op == B_LOG_SOFTMAX:
+            g, y, ga, rows, cols, scratch = c[0], c[1], c[2], c[3], c[4], c[5]
+            n = rows * cols
+            log_softmax_bwd_large(arena[g:g + n], arena[y:y + n], cols,
+                                  arena[scratch:scratch + n])
+            _add_into(arena, ga, scratch, 1, n, 0)
+        elif op == B_NLL:
+            g, gx, t, rows, cols, ignore = c[0], c[1], c[2], c[3], c[4], c[6]
+            count = 0
+            for r in range(rows):
+                if code[t + r] != ignore:
+                    count += 1
+            coef = -arena[g] / count if c[5] else -arena[g]
+            for r in range(rows):
+                k = code[t + r]
+                if k != ignore:
+                    arena[gx + r * cols + k] += coef
         elif op == B_MUL:
             g, a, b, ga, gb = c[0], c[1], c[2], c[3], c[4]
             rows, cols, ma, mb = c[5], c[6], c[7], c[8]

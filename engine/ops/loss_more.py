@@ -206,7 +206,9 @@ def binary_cross_entropy(input: Tensor, target: Tensor,  # noqa: A002
 class NllLossBackward0(Node):
     """Row r's gradient lands on its target class, scaled by ``-w[t] / denom``."""
 
-    __slots__ = ("coef", "target", "shape", "moved_shape", "cdim")
+    # ``replay``: (target tensor, ignore_index, reduction, weighted) for a compiled Plan,
+    # which recomputes the loss from the target's current values
+    __slots__ = ("coef", "target", "shape", "moved_shape", "cdim", "replay")
 
     def apply(self, grads: list) -> tuple:
         g = np.ascontiguousarray(grads[0])
@@ -294,6 +296,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,  # noq
     node = (NllLoss2DBackward0 if x.ndim >= 3 else NllLossBackward0)((edge(input),))
     node.coef, node.target, node.cdim = np.ascontiguousarray(coef), safe, cdim
     node.shape, node.moved_shape = x.shape, moved.shape
+    node.replay = (target, ignore_index, reduction, weight is not None)
     return out(loss, node)
 
 

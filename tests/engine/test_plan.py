@@ -367,7 +367,7 @@ _GRAPH = st.fixed_dictionaries({
              "sub_param", "mul_self", "mul_row", "exp_tanh", "log_abs", "sqrt_abs",
              "recip_exp", "one_minus"]), st.integers(1, 5)), max_size=5).map(
                  lambda rest: [first, *rest])),
-    "loss": st.sampled_from(["sum", "mean", "mse", "bce"]),
+    "loss": st.sampled_from(["sum", "mean", "mse", "bce", "ce"]),
 })
 
 
@@ -423,7 +423,11 @@ def _random_graph(spec: dict, seed: int) -> tuple[Callable, list, Any]:
         if spec["loss"] in ("sum", "mean"):
             return getattr(v, spec["loss"])()
         if "target" not in made:
-            made["target"] = engine.tensor((rng.random((rows, width)) > 0.5).astype(float))
+            made["target"] = engine.tensor(rng.integers(0, width, rows)) \
+                if spec["loss"] == "ce" else \
+                engine.tensor((rng.random((rows, width)) > 0.5).astype(float))
+        if spec["loss"] == "ce":
+            return F.cross_entropy(v, made["target"])
         if spec["loss"] == "mse":
             return F.mse_loss(v, made["target"])
         return F.binary_cross_entropy_with_logits(v, made["target"])
@@ -489,3 +493,63 @@ def test_nn_modules_train_under_a_plan_as_torch() -> None:
     for (name, p), (tname, tp) in zip(model.state_dict().items(), tmodel.state_dict().items()):
         assert name == tname
         np.testing.assert_allclose(p.numpy(), tp.numpy(), rtol=2e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("optim,kw", [("SGD", {"lr": 0.1, "momentum": 0.9}),
+                                      ("Adam", {"lr": 0.01})])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_cross_entropy_classifier_matches_torch(optim: str, kw: dict, reduction: str) -> None:
+    """log_softmax + nll_loss with class indices kept in the program; new labels are
+    written into the target tensor in place, some rows ignored (ignore_index)."""
+    rng = np.random.default_rng(11)
+    x0 = rng.standard_normal((40, 5)).astype(np.float32)
+    w0 = [rng.standard_normal(s).astype(np.float32) * 0.5 for s in ((16, 5), (16,), (4, 16),
+                                                                     (4,))]
+    labels = [rng.integers(0, 4, 40) for _ in range(8)]
+    for lab in labels:
+        lab[:3] = -100  # ignored rows
+
+    def run(lib: Any, fn: Any, compiled: bool) -> tuple[list, list]:
+        x, y = lib.tensor(x0), lib.tensor(labels[0])
+        ps = [lib.tensor(w.copy(), requires_grad=True) for w in w0]
+        opt = getattr(lib.optim, optim)(ps, **kw)
+
+        def loss_fn() -> Any:
+            h = lib.tanh(fn.linear(x, ps[0], ps[1]))
+            return fn.cross_entropy(fn.linear(h, ps[2], ps[3]), y, reduction=reduction)
+
+        plan = Plan(loss_fn, opt) if compiled else None
+        losses = []
+        for lab in labels:
+            with lib.no_grad():
+                y.copy_(lib.tensor(lab))
+            losses.append((plan() if plan else _eager_step(loss_fn, opt)).item())
+        if plan is not None:
+            assert plan.compiled, plan.reason
+            assert "NLL" in plan.ops and "LOG_SOFTMAX" in plan.ops
+        return losses, [p.detach().numpy().copy() for p in ps]
+
+    got, want = run(engine, F, True), run(torch, torch.nn.functional, False)
+    np.testing.assert_allclose(got[0], want[0], rtol=2e-5)
+    for a, b in zip(got[1], want[1]):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)
+
+
+def test_out_of_range_class_raises_as_eager_and_the_plan_goes_on() -> None:
+    x = engine.randn(6, 3)
+    y = engine.tensor([0, 1, 2, 0, 1, 2])
+    w = engine.randn(3, 3, requires_grad=True)
+    plan = Plan(lambda: F.cross_entropy(x @ w, y), engine.optim.SGD([w], lr=0.1))
+    for _ in range(3):
+        plan()
+    assert plan.compiled
+    before = w.detach().numpy().copy()
+    with engine.no_grad():
+        y[2] = 7
+    with pytest.raises(IndexError, match="Target 7 is out of bounds."):
+        plan()
+    np.testing.assert_array_equal(w.detach().numpy(), before)  # nothing was stepped
+    with engine.no_grad():
+        y[2] = 2
+    plan()
+    assert plan.compiled

@@ -113,12 +113,13 @@ def _add_into(arena, dst, src, r, c, trans):
 
 
 @_inner
-def _operand(arena, off, mode, i, j, cols):
+def _at(off, mode, i, j, cols):
+    """Where element (i, j) of a (rows, cols) broadcast reads operand ``off`` from."""
     if mode == FULL:
-        return arena[off + i * cols + j]
+        return off + i * cols + j
     if mode == ROW:
-        return arena[off + j]
-    return arena[off]
+        return off + j
+    return off
 
 
 @kernel("plan", "wan")
@@ -143,8 +144,8 @@ def run_plan(code, arena, start):
             sign = c[7]
             for i in range(rows):
                 for j in range(cols):
-                    x = _operand(arena, a, ma, i, j, cols)
-                    y = _operand(arena, b, mb, i, j, cols)
+                    x = arena[_at(a, ma, i, j, cols)]
+                    y = arena[_at(b, mb, i, j, cols)]
                     if op == MUL:
                         arena[out + i * cols + j] = x * y
                     elif sign > 0:
@@ -155,7 +156,7 @@ def run_plan(code, arena, start):
             out, bias, rows, cols, mode = c[0], c[1], c[2], c[3], c[4]
             for i in range(rows):
                 for j in range(cols):
-                    arena[out + i * cols + j] += _operand(arena, bias, mode, i, j, cols)
+                    arena[out + i * cols + j] += arena[_at(bias, mode, i, j, cols)]
         elif op == SCALE:
             s = fc[c[3]]
             for i in range(c[2]):
@@ -245,21 +246,10 @@ def run_plan(code, arena, start):
             for i in range(rows):
                 for j in range(cols):
                     gij = arena[g + i * cols + j]
-                    if ga >= 0:
-                        if ma == FULL:
-                            arena[ga + i * cols + j] += gij
-                        elif ma == ROW:
-                            arena[ga + j] += gij
-                        else:
-                            arena[ga] += gij
+                    if ga >= 0:  # a broadcast operand's gradient sums over its copies
+                        arena[_at(ga, ma, i, j, cols)] += gij
                     if gb >= 0:
-                        v = gij if sign > 0 else -gij
-                        if mb == FULL:
-                            arena[gb + i * cols + j] += v
-                        elif mb == ROW:
-                            arena[gb + j] += v
-                        else:
-                            arena[gb] += v
+                        arena[_at(gb, mb, i, j, cols)] += gij if sign > 0 else -gij
         elif op == B_UNARY:
             g, res, ga, n, which, scratch = c[0], c[1], c[2], c[3], c[4], c[5]
             gv, rv, d = arena[g:g + n], arena[res:res + n], arena[scratch:scratch + n]
@@ -304,21 +294,9 @@ def run_plan(code, arena, start):
                 for j in range(cols):
                     gij = arena[g + i * cols + j]
                     if ga >= 0:  # the same product as mul_bwd: g * other
-                        v = gij * _operand(arena, b, mb, i, j, cols)
-                        if ma == FULL:
-                            arena[ga + i * cols + j] += v
-                        elif ma == ROW:
-                            arena[ga + j] += v
-                        else:
-                            arena[ga] += v
+                        arena[_at(ga, ma, i, j, cols)] += gij * arena[_at(b, mb, i, j, cols)]
                     if gb >= 0:
-                        v = gij * _operand(arena, a, ma, i, j, cols)
-                        if mb == FULL:
-                            arena[gb + i * cols + j] += v
-                        elif mb == ROW:
-                            arena[gb + j] += v
-                        else:
-                            arena[gb] += v
+                        arena[_at(gb, mb, i, j, cols)] += gij * arena[_at(a, ma, i, j, cols)]
         elif op == B_BCE:
             g, x, y, gx, n = c[0], c[1], c[2], c[3], c[4]
             none = arena[0:0]

@@ -130,8 +130,6 @@ def _case(cfg: Config, name: str, dims: tuple[int, int, int, int], sgd: bool, th
 def _plan_case(cfg: Config) -> Row:
     import torch
 
-    import engine.nn.functional as ef  # noqa: F401  (the engine is imported by plan_step)
-
     set_threads(1)
     d = _data(784, 256, 10, 64)
     res = compare({"engine": (plan_step(d), None),

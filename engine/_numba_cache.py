@@ -29,9 +29,9 @@ def configure() -> None:
     os.environ["NUMBA_CACHE_DIR"] = str(target)
 
 
-def _kernel_sources_stamp(folder: Path) -> tuple:
-    return tuple((p.name, p.stat().st_mtime, p.stat().st_size)
-                 for p in sorted(folder.glob("*.py")))
+def _kernel_sources_stamp(files: list[Path]) -> tuple:
+    stats = [(p.name, os.stat(p)) for p in files]
+    return tuple((name, st.st_mtime, st.st_size) for name, st in stats)
 
 
 def track_kernel_sources() -> None:
@@ -41,13 +41,14 @@ def track_kernel_sources() -> None:
     folder = Path(__file__).resolve().parent / "kernels"
     if any(getattr(c, "_jitgrad", False) for c in caching.CacheImpl._locator_classes):
         return
+    files = sorted(folder.glob("*.py"))  # listed once: every kernel's stamp stats them
 
     def tracked(base: type) -> type:
         class Locator(base):
             _jitgrad = True
 
             def get_source_stamp(self) -> tuple:
-                return (super().get_source_stamp(), _kernel_sources_stamp(folder))
+                return (super().get_source_stamp(), _kernel_sources_stamp(files))
 
             @classmethod
             def from_function(cls, py_func, py_file):  # noqa: ANN001, ANN206

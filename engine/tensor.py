@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import warnings
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -891,6 +891,17 @@ def _init(t: Tensor, data: np.ndarray, fn: Any, nr: int, vc: list) -> None:
     t._output_nr = nr
     t._vc = vc
     t._x = None
+
+
+def _reset_grads(params: Iterable[Tensor], set_to_none: bool) -> None:
+    """``zero_grad`` of modules and optimizers: each ``.grad`` to None, or zeroed in place."""
+    for p in params:
+        if p._grad is None:
+            continue
+        if set_to_none:
+            p._grad = None
+        else:
+            p._grad.zero_()
 
 
 def _wrap(data: np.ndarray, requires_grad: bool = False, fn: Any = None, nr: int = 0) -> Tensor:

@@ -46,12 +46,11 @@ class _Val:
     ``trans`` marks a transposed view of a 2-D value, which only matrix products read.
     """
 
-    __slots__ = ("shape", "store", "trans", "tensor", "grad", "off", "goff", "name")
+    __slots__ = ("shape", "store", "trans", "tensor", "grad", "off", "goff")
 
-    def __init__(self, shape: tuple[int, ...], name: str, tensor: Tensor | None = None,
+    def __init__(self, shape: tuple[int, ...], tensor: Tensor | None = None,
                  store: _Val | None = None, trans: bool = False, grad: bool = True) -> None:
         self.shape = shape
-        self.name = name
         self.tensor = tensor
         self.store = self if store is None else store.store
         self.trans = trans
@@ -129,7 +128,7 @@ class _Lowering:
             if not t._data.flags.c_contiguous:
                 raise LoweringError("a non-contiguous input tensor")
             _rows_cols(t._data.shape)
-            v = _Val(t._data.shape, f"leaf{len(self.values)}", t, grad=grad)
+            v = _Val(t._data.shape, t, grad=grad)
             self.values[id(t)] = v
             (self.leaves if grad else self.inputs).append(v)
             self.signature.append(("leaf", t._data.shape, grad))
@@ -168,12 +167,12 @@ class _Lowering:
         if base._data.size != t._data.size or not t._data.flags.c_contiguous or \
                 not np.shares_memory(base._data, t._data):
             raise LoweringError(f"{node.name()}: a saved view that is not a reshape of its base")
-        return _Val(t._data.shape, v.name, store=v, grad=False)
+        return _Val(t._data.shape, store=v, grad=False)
 
     def _out(self, node: Node, shape: tuple[int, ...], store: _Val | None = None,
              trans: bool = False) -> _Val:
         _rows_cols(shape)
-        v = _Val(shape, node.name(), store=store, trans=trans)
+        v = _Val(shape, store=store, trans=trans)
         self.values[node] = v
         return v
 
@@ -182,7 +181,7 @@ class _Lowering:
         if not isinstance(x, (int, float)):
             raise LoweringError(f"{node.name()}: an operand that is neither a tensor nor a "
                                 "number")
-        v = _Val((), "number", grad=False)
+        v = _Val((), grad=False)
         self.numbers.append((v, float(x)))
         self.signature.append(("number", float(x)))
         return v

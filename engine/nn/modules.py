@@ -20,7 +20,7 @@ from engine.nn import init
 from engine.nn.parameter import Parameter
 from engine.ops import activation as act
 from engine.ops import layers
-from engine.tensor import Tensor
+from engine.tensor import Tensor, _reset_grads
 
 
 class _IncompatibleKeys(NamedTuple):
@@ -292,13 +292,7 @@ class Module:
         >>> m.zero_grad(); m.weight.grad is None
         True
         """
-        for p in self.parameters():
-            if p._grad is None:
-                continue
-            if set_to_none:
-                p._grad = None
-            else:
-                p._grad.zero_()
+        _reset_grads(self.parameters(), set_to_none)
 
     def state_dict(self, destination: OrderedDict | None = None, prefix: str = "",
                    keep_vars: bool = False) -> OrderedDict:

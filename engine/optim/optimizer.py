@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from engine import grad_mode
-from engine.tensor import Tensor, _wrap
+from engine.tensor import Tensor, _reset_grads, _wrap
 
 ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]]
 
@@ -90,14 +90,7 @@ class Optimizer:
         >>> opt.zero_grad(); w.grad is None
         True
         """
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p._grad is None:
-                    continue
-                if set_to_none:
-                    p._grad = None
-                else:
-                    p._grad.zero_()
+        _reset_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; returns ``closure()`` if given.

@@ -167,7 +167,7 @@ def loop_snippets() -> dict[str, float]:
         b[0] = 1
         buffers.pop(node, None)
 
-    from engine.grad_mode import no_grad
+    from engine import no_grad
     from engine.kernels.elementwise import scale_bwd
 
     def no_grad_block() -> None:

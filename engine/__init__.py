@@ -11,14 +11,15 @@
 engine.Size([5, 3])
 """
 
-from engine import (
-    _numba_cache,  # noqa: F401  (sets NUMBA_CACHE_DIR before numba loads)
-    autograd,
-    nn,
-    ops,
-    optim,
-)
-from engine.creation import (
+# First: it sets NUMBA_CACHE_DIR before any module imports numba.
+from engine._base import numba_cache  # noqa: F401  # isort: skip
+from engine import autograd, nn, ops, optim
+from engine._base.dtypes import bool_ as bool  # noqa: A001 - torch's name
+from engine._base.dtypes import dtype, float32, float64, int64
+from engine._base.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from engine.ops.activation import log_softmax, softmax
+from engine.ops.arithmetic import add, div, mul, neg, pow, sub
+from engine.ops.creation import (
     arange,
     eye,
     from_numpy,
@@ -34,11 +35,6 @@ from engine.creation import (
     zeros,
     zeros_like,
 )
-from engine.dtypes import bool_ as bool  # noqa: A001 - torch's name
-from engine.dtypes import dtype, float32, float64, int64
-from engine.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from engine.ops.activation import log_softmax, softmax
-from engine.ops.arithmetic import add, div, mul, neg, pow, sub
 from engine.ops.elementwise_more import (
     clamp,
     cos,

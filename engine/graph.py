@@ -14,7 +14,7 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from engine import grad_mode
+from engine._base import grad_mode
 
 if TYPE_CHECKING:
     import numpy as np
@@ -235,7 +235,7 @@ class Node:
 
 
 def _modified_message(node: Node, s: _Saved) -> str:
-    from engine.dtypes import from_np
+    from engine._base.dtypes import from_np
 
     kind = from_np(s.data.dtype).tensor_type
     shape = ", ".join(str(d) for d in s.data.shape)

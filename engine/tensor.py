@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from engine import dtypes, grad_mode
-from engine._format import tensor_repr
+from engine._base import dtypes, grad_mode
+from engine._base.format import tensor_repr
 from engine.graph import AccumulateGrad, RemovableHandle, _HookDict, add_hook
 from engine.kernels.accumulate import accumulate_
 from engine.kernels.accumulate import copy as copy_kernel
@@ -189,7 +189,7 @@ class Tensor:
 
     def __init__(self, data: Any, dtype: dtypes.dtype | None = None,
                  requires_grad: bool = False) -> None:
-        from engine.creation import to_array
+        from engine.ops.creation import to_array
 
         _init(self, to_array(data, dtype), None, 0, [0])
         if requires_grad:

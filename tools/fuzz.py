@@ -20,10 +20,9 @@ import traceback
 import warnings
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "engine"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import fuzz_graphs as fg  # noqa: E402
+import tests.engine._support.fuzz_graphs as fg  # noqa: E402
 
 
 def _signature(exc: BaseException) -> str:

@@ -59,7 +59,7 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
     for i, (t, g) in enumerate(zip(targets, captured)):
         if g is None:
             if materialize_grads:
-                from engine.creation import zeros_like
+                from engine.ops.creation import zeros_like
 
                 result.append(zeros_like(t))
                 continue

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.grad_mode import anomaly as state
+from engine._base.grad_mode import anomaly as state
 
 
 def is_anomaly_enabled() -> bool:

@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from engine import grad_mode
+from engine._base import grad_mode
+from engine._base.dtypes import from_np
+from engine._base.grad_mode import enable_grad
 from engine.autograd.anomaly import check_outputs
-from engine.dtypes import from_np
-from engine.grad_mode import enable_grad
 from engine.graph import AccumulateGrad, Node
 from engine.kernels.accumulate import add_out, copy
 from engine.ops.base import edge

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from engine import grad_mode
+from engine._base import grad_mode
 from engine.graph import Node
 from engine.ops.base import edge, sum_to
 from engine.tensor import Tensor, _wrap

@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from engine.creation import zeros_like
-from engine.grad_mode import enable_grad, is_grad_enabled, set_grad_enabled
+from engine._base.grad_mode import enable_grad, is_grad_enabled, set_grad_enabled
+from engine.ops.creation import zeros_like
 from engine.tensor import Tensor
 
 __all__ = ["vjp", "jvp", "jacobian", "hessian", "hvp", "vhp"]

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from engine import grad_mode
+from engine._base import grad_mode
 from engine.tensor import Tensor, _wrap
 
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from engine import grad_mode
+from engine._base import grad_mode
 from engine.graph import AccumulateGrad, Node
 from engine.kernels import plan as kp
 from engine.tensor import Tensor, _wrap

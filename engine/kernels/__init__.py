@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numba
 
-import engine._numba_cache  # (must run before numba is imported)
+import engine._base.numba_cache  # (must run before numba is imported)
 
-engine._numba_cache.track_kernel_sources()
+engine._base.numba_cache.track_kernel_sources()
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from engine import creation
+from engine.ops import creation
 from engine.tensor import Tensor
 
 

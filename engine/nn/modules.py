@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from engine import dtypes, grad_mode
+from engine._base import dtypes, grad_mode
 from engine.nn import init
 from engine.nn.parameter import Parameter
 from engine.ops import activation as act
@@ -500,7 +500,7 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  device: Any = None, dtype: dtypes.dtype | None = None) -> None:
         super().__init__()
-        from engine.creation import zeros
+        from engine.ops.creation import zeros
 
         self.in_features = in_features
         self.out_features = out_features

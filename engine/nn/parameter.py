@@ -17,7 +17,7 @@ class Parameter(Tensor):
     __slots__ = ()
 
     def __new__(cls, data: Tensor | None = None, requires_grad: bool = True) -> Parameter:
-        from engine.creation import zeros
+        from engine.ops.creation import zeros
 
         src = zeros(0) if data is None else data
         if not isinstance(src, Tensor):

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from engine import dtypes, grad_mode
+from engine._base import dtypes, grad_mode
 from engine.graph import Node
 from engine.kernels import elementwise as ek
 from engine.ops.base import (

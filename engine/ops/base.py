@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from engine import dtypes, grad_mode
+from engine._base import dtypes, grad_mode
 from engine.graph import Node
 from engine.kernels import broadcast as bk
 from engine.tensor import (  # noqa: F401  (Tensor, _wrap, wrap_dim re-exported for ops)

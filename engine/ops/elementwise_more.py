@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from engine import dtypes
+from engine._base import dtypes
 from engine.graph import Node
 from engine.kernels import activation as ak
 from engine.ops.base import (

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from engine import dtypes
+from engine._base import dtypes
 from engine.graph import Node
 from engine.kernels.indexing import scatter_add
 from engine.ops.base import const, edge, flat, out, recording, unbroadcast, wrap_dim

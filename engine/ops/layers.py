@@ -89,7 +89,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True,  # noqa: A002
     >>> x = engine.ones(4); F.dropout(x, 0.5, training=False) is x
     True
     """
-    from engine import creation
+    from engine.ops import creation
     from engine.ops.arithmetic import mul
 
     if not 0.0 <= p <= 1.0:

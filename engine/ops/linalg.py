@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine import dtypes
+from engine._base import dtypes
 from engine.graph import Node
 from engine.kernels import elementwise as ek
 from engine.ops.base import broadcast_shape, edge, flat, out, recording

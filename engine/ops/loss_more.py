@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-from engine import dtypes
+from engine._base import dtypes
 from engine.graph import Node
 from engine.kernels import loss_more as lk
 from engine.ops.base import (

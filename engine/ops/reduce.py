@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from engine import dtypes
+from engine._base import dtypes
 from engine.graph import Node
 from engine.ops.base import edge, expand_flat, out, recording, wrap_dim
 from engine.tensor import Tensor

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from engine import dtypes
+from engine._base import dtypes
 from engine.graph import Node
 from engine.kernels import reduce_more as rk
 from engine.ops.base import const, edge, flat, out, recording, wrap_dim

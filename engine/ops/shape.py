@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from engine import grad_mode
+from engine._base import grad_mode
 from engine.graph import Node
 from engine.kernels.indexing import scatter_add
 from engine.ops.base import edge, flat, out, recording, sum_to, unbroadcast, wrap_dim

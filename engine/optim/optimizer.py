@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from engine import grad_mode
+from engine._base import grad_mode
 from engine.tensor import Tensor, _reset_grads, _wrap
 
 ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]]

@@ -7,9 +7,9 @@ import weakref
 import numpy as np
 import pytest
 import torch
-from autograd_helpers import assert_close, same_error, twin
 
 import engine
+from tests.engine._support.autograd_helpers import assert_close, same_error, twin
 
 # ----------------------------------------------------------------- freeing
 

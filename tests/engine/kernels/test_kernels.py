@@ -14,13 +14,13 @@ from collections import defaultdict
 
 import numpy as np
 import pytest
-from op_cases import CASES, make_inputs
 
 import engine
 import engine.ops.inplace  # noqa: F401  (imported lazily by Tensor; its nodes are core)
 from engine.graph import Node
 from engine.kernels import REGISTRY
 from engine.warmup import _compile, _load_all, warmup
+from tests.engine._support.op_cases import CASES, make_inputs
 
 CORE_OP_MODULES = ("engine.ops.convert", "engine.ops.arithmetic", "engine.ops.unary",
                    "engine.ops.reduce", "engine.ops.linalg", "engine.ops.shape",

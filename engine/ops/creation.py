@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from engine import dtypes
+from engine._base import dtypes
 from engine.tensor import Tensor, _wrap
 
 _rng = np.random.default_rng()

@@ -23,7 +23,7 @@ import pytest
 
 from engine import warmup as wu
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 BROKEN = '''
 from engine.kernels import kernel
@@ -346,13 +346,11 @@ def test_jitgrad_warmup_and_python_m_engine_warmup_take_the_same_options():
 
 
 OP_TABLE_AFTER_WARMUP = """
-import sys
-sys.path.insert(0, {here!r})
 from engine import warmup as wu
 wu.warmup(out=None)
-before = {{wu.label(k): len(k.fn.signatures) for k in wu.kernels()}}
+before = {wu.label(k): len(k.fn.signatures) for k in wu.kernels()}
 import engine
-from op_cases import CASES, make_inputs
+from tests.engine._support.op_cases import CASES, make_inputs
 for case in CASES:
     for dtype in ("float32", "float64"):
         xs = [engine.tensor(a, requires_grad=arg.grad and a.dtype.kind == "f")
@@ -393,8 +391,7 @@ def test_after_the_warmup_the_ops_and_the_lab_compile_nothing(tmp_path):
     table (both dtypes, forward and backward), the lab's presets and compiled plans
     compiles nothing more, so nothing the user does waits for Numba once the warm-up is
     done."""
-    code = OP_TABLE_AFTER_WARMUP.format(here=str(Path(__file__).resolve().parent))
-    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, text=True,
+    res = subprocess.run([sys.executable, "-c", OP_TABLE_AFTER_WARMUP], cwd=ROOT, text=True,
                          capture_output=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "DONE" in res.stdout

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as tF  # noqa: N812
-from autograd_helpers import same_error, twin
 
 import engine
+from tests.engine._support.autograd_helpers import same_error, twin
 
 
 def test_numpy_on_tensor_requiring_grad():

@@ -12,11 +12,12 @@ for longer.
 
 from __future__ import annotations
 
-import fuzz_graphs as fg
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+
+import tests.engine._support.fuzz_graphs as fg
 
 SETTINGS = settings(derandomize=True, deadline=None, max_examples=1200, database=None,
                     suppress_health_check=[HealthCheck.too_slow])

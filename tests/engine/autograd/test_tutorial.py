@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as tF  # noqa: N812
-from autograd_helpers import assert_close, from_torch, same_error
 
 import engine
+from tests.engine._support.autograd_helpers import assert_close, from_torch, same_error
 
 SECOND_BACKWARD_START = "Trying to backward through the graph a second time"
 

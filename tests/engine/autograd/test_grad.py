@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as tF  # noqa: N812
-from autograd_helpers import assert_close, same_error, twin
 
 import engine
+from tests.engine._support.autograd_helpers import assert_close, same_error, twin
 
 
 def _tutorial_pair():

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from autograd_helpers import same_error
 
 import engine
+from tests.engine._support.autograd_helpers import same_error
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _dtype_name(d):

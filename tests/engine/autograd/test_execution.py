@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as tF  # noqa: N812
-from autograd_helpers import assert_close, from_torch, plain_name, twin
 
 import engine
 from engine.autograd import Step, backward_steps
 from engine.graph import AccumulateGrad
+from tests.engine._support.autograd_helpers import assert_close, from_torch, plain_name, twin
 
 # ----------------------------------------------------------------- deep chains
 

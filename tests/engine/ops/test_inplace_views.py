@@ -6,9 +6,9 @@ any write."""
 import numpy as np
 import pytest
 import torch
-from autograd_helpers import assert_close, plain_name, same_error, twin
 
 import engine
+from tests.engine._support.autograd_helpers import assert_close, plain_name, same_error, twin
 
 
 def _run(build, *shapes):

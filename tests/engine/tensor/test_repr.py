@@ -1,4 +1,4 @@
-"""engine._format.tensor_repr must match torch's repr (with ``torch.`` -> ``engine.``)."""
+"""engine._base.format.tensor_repr must match torch's repr (with ``torch.`` -> ``engine.``)."""
 
 import importlib.util
 from pathlib import Path
@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-_PATH = Path(__file__).resolve().parents[2] / "engine" / "_format.py"
+_PATH = Path(__file__).resolve().parents[3] / "engine" / "_base" / "format.py"
 _spec = importlib.util.spec_from_file_location("engine_format_under_test", _PATH)
 _format = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_format)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from op_cases import CASES, make_inputs
 
 import engine
 from engine.autograd import gradcheck
 from engine.autograd.gradcheck import GradcheckError
 from engine.ops import unary
+from tests.engine._support.op_cases import CASES, make_inputs
 
 CHECKED = [c for c in CASES if c.gradcheck]
 

@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from autograd_helpers import same_error
 
 import engine
+from tests.engine._support.autograd_helpers import same_error
 
 LIBS = (engine, torch)
 

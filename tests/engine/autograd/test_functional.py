@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 import torch.autograd.functional as tf
-from autograd_helpers import same_error
 
 import engine
 import engine.autograd.functional as ef
+from tests.engine._support.autograd_helpers import same_error
 
 RTOL, ATOL = 1e-10, 1e-12
 DATA = {

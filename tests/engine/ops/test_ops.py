@@ -10,9 +10,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from op_cases import CASES, ZERO_D_OUTPUT_CASES, Arg, make_inputs, render_chain
 
 import engine
+from tests.engine._support.op_cases import (
+    CASES,
+    ZERO_D_OUTPUT_CASES,
+    Arg,
+    make_inputs,
+    render_chain,
+)
 
 DTYPES = ["float32", "float64"]
 TOL = {"float32": {"rtol": 1e-5, "atol": 1e-6}, "float64": {"rtol": 1e-12, "atol": 1e-12}}

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 import torch
-from autograd_helpers import assert_close, plain_name, same_error, twin
 
 import engine
 from engine.graph import AccumulateGrad, RemovableHandle
+from tests.engine._support.autograd_helpers import assert_close, plain_name, same_error, twin
 
 # ----------------------------------------------------------------- tensor hooks
 

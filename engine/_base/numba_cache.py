@@ -21,7 +21,7 @@ def _user_cache_dir() -> Path:
 def configure() -> None:
     if "numba" in sys.modules or os.environ.get("NUMBA_CACHE_DIR"):
         return
-    pkg = Path(__file__).resolve().parent / "kernels"
+    pkg = Path(__file__).resolve().parent.parent / "kernels"
     if os.access(pkg, os.W_OK):
         return
     target = _user_cache_dir()
@@ -38,7 +38,7 @@ def track_kernel_sources() -> None:
     """Put the kernel locators first in Numba's list (once; Numba must be importable)."""
     from numba.core import caching
 
-    folder = Path(__file__).resolve().parent / "kernels"
+    folder = Path(__file__).resolve().parent.parent / "kernels"
     if any(getattr(c, "_jitgrad", False) for c in caching.CacheImpl._locator_classes):
         return
     files = sorted(folder.glob("*.py"))  # listed once: every kernel's stamp stats them

@@ -14,13 +14,13 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from op_cases import CASES as OP_CASES
-from op_cases import make_inputs
-from test_ops_more import CASES as MORE_CASES
-from test_ops_more import _inputs as more_inputs
 
 import engine
 from engine.autograd import functional as af
+from tests.engine._support.op_cases import CASES as OP_CASES
+from tests.engine._support.op_cases import make_inputs
+from tests.engine.ops.test_ops_more import CASES as MORE_CASES
+from tests.engine.ops.test_ops_more import _inputs as more_inputs
 
 RTOL, ATOL = 1e-9, 1e-10
 LOOSE = {"rtol": 1e-5, "atol": 1e-6}  # cases that pass through float32

@@ -1,0 +1,1 @@
+"""Helpers shared by the engine tests: the op table, random graphs, error comparison."""

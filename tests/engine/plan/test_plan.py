@@ -531,8 +531,11 @@ def test_cross_entropy_classifier_matches_torch(optim: str, kw: dict, reduction:
 
     got, want = run(engine, F, True), run(torch, torch.nn.functional, False)
     np.testing.assert_allclose(got[0], want[0], rtol=2e-5)
+    # A summed loss makes each gradient ~37x (the kept rows) larger than the mean, and with
+    # it the float32 rounding carried by momentum into the parameters.
+    atol = 2e-6 if reduction == "mean" else 1e-5
     for a, b in zip(got[1], want[1]):
-        np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=atol)
 
 
 def test_out_of_range_class_raises_as_eager_and_the_plan_goes_on() -> None:

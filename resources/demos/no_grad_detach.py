@@ -6,18 +6,14 @@ Run it with ``jitgrad demo no_grad_detach [--lang en|zh]``.
 
 import time
 
-from _demo import say, timing, title  # bilingual text; JITGRAD_BACKEND=torch switches backend
+from _demo import B_START, W_START, say, timing, title  # JITGRAD_BACKEND=torch runs PyTorch
 
 import engine as torch
 
 x = torch.ones(5)
 y = torch.zeros(3)
-w = torch.tensor([[0.5, -0.3, 0.8],
-                  [-0.2, 0.4, 0.1],
-                  [0.7, -0.6, 0.3],
-                  [-0.1, 0.2, -0.5],
-                  [0.3, 0.1, 0.6]], requires_grad=True)
-b = torch.tensor([0.1, -0.2, 0.05], requires_grad=True)
+w = torch.tensor(W_START, requires_grad=True)
+b = torch.tensor(B_START, requires_grad=True)
 
 title("Tracking on and off", "开启与关闭跟踪")
 say(

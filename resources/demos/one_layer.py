@@ -4,7 +4,7 @@
 Run it with ``jitgrad demo one_layer [--lang en|zh]``.
 """
 
-from _demo import say, title  # bilingual text; JITGRAD_BACKEND=torch switches to PyTorch
+from _demo import B_START, W_START, say, title  # JITGRAD_BACKEND=torch runs PyTorch
 
 import engine as torch
 
@@ -23,12 +23,8 @@ say(
 )
 x = torch.ones(5)
 y = torch.zeros(3)
-w = torch.tensor([[0.5, -0.3, 0.8],
-                  [-0.2, 0.4, 0.1],
-                  [0.7, -0.6, 0.3],
-                  [-0.1, 0.2, -0.5],
-                  [0.3, 0.1, 0.6]], requires_grad=True)
-b = torch.tensor([0.1, -0.2, 0.05], requires_grad=True)
+w = torch.tensor(W_START, requires_grad=True)
+b = torch.tensor(B_START, requires_grad=True)
 z = torch.matmul(x, w) + b
 loss = torch.nn.functional.binary_cross_entropy_with_logits(z, y)
 print("z    =", z)

@@ -17,6 +17,7 @@ from engine import autograd, nn, ops, optim
 from engine._base.dtypes import bool_ as bool  # noqa: A001 - torch's name
 from engine._base.dtypes import dtype, float32, float64, int64
 from engine._base.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from engine.ops import methods
 from engine.ops.activation import log_softmax, softmax
 from engine.ops.arithmetic import add, div, mul, neg, pow, sub
 from engine.ops.creation import (
@@ -77,6 +78,9 @@ from engine.ops.shape import (
 )
 from engine.ops.unary import abs, exp, log, reciprocal, relu, sigmoid, sqrt, tanh
 from engine.tensor import Size, Tensor
+
+# The one place that attaches the ops to Tensor: every layer below is imported by now.
+methods.bind(autograd.backward)
 
 float = float32  # noqa: A001 - torch's aliases
 double = float64

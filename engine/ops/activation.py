@@ -12,9 +12,10 @@ from typing import Any
 import numpy as np
 
 from engine._base import dtypes
+from engine._base.arrays import wrap_dim
 from engine.graph import Node
 from engine.kernels import activation as ak
-from engine.ops.base import const, edge, flat, out, recording, wrap_dim
+from engine.ops.base import const, edge, flat, out, recording, unpack
 from engine.tensor import Tensor, _wrap
 
 _TORCH_TYPE_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char",
@@ -40,7 +41,7 @@ class LeakyReluBackward0(Node):
         return (ak.leaky_relu_bwd(flat(g), flat(x), self.slope).reshape(g.shape),)
 
     def apply_graph(self, grads: list) -> tuple:
-        x = self.unpack()[0]._data
+        x = unpack(self)[0]._data
         return (grads[0] * const(np.where(x > 0, 1.0, self.slope).astype(x.dtype)),)
 
 
@@ -54,7 +55,7 @@ class GeluBackward0(Node):
         return (k(flat(g), flat(x)).reshape(g.shape),)
 
     def apply_graph(self, grads: list) -> tuple:
-        (x,) = self.unpack()
+        (x,) = unpack(self)
         if self.approximate == "none":
             return (_gelu_grad(grads[0], x),)
         c, k = float(np.sqrt(2.0 / np.pi)), 0.044715
@@ -94,7 +95,7 @@ class GeluBackwardBackward0(Node):
 
     def apply_graph(self, grads: list) -> tuple:
         gg = grads[0]
-        g, x = self.unpack()
+        g, x = unpack(self)
         (fg, _), (fx, _) = self.next_functions
         dg = _gelu_grad(gg, x) if fg is not None else None
         dx = None
@@ -117,7 +118,7 @@ class SoftplusBackward0(Node):
         from engine.ops.elementwise_more import where
 
         g = grads[0]
-        (x,) = self.unpack()
+        (x,) = unpack(self)
         z = x * self.beta
         return (where(const(z._data > self.threshold), g, g * z.sigmoid()),)
 
@@ -131,7 +132,7 @@ class SiluBackward0(Node):
         return (ak.silu_bwd(flat(g), flat(x)).reshape(g.shape),)
 
     def apply_graph(self, grads: list) -> tuple:
-        (x,) = self.unpack()
+        (x,) = unpack(self)
         s = x.sigmoid()
         return (grads[0] * (s * (x * (1 - s) + 1)),)
 

@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 
 from engine._base import dtypes, grad_mode
+from engine._base.arrays import broadcast_shape
 from engine.graph import Node
 from engine.kernels import elementwise as ek
 from engine.ops.base import (
-    broadcast_shape,
     const,
     edge,
     expand_flat,
@@ -21,6 +21,7 @@ from engine.ops.base import (
     scalar_or_data,
     sum_to,
     unbroadcast,
+    unpack,
 )
 from engine.tensor import Tensor, _stale_view_requires_grad
 
@@ -220,7 +221,7 @@ class MulBackward0(Node):
         if self.b is None:
             return (g * self.scalar,)
         (fa, _), (fb, _) = self.next_functions
-        saved = self.unpack()
+        saved = unpack(self)
         ga = sum_to(g * saved[-1], *self.a) if fa is not None else None
         gb = sum_to(g * saved[0], *self.b) if fb is not None else None
         return ga, gb
@@ -286,7 +287,7 @@ class DivBackward0(Node):
         if self.b is None:
             return (g / self.scalar,)
         (fa, _), (fb, _) = self.next_functions
-        saved = self.unpack()
+        saved = unpack(self)
         b = saved[0]
         ga = sum_to(g / b, *self.a) if fa is not None else None
         gb = sum_to(-g * (saved[1] / b) / b, *self.b) if fb is not None else None
@@ -358,7 +359,7 @@ class PowBackward0(Node):
         return (ek.pow_scalar_bwd(flat(g), flat(x), float(self.p)).reshape(g.shape),)
 
     def apply_graph(self, grads: list) -> tuple:
-        (x,) = self.unpack()
+        (x,) = unpack(self)
         if self.p == 0:  # a constant zero, with no history, as torch returns
             return (const(np.zeros_like(grads[0]._data)),)
         return (grads[0] * (self.p * x ** (self.p - 1)),)
@@ -387,7 +388,7 @@ class PowBackward1(Node):
 
         g = grads[0]
         (fa, _), (fb, _) = self.next_functions
-        x, y, res = self.unpack()
+        x, y, res = unpack(self)
         ga = gb = None
         if fa is not None:
             ga = sum_to(where(y == 0, 0.0, g * (y * x ** (y - 1))), *self.a)
@@ -411,7 +412,7 @@ class PowBackward2(Node):
     def apply_graph(self, grads: list) -> tuple:
         from engine.ops.elementwise_more import where
 
-        (res,) = self.unpack()
+        (res,) = unpack(self)
         if self.base == 0:
             return (where(const(np.isfinite(res._data)), 0.0, grads[0] * (res * -np.inf)),)
         return (grads[0] * (res * float(np.log(self.base))),)

@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 
 from engine._base import dtypes
+from engine._base.arrays import broadcast_shape
 from engine.graph import Node
 from engine.kernels import activation as ak
 from engine.ops.base import (
-    broadcast_shape,
     const,
     edge,
     expand_flat,
@@ -26,6 +26,7 @@ from engine.ops.base import (
     scalar_or_data,
     sum_to,
     unbroadcast,
+    unpack,
 )
 from engine.ops.unary import _blockwise, _ufunc_steps, _Unary, unary_op
 from engine.tensor import Tensor
@@ -121,7 +122,7 @@ class ClampBackward1(Node):
         return (ak.clamp_bwd(flat(g), flat(x), self.lo, self.hi).reshape(g.shape),)
 
     def apply_graph(self, grads: list) -> tuple:
-        x = self.unpack()[0]._data
+        x = unpack(self)[0]._data
         return (where(const((x >= self.lo) & (x <= self.hi)), grads[0], 0.0),)
 
 
@@ -201,7 +202,7 @@ class MaximumBackward0(Node):
     def apply_graph(self, grads: list) -> tuple:
         g = grads[0]
         (fa, _), (fb, _) = self.next_functions
-        x, y = (t._data for t in self.unpack())
+        x, y = (t._data for t in unpack(self))
         if not type(self).larger:
             x, y = y, x
         ga = sum_to(g * const(_pick(x, y, g._data)), *self.a) if fa is not None else None

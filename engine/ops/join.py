@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 
 from engine._base import dtypes
+from engine._base.arrays import wrap_dim
 from engine.graph import Node
 from engine.kernels.indexing import scatter_add
-from engine.ops.base import const, edge, flat, out, recording, unbroadcast, wrap_dim
+from engine.ops.base import const, edge, flat, out, recording, unbroadcast
 from engine.tensor import Tensor
 
 

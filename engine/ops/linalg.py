@@ -11,9 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 from engine._base import dtypes
+from engine._base.arrays import broadcast_shape
 from engine.graph import Node
 from engine.kernels import elementwise as ek
-from engine.ops.base import broadcast_shape, edge, flat, out, recording
+from engine.ops.base import edge, flat, out, recording, unpack
 from engine.ops.shape import (
     SqueezeBackward4,
     UnsqueezeBackward0,
@@ -72,7 +73,7 @@ class MmBackward0(Node):
     def apply_graph(self, grads: list) -> tuple:
         g = grads[0]
         (fa, _), (fb, _) = self.next_functions
-        saved = self.unpack()
+        saved = unpack(self)
         ga = mm(g, t(saved[-1])) if fa is not None else None
         gb = mm(t(saved[0]), g) if fb is not None else None
         return ga, gb
@@ -92,7 +93,7 @@ class BmmBackward0(Node):
     def apply_graph(self, grads: list) -> tuple:
         g = grads[0]
         (fa, _), (fb, _) = self.next_functions
-        saved = self.unpack()
+        saved = unpack(self)
         ga = bmm(g, mT(saved[-1])) if fa is not None else None
         gb = bmm(mT(saved[0]), g) if fb is not None else None
         return ga, gb
@@ -112,7 +113,7 @@ class MvBackward0(Node):
     def apply_graph(self, grads: list) -> tuple:
         g = grads[0]
         (fa, _), (fb, _) = self.next_functions
-        saved = self.unpack()
+        saved = unpack(self)
         ga = unsqueeze(g, 1) * unsqueeze(saved[-1], 0) if fa is not None else None
         gb = mv(t(saved[0]), g) if fb is not None else None
         return ga, gb
@@ -132,7 +133,7 @@ class DotBackward0(Node):
     def apply_graph(self, grads: list) -> tuple:
         g = grads[0]
         (fa, _), (fb, _) = self.next_functions
-        saved = self.unpack()
+        saved = unpack(self)
         ga = g * saved[-1] if fa is not None else None
         gb = g * saved[0] if fb is not None else None
         return ga, gb

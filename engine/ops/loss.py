@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine._base.arrays import broadcast_shape
 from engine.graph import Node
 from engine.kernels import loss as lk
-from engine.ops.base import broadcast_shape, const, edge, expand_flat, out, recording
+from engine.ops.base import const, edge, expand_flat, out, recording, unpack
 from engine.tensor import Tensor
 
 REDUCTIONS = ("none", "mean", "sum")
@@ -48,7 +49,7 @@ class BinaryCrossEntropyWithLogitsBackward0(Node):
         from engine.ops.activation import softplus
 
         g = grads[0]
-        x, y = self.unpack()
+        x, y = unpack(self)
         dt = x._data.dtype
         denom = float(x._data.size) if self.reduction == "mean" else 1.0
         w = const(self.weight.astype(dt)) if self.weight is not None else None

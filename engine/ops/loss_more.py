@@ -12,10 +12,10 @@ import warnings
 import numpy as np
 
 from engine._base import dtypes
+from engine._base.arrays import broadcast_shape
 from engine.graph import Node
 from engine.kernels import loss_more as lk
 from engine.ops.base import (
-    broadcast_shape,
     const,
     edge,
     expand_flat,
@@ -24,6 +24,7 @@ from engine.ops.base import (
     recording,
     sum_to,
     unbroadcast,
+    unpack,
 )
 from engine.ops.loss import REDUCTIONS, absent
 from engine.tensor import Tensor
@@ -62,7 +63,7 @@ class MseLossBackward0(Node):
         return gx, gy
 
     def apply_graph(self, grads: list) -> tuple:
-        x, y = self.unpack()
+        x, y = unpack(self)
         size = int(np.prod(broadcast_shape(x._data.shape, y._data.shape)))
         d = (x - y) * 2 * grads[0]
         if self.reduction == "mean":
@@ -148,7 +149,7 @@ class BinaryCrossEntropyBackward0(Node):
 
     def apply_graph(self, grads: list) -> tuple:
         g = grads[0]
-        x, y = self.unpack()
+        x, y = unpack(self)
         dt = x._data.dtype
         scale = g if self.weight is None else g * const(self.weight.astype(dt))
         if self.reduction == "mean":

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from engine._base import dtypes
+from engine._base.arrays import wrap_dim
 from engine.graph import Node
-from engine.ops.base import edge, expand_flat, out, recording, wrap_dim
+from engine.ops.base import edge, expand_flat, out, recording
 from engine.tensor import Tensor
 
 

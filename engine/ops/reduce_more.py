@@ -16,9 +16,10 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from engine._base import dtypes
+from engine._base.arrays import wrap_dim
 from engine.graph import Node
 from engine.kernels import reduce_more as rk
-from engine.ops.base import const, edge, flat, out, recording, wrap_dim
+from engine.ops.base import const, edge, flat, out, recording, saved_source
 from engine.ops.reduce import reduce_dims
 from engine.tensor import Tensor, _wrap
 
@@ -331,7 +332,7 @@ class ProdBackward0(_RowNode):
         from engine.ops.elementwise_more import where
 
         lay = self.layout
-        rows = self.rows_t(self.saved_source(0))
+        rows = self.rows_t(saved_source(self, 0))
         g = grads[0].reshape(-1, 1)
         if lay.n == 0:
             return (self.back_t(rows * 0.0),)
@@ -384,7 +385,7 @@ class VarBackward0(_RowNode):
         return (lay.back(rk.var_bwd(g, flat(x), mu, lay.n, self.scale)),)
 
     def apply_graph(self, grads: list) -> tuple:
-        rows = self.rows_t(self.saved_source(0))
+        rows = self.rows_t(saved_source(self, 0))
         g = self._var_grad(grads[0].reshape(-1, 1))
         return (self.back_t(g * self.scale * (rows - rows.mean(1, keepdim=True))),)
 
@@ -480,7 +481,7 @@ class LogsumexpBackward0(_RowNode):
         return (lay.back(rk.logsumexp_bwd(_row_vals(grads[0]), flat(x), res, lay.n)),)
 
     def apply_graph(self, grads: list) -> tuple:
-        rows = self.rows_t(self.saved_source(0))
+        rows = self.rows_t(saved_source(self, 0))
         res = self.result_t(self.saved()[1])
         return (self.back_t(grads[0].reshape(-1, 1) * (rows - res).exp()),)
 
@@ -537,7 +538,7 @@ class LinalgVectorNormBackward0(_RowNode):
             with np.errstate(invalid="ignore", divide="ignore"):
                 coef = sign * mask / mask.sum(axis=1, keepdims=True)
             return self.spread(grads[0], coef)
-        x = self.rows_t(self.saved_source(0))
+        x = self.rows_t(saved_source(self, 0))
         norm = self.result_t(vals)
         zero = const(vals[:, None] == 0)
         if p == 2:

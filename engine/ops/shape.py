@@ -16,9 +16,10 @@ from typing import Any
 import numpy as np
 
 from engine._base import grad_mode
+from engine._base.arrays import wrap_dim
 from engine.graph import Node
 from engine.kernels.indexing import scatter_add
-from engine.ops.base import edge, flat, out, recording, sum_to, unbroadcast, wrap_dim
+from engine.ops.base import edge, flat, out, recording, sum_to, unbroadcast
 from engine.ops.indexing import IndexBackward0
 from engine.tensor import Tensor, _ViewInfo
 

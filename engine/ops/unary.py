@@ -14,7 +14,7 @@ from engine.graph import Node
 from engine.kernels import activation as ak
 from engine.kernels import buffers
 from engine.kernels import elementwise as ek
-from engine.ops.base import const, edge, flat, float_dtype, out, recording
+from engine.ops.base import const, edge, flat, float_dtype, out, recording, unpack
 from engine.tensor import Tensor
 
 
@@ -33,7 +33,7 @@ class _Unary(Node):
         return (type(self).kernel(flat(g), flat(s)).reshape(g.shape),)
 
     def apply_graph(self, grads: list) -> tuple:
-        (s,) = self.unpack()
+        (s,) = unpack(self)
         return (type(self).graph(grads[0], s),)
 
 

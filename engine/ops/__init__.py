@@ -1,6 +1,7 @@
 """Op families (a node class above each forward function), tensor creation, and the
 table of ``Tensor`` methods (``methods``), bound once by ``engine/__init__.py``.
 
-Families import only those before them: convert < unary < elementwise < shape/indexing <
-reduce < join < linalg < activation < loss < layers; inplace, views and methods sit on top.
+Families import only those before them: convert < unary < selection < elementwise <
+indexing < shape < reduce < extrema < join < linalg < activation < loss < layers, with
+creation beside them; inplace, views and methods sit on top.
 """

@@ -16,6 +16,7 @@ from engine._base.arrays import wrap_dim
 from engine.graph import Node
 from engine.kernels import activation as ak
 from engine.ops.base import const, edge, flat, out, recording, unpack
+from engine.ops.selection import where
 from engine.tensor import Tensor, _wrap
 
 _TORCH_TYPE_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char",
@@ -115,8 +116,6 @@ class SoftplusBackward0(Node):
                 .reshape(g.shape),)
 
     def apply_graph(self, grads: list) -> tuple:
-        from engine.ops.elementwise_more import where
-
         g = grads[0]
         (x,) = unpack(self)
         z = x * self.beta

@@ -162,6 +162,11 @@ def scalar_or_data(x: Any) -> tuple[Any, np.dtype | None, bool]:
     raise TypeError(f"unsupported operand type: {type(x).__name__}")
 
 
+def operand_meta(t: Any) -> tuple[tuple[int, ...], np.dtype] | None:
+    """(shape, dtype) of a tensor operand, None for a number."""
+    return (t._data.shape, t._data.dtype) if isinstance(t, Tensor) else None
+
+
 def float_dtype(d: np.dtype) -> np.dtype:
     """Integer/bool inputs of float-only ops compute in the default float32, as torch."""
     return d if d.kind == "f" else dtypes.DEFAULT.np

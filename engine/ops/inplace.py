@@ -15,7 +15,7 @@ import numpy as np
 from engine._base import dtypes, grad_mode, messages
 from engine._base.arrays import broadcast_shape
 from engine.graph import AccumulateGrad, Node
-from engine.ops import arithmetic
+from engine.ops import elementwise
 from engine.ops.base import const, edge, out, recording, sum_to, unbroadcast
 from engine.ops.indexing import advanced_index
 from engine.tensor import Tensor, _wrap
@@ -380,7 +380,7 @@ def _binary_inplace(self: Tensor, op: str, other: Any, alpha: float) -> Tensor:
     if not records and alpha == 1 and op in _UFUNCS and _ufunc_inplace(
             self, _UFUNCS[op], other):
         return self
-    fn = getattr(arithmetic, op)
+    fn = getattr(elementwise, op)
     args = (other, alpha) if op in ("add", "sub") else (other,)
     if records:
         return _inplace(self, fn(_recording_copy(self), *args))

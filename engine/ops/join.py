@@ -18,6 +18,9 @@ from engine._base.arrays import wrap_dim
 from engine.graph import Node
 from engine.kernels.indexing import scatter_add
 from engine.ops.base import const, edge, flat, out, recording, unbroadcast
+from engine.ops.convert import cast
+from engine.ops.indexing import advanced_index
+from engine.ops.shape import select, slice_dim
 from engine.tensor import Tensor
 
 
@@ -42,9 +45,6 @@ class CatBackward0(Node):
                      for (f, _), p, dt in zip(self.next_functions, parts, self.dtypes))
 
     def apply_graph(self, grads: list) -> tuple:
-        from engine.ops.convert import cast
-        from engine.ops.shape import slice_dim
-
         g, res, start = grads[0], [], 0
         for (f, _), size, dt in zip(self.next_functions, self.sizes, self.dtypes):
             if f is not None:
@@ -66,9 +66,6 @@ class StackBackward0(Node):
                      for i, ((f, _), dt) in enumerate(zip(self.next_functions, self.dtypes)))
 
     def apply_graph(self, grads: list) -> tuple:
-        from engine.ops.convert import cast
-        from engine.ops.shape import select
-
         g = grads[0]
         return tuple(None if f is None else cast(select(g, self.dim, i), dt)
                      for i, ((f, _), dt) in enumerate(zip(self.next_functions, self.dtypes)))
@@ -313,8 +310,6 @@ class ScatterAddBackward0(Node):
         return (np.ascontiguousarray(grads[0]).reshape(-1)[self.positions].reshape(self.shape),)
 
     def apply_graph(self, grads: list) -> tuple:
-        from engine.ops.indexing import advanced_index
-
         return (advanced_index(grads[0].reshape(-1), self.positions).reshape(self.shape),)
 
 

@@ -14,14 +14,14 @@ import numpy as np
 
 from engine.ops import (
     activation,
-    arithmetic,
     convert,
-    elementwise_more,
+    elementwise,
+    extrema,
     inplace,
     join,
     linalg,
     reduce,
-    reduce_more,
+    selection,
     shape,
     unary,
     views,
@@ -68,19 +68,19 @@ def _where_method(a: Tensor, condition: Tensor, other: Any) -> Tensor:
     >>> x = engine.tensor([-1.0, 2.0]); x.where(x > 0, 0.0)
     tensor([0., 2.])
     """
-    return elementwise_more.where(condition, a, other)
+    return selection.where(condition, a, other)
 
 
 _METHODS: dict[str, Any] = {
-    # arithmetic
-    "add": arithmetic.add, "sub": arithmetic.sub, "mul": arithmetic.mul,
-    "div": arithmetic.div, "neg": arithmetic.neg, "pow": arithmetic.pow,
-    "__add__": _reflected(arithmetic.add), "__radd__": _reflected(arithmetic.add),
-    "__sub__": _reflected(arithmetic.sub), "__rsub__": _reflected(arithmetic.rsub),
-    "__mul__": _reflected(arithmetic.mul), "__rmul__": _reflected(arithmetic.mul),
-    "__truediv__": _reflected(arithmetic.div), "__rtruediv__": _reflected(arithmetic.rdiv),
-    "__pow__": _reflected(arithmetic.pow), "__rpow__": _reflected(arithmetic.rpow),
-    "__neg__": arithmetic.neg, "__matmul__": linalg.matmul, "__rmatmul__": _rmatmul,
+    # elementwise arithmetic
+    "add": elementwise.add, "sub": elementwise.sub, "mul": elementwise.mul,
+    "div": elementwise.div, "neg": elementwise.neg, "pow": elementwise.pow,
+    "__add__": _reflected(elementwise.add), "__radd__": _reflected(elementwise.add),
+    "__sub__": _reflected(elementwise.sub), "__rsub__": _reflected(elementwise.rsub),
+    "__mul__": _reflected(elementwise.mul), "__rmul__": _reflected(elementwise.mul),
+    "__truediv__": _reflected(elementwise.div), "__rtruediv__": _reflected(elementwise.rdiv),
+    "__pow__": _reflected(elementwise.pow), "__rpow__": _reflected(elementwise.rpow),
+    "__neg__": elementwise.neg, "__matmul__": linalg.matmul, "__rmatmul__": _rmatmul,
     # in place
     "zero_": inplace.zero_, "fill_": inplace.fill_, "copy_": inplace.copy_,
     "add_": inplace.add_, "sub_": inplace.sub_, "mul_": inplace.mul_, "div_": inplace.div_,
@@ -112,17 +112,16 @@ _METHODS: dict[str, Any] = {
     "to": convert.to, "float": convert.caster("float32"), "double": convert.caster("float64"),
     "long": convert.caster("int64"), "bool": convert.caster("bool_"),
     # more elementwise ops, activations, reductions and joins
-    "sin": elementwise_more.sin, "cos": elementwise_more.cos,
-    "log1p": elementwise_more.log1p, "expm1": elementwise_more.expm1,
-    "rsqrt": elementwise_more.rsqrt, "square": elementwise_more.square,
-    "clamp": elementwise_more.clamp, "clip": elementwise_more.clamp,
-    "maximum": elementwise_more.maximum, "minimum": elementwise_more.minimum,
+    "sin": unary.sin, "cos": unary.cos, "log1p": unary.log1p, "expm1": unary.expm1,
+    "rsqrt": unary.rsqrt, "square": elementwise.square,
+    "clamp": selection.clamp, "clip": selection.clamp,
+    "maximum": selection.maximum, "minimum": selection.minimum,
     "where": _where_method,
     "softmax": activation.softmax, "log_softmax": activation.log_softmax,
-    "max": reduce_more.max, "min": reduce_more.min, "amax": reduce_more.amax,
-    "amin": reduce_more.amin, "argmax": reduce_more.argmax, "argmin": reduce_more.argmin,
-    "prod": reduce_more.prod, "var": reduce_more.var, "std": reduce_more.std,
-    "logsumexp": reduce_more.logsumexp, "norm": reduce_more.norm,
+    "max": extrema.max, "min": extrema.min, "amax": extrema.amax, "amin": extrema.amin,
+    "argmax": extrema.argmax, "argmin": extrema.argmin,
+    "prod": reduce.prod, "var": reduce.var, "std": reduce.std,
+    "logsumexp": reduce.logsumexp, "norm": reduce.norm,
     "split": join.split, "chunk": join.chunk, "unbind": join.unbind,
     "repeat": join.repeat, "gather": join.gather,
 }

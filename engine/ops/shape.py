@@ -20,7 +20,7 @@ from engine._base.arrays import wrap_dim
 from engine.graph import Node
 from engine.kernels.indexing import scatter_add
 from engine.ops.base import edge, flat, out, recording, sum_to, unbroadcast
-from engine.ops.indexing import IndexBackward0
+from engine.ops.indexing import IndexBackward0, advanced_index
 from engine.tensor import Tensor, _ViewInfo
 
 
@@ -537,7 +537,6 @@ def _mixed_index(a: Tensor, items: tuple) -> Tensor:
     """Advanced indexing as torch records it: the basic items (ints, slices, None) are
     applied first as Select/Slice/Unsqueeze, then one ``index`` gathers with the arrays.
     (So ``x[0, :, [0, 1]]`` has torch's shape, not numpy's.)"""
-    from engine.ops.indexing import advanced_index
 
     def width(it: Any) -> int:  # input dims an item consumes
         if it is None or it is Ellipsis:

@@ -1,4 +1,5 @@
-"""Arithmetic: + - * / ** and negation, with broadcasting and torch's type promotion."""
+"""Arithmetic: + - * / ** (and ``square``), negation, with broadcasting and torch's type
+promotion."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from engine.ops.base import (
     edge,
     expand_flat,
     flat,
+    operand_meta,
     out,
     recording,
     scalar_or_data,
@@ -23,6 +25,8 @@ from engine.ops.base import (
     unbroadcast,
     unpack,
 )
+from engine.ops.selection import where
+from engine.ops.unary import reciprocal
 from engine.tensor import Tensor, _stale_view_requires_grad
 
 
@@ -60,10 +64,6 @@ def _records_alone(a: Tensor) -> bool:
     """``recording(a, number)``: the number never requires grad."""
     return grad_mode._state.enabled and (
         a._rg or a._x is not None and _stale_view_requires_grad(a))
-
-
-def _meta(t: Any) -> tuple[tuple[int, ...], np.dtype] | None:
-    return (t._data.shape, t._data.dtype) if isinstance(t, Tensor) else None
 
 
 def _edges(a: Tensor, b: Any) -> tuple:
@@ -154,7 +154,7 @@ def add(a: Tensor, b: Any, alpha: float = 1) -> Tensor:
             res = ad + bd if alpha == 1 else ad + alpha * bd
     if recording(a, b):
         node = AddBackward0(_edges(a, b))
-        node.a, node.b, node.alpha = _meta(a), _meta(b), alpha
+        node.a, node.b, node.alpha = operand_meta(a), operand_meta(b), alpha
         node.other = None if isinstance(b, Tensor) else b
         return out(res, node)
     return out(res)
@@ -178,7 +178,7 @@ def sub(a: Tensor, b: Any, alpha: float = 1) -> Tensor:
             res = ad - bd if alpha == 1 else ad - alpha * bd
     if recording(a, b):
         node = SubBackward0(_edges(a, b))
-        node.a, node.b, node.alpha = _meta(a), _meta(b), alpha
+        node.a, node.b, node.alpha = operand_meta(a), operand_meta(b), alpha
         node.other = None if isinstance(b, Tensor) else b
         return out(res, node)
     return out(res)
@@ -249,7 +249,7 @@ def mul(a: Tensor, b: Any) -> Tensor:
     if recording(a, b):
         node = MulBackward0(_edges(a, b))
         if isinstance(b, Tensor):
-            node.a, node.b = _meta(a), _meta(b)
+            node.a, node.b = operand_meta(a), operand_meta(b)
             keep = []
             if b._rg:
                 keep.append((a, ad))
@@ -306,7 +306,7 @@ def div(a: Tensor, b: Any) -> Tensor:
     if recording(a, b):
         node = DivBackward0(_edges(a, b))
         if isinstance(b, Tensor):
-            node.a, node.b = _meta(a), _meta(b)
+            node.a, node.b = operand_meta(a), operand_meta(b)
             node.save_as((b, bd), (a, ad)) if b._rg else node.save_as((b, bd))
         else:
             node.a, node.b, node.scalar = None, None, bd
@@ -317,8 +317,6 @@ def div(a: Tensor, b: Any) -> Tensor:
 
 def rdiv(a: Tensor, b: Any) -> Tensor:
     """b / a for a Python number b: recorded as reciprocal then multiply, as torch does."""
-    from engine.ops.unary import reciprocal
-
     return mul(reciprocal(a), b)
 
 
@@ -384,8 +382,6 @@ class PowBackward1(Node):
         return ga, gb
 
     def apply_graph(self, grads: list) -> tuple:
-        from engine.ops.elementwise_more import where
-
         g = grads[0]
         (fa, _), (fb, _) = self.next_functions
         x, y, res = unpack(self)
@@ -410,8 +406,6 @@ class PowBackward2(Node):
         return (ek.rpow_bwd(flat(g), flat(res), float(self.base)).reshape(g.shape),)
 
     def apply_graph(self, grads: list) -> tuple:
-        from engine.ops.elementwise_more import where
-
         (res,) = unpack(self)
         if self.base == 0:
             return (where(const(np.isfinite(res._data)), 0.0, grads[0] * (res * -np.inf)),)
@@ -457,7 +451,7 @@ def pow(a: Tensor, b: Any) -> Tensor:  # noqa: A001 - torch's name
         node.save_as((a, ad))
         return out(res, node)
     node = PowBackward1(_edges(a, b))
-    node.a, node.b = _meta(a), _meta(b)
+    node.a, node.b = operand_meta(a), operand_meta(b)
     result = out(res, node)
     node.save_as((a, ad), (b, bd), (result, res))
     return result
@@ -475,3 +469,12 @@ def rpow(a: Tensor, base: Any) -> Tensor:
     result = out(res, node)
     node.save(result)
     return result
+
+
+def square(a: Tensor) -> Tensor:
+    """``a * a``, recorded as ``a ** 2`` (``PowBackward0``) as torch does.
+
+    >>> engine.square(engine.tensor([3.0]))
+    tensor([9.])
+    """
+    return pow(a, 2)

@@ -46,6 +46,18 @@ class LeakyReluBackward0(Node):
         return (grads[0] * const(np.where(x > 0, 1.0, self.slope).astype(x.dtype)),)
 
 
+def leaky_relu(input: Tensor, negative_slope: float = 0.01,  # noqa: A002
+               inplace: bool = False) -> Tensor:
+    """``x`` where positive, ``negative_slope * x`` elsewhere.
+
+    >>> F.leaky_relu(engine.tensor([-1.0, 2.0]), 0.1)
+    tensor([-0.1000,  2.0000])
+    """
+    x = _float(input, "leaky_relu_cpu")
+    res = np.where(x > 0, x, x * x.dtype.type(negative_slope))
+    return _finish(input, x, res, LeakyReluBackward0, slope=float(negative_slope))
+
+
 class GeluBackward0(Node):
     __slots__ = ("approximate",)
 
@@ -106,58 +118,6 @@ class GeluBackwardBackward0(Node):
         return dg, dx
 
 
-class SoftplusBackward0(Node):
-    __slots__ = ("beta", "threshold")
-
-    def apply(self, grads: list) -> tuple:
-        g = grads[0]
-        (x,) = self.saved()
-        return (ak.softplus_bwd(flat(g), flat(x), self.beta, self.threshold)
-                .reshape(g.shape),)
-
-    def apply_graph(self, grads: list) -> tuple:
-        g = grads[0]
-        (x,) = unpack(self)
-        z = x * self.beta
-        return (where(const(z._data > self.threshold), g, g * z.sigmoid()),)
-
-
-class SiluBackward0(Node):
-    __slots__ = ()
-
-    def apply(self, grads: list) -> tuple:
-        g = grads[0]
-        (x,) = self.saved()
-        return (ak.silu_bwd(flat(g), flat(x)).reshape(g.shape),)
-
-    def apply_graph(self, grads: list) -> tuple:
-        (x,) = unpack(self)
-        s = x.sigmoid()
-        return (grads[0] * (s * (x * (1 - s) + 1)),)
-
-
-def _finish(a: Tensor, x: np.ndarray, res: np.ndarray, cls: type, **attrs: Any) -> Tensor:
-    if not recording(a):
-        return out(res)
-    node = cls((edge(a),))
-    for k, v in attrs.items():
-        setattr(node, k, v)
-    node.save_as((a, x))
-    return out(res, node)
-
-
-def leaky_relu(input: Tensor, negative_slope: float = 0.01,  # noqa: A002
-               inplace: bool = False) -> Tensor:
-    """``x`` where positive, ``negative_slope * x`` elsewhere.
-
-    >>> F.leaky_relu(engine.tensor([-1.0, 2.0]), 0.1)
-    tensor([-0.1000,  2.0000])
-    """
-    x = _float(input, "leaky_relu_cpu")
-    res = np.where(x > 0, x, x * x.dtype.type(negative_slope))
-    return _finish(input, x, res, LeakyReluBackward0, slope=float(negative_slope))
-
-
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002
     """Gaussian error linear unit ``x * Phi(x)``: exact, or ``approximate='tanh'``.
 
@@ -177,6 +137,22 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002
     return _finish(input, x, res, GeluBackward0, approximate=approximate)
 
 
+class SoftplusBackward0(Node):
+    __slots__ = ("beta", "threshold")
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        (x,) = self.saved()
+        return (ak.softplus_bwd(flat(g), flat(x), self.beta, self.threshold)
+                .reshape(g.shape),)
+
+    def apply_graph(self, grads: list) -> tuple:
+        g = grads[0]
+        (x,) = unpack(self)
+        z = x * self.beta
+        return (where(const(z._data > self.threshold), g, g * z.sigmoid()),)
+
+
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:  # noqa: A002
     """Smooth relu ``log(1 + exp(beta x)) / beta``; linear where ``beta x > threshold``.
 
@@ -190,6 +166,20 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
                    threshold=float(threshold))
 
 
+class SiluBackward0(Node):
+    __slots__ = ()
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        (x,) = self.saved()
+        return (ak.silu_bwd(flat(g), flat(x)).reshape(g.shape),)
+
+    def apply_graph(self, grads: list) -> tuple:
+        (x,) = unpack(self)
+        s = x.sigmoid()
+        return (grads[0] * (s * (x * (1 - s) + 1)),)
+
+
 def silu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     """``x * sigmoid(x)`` (also called swish).
 
@@ -200,6 +190,16 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     with np.errstate(over="ignore", invalid="ignore"):
         res = (x / (1 + np.exp(-x))).astype(x.dtype)
     return _finish(input, x, res, SiluBackward0)
+
+
+def _finish(a: Tensor, x: np.ndarray, res: np.ndarray, cls: type, **attrs: Any) -> Tensor:
+    if not recording(a):
+        return out(res)
+    node = cls((edge(a),))
+    for k, v in attrs.items():
+        setattr(node, k, v)
+    node.save_as((a, x))
+    return out(res, node)
 
 
 # ---------------------------------------------------------------- softmax family

@@ -99,37 +99,6 @@ class AddBackward0(Node):
         return ga, gb
 
 
-class SubBackward0(AddBackward0):
-    __slots__ = ()
-
-    def apply(self, grads: list) -> tuple:
-        g = grads[0]
-        (fa, _), (fb, _) = self.next_functions
-        ga = unbroadcast(g, *self.a) if fa is not None else None
-        gb = None
-        if fb is not None:
-            gb = unbroadcast(ek.scale_bwd(flat(g), -float(self.alpha)).reshape(g.shape), *self.b)
-        return ga, gb
-
-    def apply_graph(self, grads: list) -> tuple:
-        g = grads[0]
-        (fa, _), (fb, _) = self.next_functions
-        ga = sum_to(g, *self.a) if fa is not None else None
-        gb = sum_to(g * -self.alpha, *self.b) if fb is not None else None
-        return ga, gb
-
-
-class RsubBackward1(Node):
-    __slots__ = ("alpha", "other")  # other: the number the tensor is taken from
-
-    def apply(self, grads: list) -> tuple:
-        g = grads[0]
-        return (ek.scale_bwd(flat(g), -float(self.alpha)).reshape(g.shape),)
-
-    def apply_graph(self, grads: list) -> tuple:
-        return (grads[0] * -self.alpha,)
-
-
 def add(a: Tensor, b: Any, alpha: float = 1) -> Tensor:
     """a + alpha * b, elementwise with broadcasting.
 
@@ -160,6 +129,26 @@ def add(a: Tensor, b: Any, alpha: float = 1) -> Tensor:
     return out(res)
 
 
+class SubBackward0(AddBackward0):
+    __slots__ = ()
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        (fa, _), (fb, _) = self.next_functions
+        ga = unbroadcast(g, *self.a) if fa is not None else None
+        gb = None
+        if fb is not None:
+            gb = unbroadcast(ek.scale_bwd(flat(g), -float(self.alpha)).reshape(g.shape), *self.b)
+        return ga, gb
+
+    def apply_graph(self, grads: list) -> tuple:
+        g = grads[0]
+        (fa, _), (fb, _) = self.next_functions
+        ga = sum_to(g, *self.a) if fa is not None else None
+        gb = sum_to(g * -self.alpha, *self.b) if fb is not None else None
+        return ga, gb
+
+
 def sub(a: Tensor, b: Any, alpha: float = 1) -> Tensor:
     """a - alpha * b, elementwise with broadcasting.
 
@@ -182,6 +171,17 @@ def sub(a: Tensor, b: Any, alpha: float = 1) -> Tensor:
         node.other = None if isinstance(b, Tensor) else b
         return out(res, node)
     return out(res)
+
+
+class RsubBackward1(Node):
+    __slots__ = ("alpha", "other")  # other: the number the tensor is taken from
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        return (ek.scale_bwd(flat(g), -float(self.alpha)).reshape(g.shape),)
+
+    def apply_graph(self, grads: list) -> tuple:
+        return (grads[0] * -self.alpha,)
 
 
 def rsub(a: Tensor, b: Any, alpha: float = 1) -> Tensor:

@@ -24,6 +24,7 @@ from engine.tensor import Tensor, _wrap
 VIEW_DEPTH = 64
 
 
+# ---------------------------------------------------------------- recorded forms of the writes
 def _zeros_for_old(node: Node, g: Any) -> Any:
     """The gradient of an overwritten value: zeros, as torch sends (None if unused)."""
     if node.next_functions[0][0] is None:
@@ -62,6 +63,25 @@ class ZeroBackward0(FillBackward2):
     __slots__ = ()
 
 
+def fill(a: Tensor, value: Any) -> Tensor:
+    """The result of ``a.fill_(value)`` as a new tensor with its node."""
+    res = np.empty_like(a._data)
+    if isinstance(value, Tensor):
+        if value._data.ndim:
+            raise RuntimeError(
+                "fill_ only supports 0-dimension value tensor but got tensor with "
+                f"{value._data.ndim} dimensions.")
+        res[...] = value._data
+        if recording(value):
+            return out(res, FillBackward3((edge(a), edge(value))))
+        return out(res, FillBackward2((edge(a),)) if recording(a) else None)
+    res[...] = value
+    if not recording(a):
+        return out(res)
+    cls = ZeroBackward0 if value == 0 else FillBackward2
+    return out(res, cls((edge(a),)))
+
+
 class CopyBackwards(Node):
     __slots__ = ("src_shape", "src_dtype")
 
@@ -72,6 +92,18 @@ class CopyBackwards(Node):
     def apply_graph(self, grads: list) -> tuple:
         g = grads[0]
         return (_zeros_for_old(self, g), sum_to(g, self.src_shape, self.src_dtype))
+
+
+def copy_from(a: Tensor, src: Any) -> Tensor:
+    """The result of ``a.copy_(src)``."""
+    s = src._data if isinstance(src, Tensor) else np.asarray(src)
+    res = np.empty_like(a._data)
+    res[...] = np.broadcast_to(s, res.shape)
+    if not recording(a, src):
+        return out(res)
+    node = CopyBackwards((edge(a), edge(src) if isinstance(src, Tensor) else (None, 0)))
+    node.src_shape, node.src_dtype = s.shape, s.dtype
+    return out(res, node)
 
 
 class CopySlices(Node):
@@ -155,37 +187,6 @@ def view_copy_slices(base: Tensor, fn: Node, positions: np.ndarray,
     node.fn, node.positions, node.view_shape = fn, positions, view_shape
     node.save()  # holds ``fn``: freed by backward, as torch frees it
     return node
-
-
-def fill(a: Tensor, value: Any) -> Tensor:
-    """The result of ``a.fill_(value)`` as a new tensor with its node."""
-    res = np.empty_like(a._data)
-    if isinstance(value, Tensor):
-        if value._data.ndim:
-            raise RuntimeError(
-                "fill_ only supports 0-dimension value tensor but got tensor with "
-                f"{value._data.ndim} dimensions.")
-        res[...] = value._data
-        if recording(value):
-            return out(res, FillBackward3((edge(a), edge(value))))
-        return out(res, FillBackward2((edge(a),)) if recording(a) else None)
-    res[...] = value
-    if not recording(a):
-        return out(res)
-    cls = ZeroBackward0 if value == 0 else FillBackward2
-    return out(res, cls((edge(a),)))
-
-
-def copy_from(a: Tensor, src: Any) -> Tensor:
-    """The result of ``a.copy_(src)``."""
-    s = src._data if isinstance(src, Tensor) else np.asarray(src)
-    res = np.empty_like(a._data)
-    res[...] = np.broadcast_to(s, res.shape)
-    if not recording(a, src):
-        return out(res)
-    node = CopyBackwards((edge(a), edge(src) if isinstance(src, Tensor) else (None, 0)))
-    node.src_shape, node.src_dtype = s.shape, s.dtype
-    return out(res, node)
 
 
 def setitem(a: Tensor, index: Any, value: Any) -> Tensor:

@@ -79,6 +79,18 @@ class MmBackward0(Node):
         return ga, gb
 
 
+def mm(a: Tensor, b: Tensor) -> Tensor:
+    """Matrix product of two 2-D tensors.
+
+    >>> engine.mm(engine.tensor([[1.0, 2.0]]), engine.tensor([[3.0], [4.0]]))
+    tensor([[11.]])
+    """
+    ad, bd = a._data, b._data
+    check_matrices(ad, bd, "self")
+    _same_dtype(a, b, "m1 and m2")
+    return _record(MmBackward0, a, b, ad @ bd)
+
+
 class BmmBackward0(Node):
     __slots__ = ()
 
@@ -97,6 +109,23 @@ class BmmBackward0(Node):
         ga = bmm(g, mT(saved[-1])) if fa is not None else None
         gb = bmm(mT(saved[0]), g) if fb is not None else None
         return ga, gb
+
+
+def bmm(a: Tensor, b: Tensor) -> Tensor:
+    """Batched matrix product of two 3-D tensors with the same batch size.
+
+    >>> engine.bmm(engine.ones(4, 2, 3), engine.ones(4, 3, 5)).shape
+    engine.Size([4, 2, 5])
+    """
+    ad, bd = a._data, b._data
+    if ad.ndim != 3 or bd.ndim != 3:
+        raise RuntimeError(f"batch{1 if ad.ndim != 3 else 2} must be a 3D tensor")
+    if bd.shape[:2] != (ad.shape[0], ad.shape[2]):
+        raise RuntimeError(
+            f"Expected size for first two dimensions of batch2 tensor to be: "
+            f"[{ad.shape[0]}, {ad.shape[2]}] but got: [{bd.shape[0]}, {bd.shape[1]}].")
+    _same_dtype(a, b, "scalar type")
+    return _record(BmmBackward0, a, b, np.matmul(ad, bd))
 
 
 class MvBackward0(Node):
@@ -119,6 +148,21 @@ class MvBackward0(Node):
         return ga, gb
 
 
+def mv(a: Tensor, v: Tensor) -> Tensor:
+    """Matrix-vector product.
+
+    >>> engine.mv(engine.tensor([[1.0, 2.0], [3.0, 4.0]]), engine.tensor([1.0, 1.0]))
+    tensor([3., 7.])
+    """
+    ad, vd = a._data, v._data
+    if ad.ndim != 2 or vd.ndim != 1 or ad.shape[1] != vd.shape[0]:
+        raise RuntimeError(
+            f"size mismatch, got input ({ad.shape[0] if ad.ndim else 0}), mat "
+            f"({'x'.join(map(str, ad.shape))}), vec ({'x'.join(map(str, vd.shape))})")
+    _same_dtype(a, v, "self and vec")
+    return _record(MvBackward0, a, v, ad @ vd)
+
+
 class DotBackward0(Node):
     __slots__ = ()
 
@@ -139,58 +183,6 @@ class DotBackward0(Node):
         return ga, gb
 
 
-def _record(cls: type, a: Tensor, b: Tensor, res: np.ndarray) -> Tensor:
-    if not recording(a, b):
-        return out(res)
-    node = cls((edge(a), edge(b)))
-    save_other(node, a, b)
-    return out(res, node)
-
-
-def mm(a: Tensor, b: Tensor) -> Tensor:
-    """Matrix product of two 2-D tensors.
-
-    >>> engine.mm(engine.tensor([[1.0, 2.0]]), engine.tensor([[3.0], [4.0]]))
-    tensor([[11.]])
-    """
-    ad, bd = a._data, b._data
-    check_matrices(ad, bd, "self")
-    _same_dtype(a, b, "m1 and m2")
-    return _record(MmBackward0, a, b, ad @ bd)
-
-
-def bmm(a: Tensor, b: Tensor) -> Tensor:
-    """Batched matrix product of two 3-D tensors with the same batch size.
-
-    >>> engine.bmm(engine.ones(4, 2, 3), engine.ones(4, 3, 5)).shape
-    engine.Size([4, 2, 5])
-    """
-    ad, bd = a._data, b._data
-    if ad.ndim != 3 or bd.ndim != 3:
-        raise RuntimeError(f"batch{1 if ad.ndim != 3 else 2} must be a 3D tensor")
-    if bd.shape[:2] != (ad.shape[0], ad.shape[2]):
-        raise RuntimeError(
-            f"Expected size for first two dimensions of batch2 tensor to be: "
-            f"[{ad.shape[0]}, {ad.shape[2]}] but got: [{bd.shape[0]}, {bd.shape[1]}].")
-    _same_dtype(a, b, "scalar type")
-    return _record(BmmBackward0, a, b, np.matmul(ad, bd))
-
-
-def mv(a: Tensor, v: Tensor) -> Tensor:
-    """Matrix-vector product.
-
-    >>> engine.mv(engine.tensor([[1.0, 2.0], [3.0, 4.0]]), engine.tensor([1.0, 1.0]))
-    tensor([3., 7.])
-    """
-    ad, vd = a._data, v._data
-    if ad.ndim != 2 or vd.ndim != 1 or ad.shape[1] != vd.shape[0]:
-        raise RuntimeError(
-            f"size mismatch, got input ({ad.shape[0] if ad.ndim else 0}), mat "
-            f"({'x'.join(map(str, ad.shape))}), vec ({'x'.join(map(str, vd.shape))})")
-    _same_dtype(a, v, "self and vec")
-    return _record(MvBackward0, a, v, ad @ vd)
-
-
 def dot(a: Tensor, b: Tensor) -> Tensor:
     """Inner product of two 1-D tensors.
 
@@ -208,6 +200,14 @@ def dot(a: Tensor, b: Tensor) -> Tensor:
     with np.errstate(invalid="ignore", over="ignore"):  # inf * 0 is NaN, silently as torch
         res = np.asarray(ad @ bd)
     return _record(DotBackward0, a, b, res)
+
+
+def _record(cls: type, a: Tensor, b: Tensor, res: np.ndarray) -> Tensor:
+    if not recording(a, b):
+        return out(res)
+    node = cls((edge(a), edge(b)))
+    save_other(node, a, b)
+    return out(res, node)
 
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:

@@ -47,6 +47,7 @@ def absent(dtype: np.dtype) -> np.ndarray:
     return _EMPTY[dtype]
 
 
+# ---------------------------------------------------------------- binary cross-entropy with logits
 class BinaryCrossEntropyWithLogitsBackward0(Node):
     __slots__ = ("reduction", "weight", "pos_weight")
     fresh_grads = True
@@ -90,17 +91,6 @@ class BinaryCrossEntropyWithLogitsBackward0(Node):
             d = d * g if w is None else d * g * w
             gy = d / denom if denom != 1.0 else d
         return gx, gy
-
-
-# Half the largest value of each float type: a sum of n terms below limit / n is finite.
-_LIMIT = {np.dtype(t): float(np.finfo(t).max) / 2 for t in (np.float32, np.float64)}
-
-
-def _reduce(each: np.ndarray, dt: np.dtype, mean: bool) -> np.ndarray:
-    """Sum or mean of the elementwise loss as a 0-d array (np.add.reduce is what
-    ndarray.sum and .mean run, without their Python layers)."""
-    total = np.add.reduce(each, axis=None, dtype=dt)
-    return np.asarray(total / each.size if mean else total, dtype=dt)
 
 
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,  # noqa: A002
@@ -176,6 +166,17 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,  # noqa: A00
     return out(loss, node)
 
 
+# Half the largest value of each float type: a sum of n terms below limit / n is finite.
+_LIMIT = {np.dtype(t): float(np.finfo(t).max) / 2 for t in (np.float32, np.float64)}
+
+
+def _reduce(each: np.ndarray, dt: np.dtype, mean: bool) -> np.ndarray:
+    """Sum or mean of the elementwise loss as a 0-d array (np.add.reduce is what
+    ndarray.sum and .mean run, without their Python layers)."""
+    total = np.add.reduce(each, axis=None, dtype=dt)
+    return np.asarray(total / each.size if mean else total, dtype=dt)
+
+
 # ---------------------------------------------------------------- shared checks
 def _check_reduction(reduction: str) -> None:
     if reduction not in REDUCTIONS:
@@ -221,22 +222,6 @@ class MseLossBackward0(Node):
         return gx, gy
 
 
-def _check_pair(input: Tensor, target: Tensor, name: str) -> tuple[np.ndarray, np.ndarray]:  # noqa: A002
-    if not isinstance(input, Tensor) or not isinstance(target, Tensor):
-        raise TypeError(f"{name}(): input and target must be Tensors")
-    x, y = input._data, target._data
-    if x.shape != y.shape:
-        warnings.warn(f"Using a target size ({target.shape!r}) that is different to the input "
-                      f"size ({input.shape!r}). This will likely lead to incorrect results due "
-                      "to broadcasting. Please ensure they have the same size.", UserWarning,
-                      stacklevel=3)
-        broadcast_shape(x.shape, y.shape)
-    want = np.promote_types(x.dtype, y.dtype)
-    if want.kind != "f":
-        raise RuntimeError(f"{name}: expected floating point tensors")
-    return x.astype(want, copy=False), y.astype(want, copy=False)
-
-
 def mse_loss(input: Tensor, target: Tensor, size_average: None = None,  # noqa: A002
              reduce: None = None, reduction: str = "mean") -> Tensor:
     """Mean (or sum, or elementwise) squared error.
@@ -255,6 +240,22 @@ def mse_loss(input: Tensor, target: Tensor, size_average: None = None,  # noqa: 
     node.a, node.b = (x.shape, input._data.dtype), (y.shape, target._data.dtype)
     node.save_as((input, x), (target, y))
     return out(loss, node)
+
+
+def _check_pair(input: Tensor, target: Tensor, name: str) -> tuple[np.ndarray, np.ndarray]:  # noqa: A002
+    if not isinstance(input, Tensor) or not isinstance(target, Tensor):
+        raise TypeError(f"{name}(): input and target must be Tensors")
+    x, y = input._data, target._data
+    if x.shape != y.shape:
+        warnings.warn(f"Using a target size ({target.shape!r}) that is different to the input "
+                      f"size ({input.shape!r}). This will likely lead to incorrect results due "
+                      "to broadcasting. Please ensure they have the same size.", UserWarning,
+                      stacklevel=3)
+        broadcast_shape(x.shape, y.shape)
+    want = np.promote_types(x.dtype, y.dtype)
+    if want.kind != "f":
+        raise RuntimeError(f"{name}: expected floating point tensors")
+    return x.astype(want, copy=False), y.astype(want, copy=False)
 
 
 def l1_loss(input: Tensor, target: Tensor, size_average: None = None,  # noqa: A002
@@ -382,15 +383,6 @@ class NllLoss2DBackward0(NllLossBackward0):
     __slots__ = ()
 
 
-def _class_rows(x: np.ndarray) -> tuple[np.ndarray, int | None]:
-    """Input of shape (C,), (N, C) or (N, C, d1, ...) as rows of C (and the class dim)."""
-    if x.ndim == 1:
-        return x.reshape(1, -1), None
-    if x.ndim == 2:
-        return x, None
-    return np.ascontiguousarray(np.moveaxis(x, 1, -1)), 1
-
-
 def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,  # noqa: A002
              size_average: None = None, ignore_index: int = -100, reduce: None = None,
              reduction: str = "mean") -> Tensor:
@@ -442,6 +434,15 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,  # noq
     node.shape, node.moved_shape = x.shape, moved.shape
     node.replay = (target, ignore_index, reduction, weight is not None)
     return out(loss, node)
+
+
+def _class_rows(x: np.ndarray) -> tuple[np.ndarray, int | None]:
+    """Input of shape (C,), (N, C) or (N, C, d1, ...) as rows of C (and the class dim)."""
+    if x.ndim == 1:
+        return x.reshape(1, -1), None
+    if x.ndim == 2:
+        return x, None
+    return np.ascontiguousarray(np.moveaxis(x, 1, -1)), 1
 
 
 def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,  # noqa: A002

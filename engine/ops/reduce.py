@@ -58,12 +58,37 @@ class SumBackward1(SumBackward0):
     __slots__ = ()
 
 
+def sum(a: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = False,  # noqa: A001
+        dtype: dtypes.dtype | None = None) -> Tensor:
+    """Sum of all elements, or over ``dim`` (an int or a tuple), keeping dims if asked.
+
+    >>> x = engine.tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> engine.sum(x), x.sum(dim=0)
+    (tensor(10.), tensor([4., 6.]))
+    >>> x.sum(1, keepdim=True)
+    tensor([[3.],
+            [7.]])
+    """
+    return _reduce(a, dim, keepdim, False, dtype)
+
+
 class MeanBackward0(SumBackward0):
     __slots__ = ()
 
 
 class MeanBackward1(SumBackward0):
     __slots__ = ()
+
+
+def mean(a: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = False,
+         dtype: dtypes.dtype | None = None) -> Tensor:
+    """Mean of all elements, or over ``dim``.
+
+    >>> x = engine.tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> engine.mean(x), x.mean(dim=1)
+    (tensor(2.5000), tensor([1.5000, 3.5000]))
+    """
+    return _reduce(a, dim, keepdim, True, dtype)
 
 
 def _reduce(a: Tensor, dim: int | Sequence[int] | None, keepdim: bool, mean: bool,
@@ -97,31 +122,6 @@ def _reduce(a: Tensor, dim: int | Sequence[int] | None, keepdim: bool, mean: boo
     node.kept = tuple(1 if i in dims else s for i, s in enumerate(x.shape))
     node.divisor = float(count) if mean else 1.0
     return out(res, node)
-
-
-def sum(a: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = False,  # noqa: A001
-        dtype: dtypes.dtype | None = None) -> Tensor:
-    """Sum of all elements, or over ``dim`` (an int or a tuple), keeping dims if asked.
-
-    >>> x = engine.tensor([[1.0, 2.0], [3.0, 4.0]])
-    >>> engine.sum(x), x.sum(dim=0)
-    (tensor(10.), tensor([4., 6.]))
-    >>> x.sum(1, keepdim=True)
-    tensor([[3.],
-            [7.]])
-    """
-    return _reduce(a, dim, keepdim, False, dtype)
-
-
-def mean(a: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = False,
-         dtype: dtypes.dtype | None = None) -> Tensor:
-    """Mean of all elements, or over ``dim``.
-
-    >>> x = engine.tensor([[1.0, 2.0], [3.0, 4.0]])
-    >>> engine.mean(x), x.mean(dim=1)
-    (tensor(2.5000), tensor([1.5000, 3.5000]))
-    """
-    return _reduce(a, dim, keepdim, True, dtype)
 
 
 # ---------------------------------------------------------------- rows of a reduction

@@ -28,13 +28,13 @@ _next_seq = _seq.__next__
 _anomaly = grad_mode.anomaly  # the switches object itself is never replaced
 
 
-
 class _Saved:
     """One tensor saved for backward: its buffer and the version it had then.
 
     ``tensor`` is the saved tensor itself, needed to differentiate the backward pass
     (``create_graph=True``), except when it is the saving node's own output: holding
-    that would make a reference cycle, so it is rebuilt from ``data`` on demand.
+    that would make a reference cycle, so it is rebuilt from ``data`` on demand
+    (``engine.ops.base.unpack``, which turns saved values back into tensors).
     """
 
     __slots__ = ("data", "counter", "version", "producer", "output_nr", "tensor")

@@ -323,8 +323,7 @@ def test_edge_values_follow_torch(expr, dtype):
 
 # ---------------------------------------------------------------- the later ops (issue 3)
 ORACLE_DTYPES = {"float32": (engine.float32, torch.float32, 2e-4, 1e-5),
-          "float64": (engine.float64, torch.float64, 1e-9, 1e-11)}
-
+                 "float64": (engine.float64, torch.float64, 1e-9, 1e-11)}
 
 
 

@@ -354,7 +354,7 @@ def forward_breakdown() -> str:
     import engine
     import engine.nn.functional as ef
     from engine.graph import Node
-    from engine.ops import arithmetic, base, linalg, shape
+    from engine.ops import base, elementwise, linalg, shape
 
     rng = np.random.default_rng(0)
     x = engine.ones(5)
@@ -395,7 +395,7 @@ def forward_breakdown() -> str:
         ("  linalg._squeeze0(m) (SqueezeBackward4)", lambda: linalg._squeeze0(m)),
         ("z + b (AddBackward0)", lambda: z + b),
         ("  numpy: zd + bd", lambda: zd + bd),
-        ("  arithmetic._prep(z, b)", lambda: arithmetic._prep(z, b)),
+        ("  elementwise._prep(z, b)", lambda: elementwise._prep(z, b)),
         ("binary_cross_entropy_with_logits(z, y)",
          lambda: ef.binary_cross_entropy_with_logits(z, y)),
         ("  numpy's formula alone (errstate, 8 ufuncs, mean)", bce_numpy),
@@ -408,7 +408,7 @@ def forward_breakdown() -> str:
         ("t16 * 1.0001 (MulBackward0, chain op)", lambda: t16 * 1.0001),
         ("t16 + 0.001 (AddBackward0, chain op)", lambda: t16 + 0.001),
         ("  numpy: t16._data * 1.0001", lambda: t16._data * 1.0001),
-        ("  arithmetic._prep(t16, 1.0001)", lambda: arithmetic._prep(t16, 1.0001)),
+        ("  elementwise._prep(t16, 1.0001)", lambda: elementwise._prep(t16, 1.0001)),
         ("  base.recording(t16, 1.0001)", lambda: base.recording(t16, 1.0001)),
         ("  base.edge(t16) (leaf: AccumulateGrad lookup)", lambda: base.edge(t16)),
         ("  Node((edge,)) construction", lambda: Node(((None, 0),))),

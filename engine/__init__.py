@@ -17,8 +17,8 @@ from engine import autograd, nn, ops, optim
 from engine._base.dtypes import bool_ as bool  # noqa: A001 - torch's name
 from engine._base.dtypes import dtype, float32, float64, int64
 from engine._base.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from engine.ops import methods
 from engine.ops.activation import log_softmax, softmax
-from engine.ops.arithmetic import add, div, mul, neg, pow, sub
 from engine.ops.creation import (
     arange,
     eye,
@@ -35,35 +35,13 @@ from engine.ops.creation import (
     zeros,
     zeros_like,
 )
-from engine.ops.elementwise_more import (
-    clamp,
-    cos,
-    expm1,
-    log1p,
-    maximum,
-    minimum,
-    rsqrt,
-    sin,
-    square,
-    where,
-)
+from engine.ops.elementwise import add, div, mul, neg, pow, square, sub
+from engine.ops.extrema import amax, amin, argmax, argmin, max, min  # noqa: A004 - torch's names
 from engine.ops.join import cat, chunk, gather, split, stack, unbind
 from engine.ops.layers import addmm
 from engine.ops.linalg import bmm, dot, matmul, mm, mv
-from engine.ops.reduce import mean, sum
-from engine.ops.reduce_more import (  # noqa: A004 - torch's names
-    amax,
-    amin,
-    argmax,
-    argmin,
-    logsumexp,
-    max,
-    min,
-    norm,
-    prod,
-    std,
-    var,
-)
+from engine.ops.reduce import logsumexp, mean, norm, prod, std, sum, var  # noqa: A004
+from engine.ops.selection import clamp, maximum, minimum, where
 from engine.ops.shape import (
     clone,
     expand,
@@ -75,8 +53,25 @@ from engine.ops.shape import (
     transpose,
     unsqueeze,
 )
-from engine.ops.unary import abs, exp, log, reciprocal, relu, sigmoid, sqrt, tanh
+from engine.ops.unary import (
+    abs,
+    cos,
+    exp,
+    expm1,
+    log,
+    log1p,
+    reciprocal,
+    relu,
+    rsqrt,
+    sigmoid,
+    sin,
+    sqrt,
+    tanh,
+)
 from engine.tensor import Size, Tensor
+
+# The one place that attaches the ops to Tensor: every layer below is imported by now.
+methods.bind(autograd.backward)
 
 float = float32  # noqa: A001 - torch's aliases
 double = float64

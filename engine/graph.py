@@ -15,6 +15,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from engine._base import grad_mode
+from engine._base.hooks import HookDict, RemovableHandle, add_hook
+from engine._base.messages import SECOND_BACKWARD, modified_message
 
 if TYPE_CHECKING:
     import numpy as np
@@ -25,65 +27,14 @@ _seq = itertools.count()
 _next_seq = _seq.__next__
 _anomaly = grad_mode.anomaly  # the switches object itself is never replaced
 
-SECOND_BACKWARD = (
-    "Trying to backward through the graph a second time (or directly access saved "
-    "tensors after they have already been freed). Saved intermediate values of the graph "
-    "are freed when you call .backward() or autograd.grad(). Specify retain_graph=True if "
-    "you need to backward through the graph a second time or if you need to access saved "
-    "tensors after calling backward."
-)
-
-
-class RemovableHandle:
-    """Returned by every ``register_*hook``; ``remove()`` unregisters the hook.
-
-    >>> w = engine.ones(1, requires_grad=True)
-    >>> h = w.register_hook(lambda g: g * 10); h.remove()
-    >>> w.sum().backward(); w.grad
-    tensor([1.])
-    """
-
-    __slots__ = ("_store", "id")
-    _ids = itertools.count()
-
-    def __init__(self, store: dict) -> None:
-        self._store = weakref.ref(store) if _weakrefable(store) else (lambda: store)
-        self.id = next(RemovableHandle._ids)
-
-    def remove(self) -> None:
-        store = self._store()
-        if store is not None:
-            store.pop(self.id, None)
-
-    def __enter__(self) -> RemovableHandle:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.remove()
-
-
-class _HookDict(dict):
-    """A dict that can be weakly referenced, so handles never keep hooks alive."""
-
-    __slots__ = ("__weakref__",)
-
-
-def _weakrefable(obj: object) -> bool:
-    return isinstance(obj, _HookDict)
-
-
-def add_hook(store: _HookDict, fn: Callable) -> RemovableHandle:
-    handle = RemovableHandle(store)
-    store[handle.id] = fn
-    return handle
-
 
 class _Saved:
     """One tensor saved for backward: its buffer and the version it had then.
 
     ``tensor`` is the saved tensor itself, needed to differentiate the backward pass
     (``create_graph=True``), except when it is the saving node's own output: holding
-    that would make a reference cycle, so it is rebuilt from ``data`` on demand.
+    that would make a reference cycle, so it is rebuilt from ``data`` on demand
+    (``engine.ops.base.unpack``, which turns saved values back into tensors).
     """
 
     __slots__ = ("data", "counter", "version", "producer", "output_nr", "tensor")
@@ -97,26 +48,6 @@ class _Saved:
         self.producer = type(fn).__name__ if fn is not None else None
         self.output_nr = t._output_nr
         self.tensor = None if fn is node else t
-
-    def unpack(self, node: Node) -> Tensor:
-        """The saved value as a tensor connected to the graph.
-
-        A node's own output is rebuilt from the saved buffer as that output, so save it
-        with its own shape; ops that keep a reshaped copy rebuild it themselves.
-        """
-        from engine.tensor import _wrap
-
-        t = self.tensor
-        if t is None:
-            return _wrap(self.data, True, node, self.output_nr)
-        data = self.data
-        if data is t._data:
-            return t
-        if t._rg and data.shape == t._data.shape and data.dtype != t._data.dtype:
-            from engine.ops.convert import cast
-
-            return cast(t, data.dtype)
-        return _wrap(data)  # a derived constant (e.g. a cast of an input without grad)
 
 
 class Node:
@@ -139,15 +70,13 @@ class Node:
         self._seq = _next_seq()
         self._saved: tuple[_Saved, ...] | None = None
         self._released = False
-        self._pre_hooks: _HookDict | None = None
-        self._hooks: _HookDict | None = None
-        self._tensor_hooks: dict[int, _HookDict] | None = None
+        self._pre_hooks: HookDict | None = None
+        self._hooks: HookDict | None = None
+        self._tensor_hooks: dict[int, HookDict] | None = None
         self._retains: dict[int, weakref.ref] | None = None
         self._metadata: dict | None = None
         if _anomaly.enabled:
-            from engine.autograd.anomaly import record_forward_stack
-
-            record_forward_stack(self.metadata)
+            grad_mode.record_forward_stack(self.metadata)
 
     # -- public API ---------------------------------------------------------
     def name(self) -> str:
@@ -164,13 +93,13 @@ class Node:
     def register_hook(self, fn: Callable) -> RemovableHandle:
         """``fn(grad_inputs, grad_outputs)`` runs after the node; it may return new grad_inputs."""
         if self._hooks is None:
-            self._hooks = _HookDict()
+            self._hooks = HookDict()
         return add_hook(self._hooks, fn)
 
     def register_prehook(self, fn: Callable) -> RemovableHandle:
         """``fn(grad_outputs)`` runs before the node; it may return new grad_outputs."""
         if self._pre_hooks is None:
-            self._pre_hooks = _HookDict()
+            self._pre_hooks = HookDict()
         return add_hook(self._pre_hooks, fn)
 
     @property
@@ -202,22 +131,14 @@ class Node:
         """The saved buffers (already checked by the engine before the pass started)."""
         return tuple([s.data for s in self._saved])  # a list is built faster than a genexpr
 
-    def unpack(self) -> tuple:
-        """The saved values as tensors in the graph, for ``apply_graph``."""
-        return tuple(s.unpack(self) for s in self._saved)
-
-    def saved_source(self, i: int) -> Tensor:
-        """The tensor the ``i``-th saved value came from (for values derived from it)."""
-        s = self._saved[i]
-        return s.unpack(self) if s.tensor is None else s.tensor
-
     def check_saved(self) -> None:
         """Raise torch's errors if the saved values were freed or modified in place."""
         if self._released:
             raise RuntimeError(SECOND_BACKWARD)
         for s in self._saved or ():
             if s.counter[0] != s.version:
-                raise RuntimeError(_modified_message(self, s))
+                raise RuntimeError(modified_message(
+                    self.name(), s.data, s.producer, s.output_nr, s.counter[0], s.version))
 
     def release(self) -> None:
         if self._saved is not None:
@@ -232,22 +153,6 @@ class Node:
         """Like ``apply`` but with tensors and differentiable ops, for ``create_graph=True``."""
         raise NotImplementedError(
             f"{self.name()} cannot be differentiated twice yet (create_graph=True)")
-
-
-def _modified_message(node: Node, s: _Saved) -> str:
-    from engine._base.dtypes import from_np
-
-    kind = from_np(s.data.dtype).tensor_type
-    shape = ", ".join(str(d) for d in s.data.shape)
-    # torch names the producing op without its "Backward<N>" suffix here.
-    op = s.producer.rsplit("Backward", 1)[0] if s.producer else None
-    where = f", which is output {s.output_nr} of {op}," if op else ""
-    return (
-        "one of the variables needed for gradient computation has been modified by an "
-        f"inplace operation: [engine.{kind} [{shape}]]{where} is at version {s.counter[0]}; "
-        f"expected version {s.version} instead. Hint: the backward of {node.name()} needs "
-        "the value it had in the forward pass; clone() it before modifying it in place."
-    )
 
 
 class AccumulateGrad(Node):
@@ -270,10 +175,9 @@ class AccumulateGrad(Node):
 
     def apply_graph(self, grads: list) -> tuple:
         # With create_graph ``.grad`` gets a history, so it is replaced, never added into.
+        # (Tensor methods only: this layer sits below the ops and imports none of them)
         v, g = self.variable, grads[0]
         if g._data.dtype != v._data.dtype:
-            from engine.ops.convert import cast
-
-            g = cast(g, v._data.dtype)
+            g = g.to(v.dtype)
         v._grad = g.clone() if v._grad is None else v._grad + g
         return ()

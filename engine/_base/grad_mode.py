@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -26,6 +27,12 @@ class _Anomaly:
 
 
 anomaly = _Anomaly()
+
+
+def record_forward_stack(metadata: dict) -> None:
+    """Keep where the forward op was called (minus the engine's own frames), for anomaly
+    detection's warning; called by every graph node made while it is on."""
+    metadata["traceback_"] = traceback.format_stack()[:-3]
 
 
 def is_grad_enabled() -> bool:

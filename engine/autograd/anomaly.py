@@ -11,7 +11,6 @@ pass stops with the error above.  It is global (not per thread), like torch's.
 
 from __future__ import annotations
 
-import traceback
 import warnings
 from typing import Any
 
@@ -68,11 +67,6 @@ class detect_anomaly(set_detect_anomaly):  # noqa: N801
         warnings.warn("Anomaly Detection has been enabled. This mode will increase the runtime "
                       "and should only be enabled for debugging.", UserWarning, stacklevel=2)
         super().__init__(True, check_nan)
-
-
-def record_forward_stack(metadata: dict) -> None:
-    """Keep where the forward op was called (minus the engine's own frames)."""
-    metadata["traceback_"] = traceback.format_stack()[:-3]
 
 
 def check_outputs(node: Any, grads: tuple) -> None:

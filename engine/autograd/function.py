@@ -24,7 +24,7 @@ import numpy as np
 
 from engine._base import grad_mode
 from engine.graph import Node
-from engine.ops.base import edge, sum_to
+from engine.ops.base import edge, sum_to, unpack
 from engine.tensor import Tensor, _wrap
 
 
@@ -56,7 +56,7 @@ class FunctionCtx(Node):
         if self._holes is None:  # still inside forward
             return tuple(self._tensors)
         self.check_saved()
-        found = iter(self.unpack() if self._saved else ())
+        found = iter(unpack(self) if self._saved else ())
         return tuple(None if hole else next(found) for hole in self._holes)
 
     def mark_non_differentiable(self, *tensors: Tensor) -> None:

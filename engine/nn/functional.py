@@ -2,8 +2,14 @@
 
 from engine.ops.activation import gelu, leaky_relu, log_softmax, silu, softmax, softplus
 from engine.ops.layers import dropout, linear
-from engine.ops.loss import binary_cross_entropy_with_logits
-from engine.ops.loss_more import binary_cross_entropy, cross_entropy, l1_loss, mse_loss, nll_loss
+from engine.ops.loss import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+)
 from engine.ops.unary import relu, sigmoid, tanh
 
 __all__ = [

@@ -12,9 +12,11 @@ from typing import Any
 import numpy as np
 
 from engine._base import dtypes
+from engine._base.arrays import wrap_dim
 from engine.graph import Node
 from engine.kernels import activation as ak
-from engine.ops.base import const, edge, flat, out, recording, wrap_dim
+from engine.ops.base import const, edge, flat, out, recording, unpack
+from engine.ops.selection import where
 from engine.tensor import Tensor, _wrap
 
 _TORCH_TYPE_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char",
@@ -40,8 +42,20 @@ class LeakyReluBackward0(Node):
         return (ak.leaky_relu_bwd(flat(g), flat(x), self.slope).reshape(g.shape),)
 
     def apply_graph(self, grads: list) -> tuple:
-        x = self.unpack()[0]._data
+        x = unpack(self)[0]._data
         return (grads[0] * const(np.where(x > 0, 1.0, self.slope).astype(x.dtype)),)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01,  # noqa: A002
+               inplace: bool = False) -> Tensor:
+    """``x`` where positive, ``negative_slope * x`` elsewhere.
+
+    >>> F.leaky_relu(engine.tensor([-1.0, 2.0]), 0.1)
+    tensor([-0.1000,  2.0000])
+    """
+    x = _float(input, "leaky_relu_cpu")
+    res = np.where(x > 0, x, x * x.dtype.type(negative_slope))
+    return _finish(input, x, res, LeakyReluBackward0, slope=float(negative_slope))
 
 
 class GeluBackward0(Node):
@@ -54,7 +68,7 @@ class GeluBackward0(Node):
         return (k(flat(g), flat(x)).reshape(g.shape),)
 
     def apply_graph(self, grads: list) -> tuple:
-        (x,) = self.unpack()
+        (x,) = unpack(self)
         if self.approximate == "none":
             return (_gelu_grad(grads[0], x),)
         c, k = float(np.sqrt(2.0 / np.pi)), 0.044715
@@ -94,7 +108,7 @@ class GeluBackwardBackward0(Node):
 
     def apply_graph(self, grads: list) -> tuple:
         gg = grads[0]
-        g, x = self.unpack()
+        g, x = unpack(self)
         (fg, _), (fx, _) = self.next_functions
         dg = _gelu_grad(gg, x) if fg is not None else None
         dx = None
@@ -102,60 +116,6 @@ class GeluBackwardBackward0(Node):
             phi = (x * x * -0.5).exp() * float(1.0 / np.sqrt(2.0 * np.pi))
             dx = gg * g * (phi * (2 - x * x))
         return dg, dx
-
-
-class SoftplusBackward0(Node):
-    __slots__ = ("beta", "threshold")
-
-    def apply(self, grads: list) -> tuple:
-        g = grads[0]
-        (x,) = self.saved()
-        return (ak.softplus_bwd(flat(g), flat(x), self.beta, self.threshold)
-                .reshape(g.shape),)
-
-    def apply_graph(self, grads: list) -> tuple:
-        from engine.ops.elementwise_more import where
-
-        g = grads[0]
-        (x,) = self.unpack()
-        z = x * self.beta
-        return (where(const(z._data > self.threshold), g, g * z.sigmoid()),)
-
-
-class SiluBackward0(Node):
-    __slots__ = ()
-
-    def apply(self, grads: list) -> tuple:
-        g = grads[0]
-        (x,) = self.saved()
-        return (ak.silu_bwd(flat(g), flat(x)).reshape(g.shape),)
-
-    def apply_graph(self, grads: list) -> tuple:
-        (x,) = self.unpack()
-        s = x.sigmoid()
-        return (grads[0] * (s * (x * (1 - s) + 1)),)
-
-
-def _finish(a: Tensor, x: np.ndarray, res: np.ndarray, cls: type, **attrs: Any) -> Tensor:
-    if not recording(a):
-        return out(res)
-    node = cls((edge(a),))
-    for k, v in attrs.items():
-        setattr(node, k, v)
-    node.save_as((a, x))
-    return out(res, node)
-
-
-def leaky_relu(input: Tensor, negative_slope: float = 0.01,  # noqa: A002
-               inplace: bool = False) -> Tensor:
-    """``x`` where positive, ``negative_slope * x`` elsewhere.
-
-    >>> F.leaky_relu(engine.tensor([-1.0, 2.0]), 0.1)
-    tensor([-0.1000,  2.0000])
-    """
-    x = _float(input, "leaky_relu_cpu")
-    res = np.where(x > 0, x, x * x.dtype.type(negative_slope))
-    return _finish(input, x, res, LeakyReluBackward0, slope=float(negative_slope))
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002
@@ -177,6 +137,22 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002
     return _finish(input, x, res, GeluBackward0, approximate=approximate)
 
 
+class SoftplusBackward0(Node):
+    __slots__ = ("beta", "threshold")
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        (x,) = self.saved()
+        return (ak.softplus_bwd(flat(g), flat(x), self.beta, self.threshold)
+                .reshape(g.shape),)
+
+    def apply_graph(self, grads: list) -> tuple:
+        g = grads[0]
+        (x,) = unpack(self)
+        z = x * self.beta
+        return (where(const(z._data > self.threshold), g, g * z.sigmoid()),)
+
+
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:  # noqa: A002
     """Smooth relu ``log(1 + exp(beta x)) / beta``; linear where ``beta x > threshold``.
 
@@ -190,6 +166,20 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
                    threshold=float(threshold))
 
 
+class SiluBackward0(Node):
+    __slots__ = ()
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        (x,) = self.saved()
+        return (ak.silu_bwd(flat(g), flat(x)).reshape(g.shape),)
+
+    def apply_graph(self, grads: list) -> tuple:
+        (x,) = unpack(self)
+        s = x.sigmoid()
+        return (grads[0] * (s * (x * (1 - s) + 1)),)
+
+
 def silu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     """``x * sigmoid(x)`` (also called swish).
 
@@ -200,6 +190,16 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     with np.errstate(over="ignore", invalid="ignore"):
         res = (x / (1 + np.exp(-x))).astype(x.dtype)
     return _finish(input, x, res, SiluBackward0)
+
+
+def _finish(a: Tensor, x: np.ndarray, res: np.ndarray, cls: type, **attrs: Any) -> Tensor:
+    if not recording(a):
+        return out(res)
+    node = cls((edge(a),))
+    for k, v in attrs.items():
+        setattr(node, k, v)
+    node.save_as((a, x))
+    return out(res, node)
 
 
 # ---------------------------------------------------------------- softmax family

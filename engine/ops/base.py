@@ -11,14 +11,9 @@ from typing import Any
 import numpy as np
 
 from engine._base import dtypes, grad_mode
-from engine.graph import Node
+from engine.graph import Node, _Saved
 from engine.kernels import broadcast as bk
-from engine.tensor import (  # noqa: F401  (Tensor, _wrap, wrap_dim re-exported for ops)
-    Tensor,
-    _stale_view_requires_grad,
-    _wrap,
-    wrap_dim,
-)
+from engine.tensor import Tensor, _stale_view_requires_grad, _wrap
 
 NO_EDGE = (None, 0)
 
@@ -64,22 +59,6 @@ def flat(a: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=4096)
-def broadcast_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
-    """The broadcast of two shapes, with torch's error naming the mismatch."""
-    n = max(len(a), len(b))
-    pa = (1,) * (n - len(a)) + a
-    pb = (1,) * (n - len(b)) + b
-    res = []
-    for i, (x, y) in enumerate(zip(pa, pb)):
-        if x != y and x != 1 and y != 1:
-            raise RuntimeError(
-                f"The size of tensor a ({x}) must match the size of tensor b ({y}) at "
-                f"non-singleton dimension {i}")
-        res.append(y if x == 1 else x)
-    return tuple(res)
-
-
-@lru_cache(maxsize=4096)
 def _plan(small: tuple[int, ...], big: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, int]:
     """Element strides of ``small`` laid over ``big`` (0 on broadcast dims)."""
     pad = (1,) * (len(big) - len(small)) + small
@@ -115,10 +94,37 @@ def sum_to(g: Tensor, shape: tuple[int, ...], dtype: np.dtype | None = None) -> 
             lead + i for i, s in enumerate(shape) if s == 1 and gs[lead + i] != 1)
         g = (g.sum(dims, keepdim=True) if dims else g).reshape(shape)
     if dtype is not None and g._data.dtype != dtype:
-        from engine.ops.convert import cast
-
-        g = cast(g, dtype)
+        g = g.to(dtypes.from_np(dtype))  # the method: convert sits above this module
     return g
+
+
+# ---------------------------------------------------------------- saved values as tensors
+def _unpack_one(s: _Saved, node: Node) -> Tensor:
+    """A saved value as a tensor connected to the graph.
+
+    A node's own output is rebuilt from the saved buffer as that output, so save it
+    with its own shape; ops that keep a reshaped copy rebuild it themselves.
+    """
+    t = s.tensor
+    if t is None:
+        return _wrap(s.data, True, node, s.output_nr)
+    data = s.data
+    if data is t._data:
+        return t
+    if t._rg and data.shape == t._data.shape and data.dtype != t._data.dtype:
+        return t.to(dtypes.from_np(data.dtype))  # a recorded cast (convert sits above)
+    return _wrap(data)  # a derived constant (e.g. a cast of an input without grad)
+
+
+def unpack(node: Node) -> tuple:
+    """``node``'s saved values as tensors in the graph, for ``apply_graph``."""
+    return tuple(_unpack_one(s, node) for s in node._saved)
+
+
+def saved_source(node: Node, i: int) -> Tensor:
+    """The tensor ``node``'s ``i``-th saved value came from (for values derived from it)."""
+    s = node._saved[i]
+    return _unpack_one(s, node) if s.tensor is None else s.tensor
 
 
 def const(a: np.ndarray) -> Tensor:
@@ -154,6 +160,11 @@ def scalar_or_data(x: Any) -> tuple[Any, np.dtype | None, bool]:
     if isinstance(x, (bool, int, float)):
         return x, None, True
     raise TypeError(f"unsupported operand type: {type(x).__name__}")
+
+
+def operand_meta(t: Any) -> tuple[tuple[int, ...], np.dtype] | None:
+    """(shape, dtype) of a tensor operand, None for a number."""
+    return (t._data.shape, t._data.dtype) if isinstance(t, Tensor) else None
 
 
 def float_dtype(d: np.dtype) -> np.dtype:

@@ -12,6 +12,16 @@ from engine.ops.base import edge, out, recording
 from engine.tensor import Tensor
 
 
+class ToCopyBackward0(Node):
+    __slots__ = ("dtype",)
+
+    def apply(self, grads: list) -> tuple:
+        return (grads[0].astype(self.dtype),)
+
+    def apply_graph(self, grads: list) -> tuple:
+        return (cast(grads[0], self.dtype),)
+
+
 def to(a: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     """``to(dtype)``, ``to("cpu", dtype)``, ``to(other)`` or ``to(dtype=...)``: convert
     (a copy recorded in the graph); devices other than cpu refuse.
@@ -31,16 +41,6 @@ def to(a: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     if target is None:
         return a
     return _cast(a, target)
-
-
-class ToCopyBackward0(Node):
-    __slots__ = ("dtype",)
-
-    def apply(self, grads: list) -> tuple:
-        return (grads[0].astype(self.dtype),)
-
-    def apply_graph(self, grads: list) -> tuple:
-        return (cast(grads[0], self.dtype),)
 
 
 def cast(a: Tensor, np_dtype: np.dtype) -> Tensor:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import builtins
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from engine._base import dtypes
+from engine._base.arrays import infer_np_dtype, np_dtype, to_array
 from engine.tensor import Tensor, _wrap
 
 _rng = np.random.default_rng()
@@ -24,51 +24,6 @@ def manual_seed(seed: int) -> np.random.Generator:
     global _rng
     _rng = np.random.default_rng(seed)
     return _rng
-
-
-def _infer_np_dtype(data: Any) -> np.dtype:
-    """torch's rule for Python data: any float -> float32, else int -> int64, else bool."""
-    flat = np.asarray(data, dtype=object).reshape(-1) if not np.isscalar(data) else [data]
-    kind = 0
-    for v in flat:
-        if isinstance(v, Tensor):
-            v = v.item()
-        if isinstance(v, (builtins.bool, np.bool_)):
-            continue
-        if isinstance(v, (int, np.integer)):
-            kind = max(kind, 1)
-        elif isinstance(v, (float, np.floating)):
-            return dtypes.DEFAULT.np
-        else:
-            raise TypeError(f"can't build a tensor from an element of type {type(v).__name__}")
-    return (dtypes.bool_.np, dtypes.int64.np)[kind] if len(flat) else dtypes.DEFAULT.np
-
-
-def to_array(data: Any, dtype: dtypes.dtype | None = None) -> np.ndarray:
-    """Copy ``data`` (nested lists, numbers, numpy arrays, tensors) into a fresh array."""
-    if isinstance(data, Tensor):
-        arr = data._data
-    elif isinstance(data, np.ndarray):
-        arr = data.astype(dtypes.canonical_np(data.dtype))
-    elif isinstance(data, (np.generic,)):
-        arr = np.asarray(data)
-        arr = arr.astype(dtypes.canonical_np(arr.dtype))
-    else:
-        try:
-            arr = np.array(data, dtype=_infer_np_dtype(data))
-        except ValueError as exc:
-            raise ValueError(f"can't build a tensor from ragged data: {exc}") from None
-    if dtype is not None:
-        arr = arr.astype(_np(dtype))
-    return np.array(arr, copy=True, order="C")
-
-
-def _np(dtype: dtypes.dtype | None) -> np.dtype:
-    if dtype is None:
-        return dtypes.DEFAULT.np
-    if not isinstance(dtype, dtypes.dtype):
-        raise TypeError(f"dtype must be an engine dtype such as engine.float32, got {dtype!r}")
-    return dtype.np
 
 
 def _finish(arr: np.ndarray, requires_grad: bool) -> Tensor:
@@ -87,7 +42,8 @@ def tensor(data: Any, dtype: dtypes.dtype | None = None, requires_grad: bool = F
     >>> engine.tensor([1.0, 2.0], requires_grad=True)
     tensor([1., 2.], requires_grad=True)
     """
-    return _finish(to_array(data, dtype), requires_grad)
+    return _finish(to_array(data._data if isinstance(data, Tensor) else data, dtype),
+                   requires_grad)
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
@@ -118,7 +74,7 @@ def zeros(*size: Any, dtype: dtypes.dtype | None = None, requires_grad: bool = F
     tensor([[0., 0., 0.],
             [0., 0., 0.]])
     """
-    return _finish(np.zeros(_shape(size), _np(dtype)), requires_grad)
+    return _finish(np.zeros(_shape(size), np_dtype(dtype)), requires_grad)
 
 
 def ones(*size: Any, dtype: dtypes.dtype | None = None, requires_grad: bool = False) -> Tensor:
@@ -127,7 +83,7 @@ def ones(*size: Any, dtype: dtypes.dtype | None = None, requires_grad: bool = Fa
     >>> engine.ones(3, dtype=engine.int64)
     tensor([1, 1, 1])
     """
-    return _finish(np.ones(_shape(size), _np(dtype)), requires_grad)
+    return _finish(np.ones(_shape(size), np_dtype(dtype)), requires_grad)
 
 
 def full(size: Sequence[int], fill_value: float, dtype: dtypes.dtype | None = None,
@@ -137,8 +93,8 @@ def full(size: Sequence[int], fill_value: float, dtype: dtypes.dtype | None = No
     >>> engine.full((2,), 7.0), engine.full((2,), 7)
     (tensor([7., 7.]), tensor([7, 7]))
     """
-    np_dtype = _np(dtype) if dtype is not None else _infer_np_dtype(fill_value)
-    return _finish(np.full(_shape((size,)), fill_value, np_dtype), requires_grad)
+    dt = np_dtype(dtype) if dtype is not None else infer_np_dtype(fill_value)
+    return _finish(np.full(_shape((size,)), fill_value, dt), requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype: dtypes.dtype | None = None,
@@ -149,7 +105,7 @@ def eye(n: int, m: int | None = None, dtype: dtypes.dtype | None = None,
     tensor([[1., 0.],
             [0., 1.]])
     """
-    return _finish(np.eye(n, m, dtype=_np(dtype)), requires_grad)
+    return _finish(np.eye(n, m, dtype=np_dtype(dtype)), requires_grad)
 
 
 def arange(start: float, end: float | None = None, step: float = 1,
@@ -162,9 +118,9 @@ def arange(start: float, end: float | None = None, step: float = 1,
     if end is None:
         start, end = 0, start
     if dtype is None:
-        dtype_np = _infer_np_dtype([start, end, step])
+        dtype_np = infer_np_dtype([start, end, step])
     else:
-        dtype_np = _np(dtype)
+        dtype_np = np_dtype(dtype)
     return _finish(np.arange(start, end, step).astype(dtype_np), requires_grad)
 
 
@@ -174,7 +130,7 @@ def randn(*size: Any, dtype: dtypes.dtype | None = None, requires_grad: bool = F
     >>> engine.randn(2, 3, requires_grad=True).shape
     engine.Size([2, 3])
     """
-    return _finish(_rng.standard_normal(_shape(size)).astype(_np(dtype)), requires_grad)
+    return _finish(_rng.standard_normal(_shape(size)).astype(np_dtype(dtype)), requires_grad)
 
 
 def rand(*size: Any, dtype: dtypes.dtype | None = None, requires_grad: bool = False) -> Tensor:
@@ -183,11 +139,11 @@ def rand(*size: Any, dtype: dtypes.dtype | None = None, requires_grad: bool = Fa
     >>> x = engine.rand(1000); 0 <= x.min().item() and x.max().item() < 1
     True
     """
-    return _finish(_rng.random(_shape(size)).astype(_np(dtype)), requires_grad)
+    return _finish(_rng.random(_shape(size)).astype(np_dtype(dtype)), requires_grad)
 
 
 def _like(t: Tensor, dtype: dtypes.dtype | None) -> tuple[tuple[int, ...], np.dtype]:
-    return t._data.shape, (t._data.dtype if dtype is None else _np(dtype))
+    return t._data.shape, (t._data.dtype if dtype is None else np_dtype(dtype))
 
 
 def zeros_like(t: Tensor, dtype: dtypes.dtype | None = None,

@@ -14,9 +14,13 @@ from typing import Any
 import numpy as np
 
 from engine._base import dtypes
+from engine._base.arrays import wrap_dim
 from engine.graph import Node
 from engine.kernels.indexing import scatter_add
-from engine.ops.base import const, edge, flat, out, recording, unbroadcast, wrap_dim
+from engine.ops.base import const, edge, flat, out, recording, unbroadcast
+from engine.ops.convert import cast
+from engine.ops.indexing import advanced_index
+from engine.ops.shape import select, slice_dim
 from engine.tensor import Tensor
 
 
@@ -41,9 +45,6 @@ class CatBackward0(Node):
                      for (f, _), p, dt in zip(self.next_functions, parts, self.dtypes))
 
     def apply_graph(self, grads: list) -> tuple:
-        from engine.ops.convert import cast
-        from engine.ops.shape import slice_dim
-
         g, res, start = grads[0], [], 0
         for (f, _), size, dt in zip(self.next_functions, self.sizes, self.dtypes):
             if f is not None:
@@ -52,34 +53,6 @@ class CatBackward0(Node):
                 res.append(None)
             start += size
         return tuple(res)
-
-
-class StackBackward0(Node):
-    __slots__ = ("dim", "dtypes")
-
-    def apply(self, grads: list) -> tuple:
-        g = grads[0]
-        return tuple(None if f is None else
-                     # (asarray, not ascontiguousarray: that makes a 0-d piece 1-d)
-                     np.asarray(np.take(g, i, axis=self.dim), dtype=dt, order="C")
-                     for i, ((f, _), dt) in enumerate(zip(self.next_functions, self.dtypes)))
-
-    def apply_graph(self, grads: list) -> tuple:
-        from engine.ops.convert import cast
-        from engine.ops.shape import select
-
-        g = grads[0]
-        return tuple(None if f is None else cast(select(g, self.dim, i), dt)
-                     for i, ((f, _), dt) in enumerate(zip(self.next_functions, self.dtypes)))
-
-
-def _check_seq(tensors: Any, name: str) -> list[Tensor]:
-    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
-        raise TypeError(f"{name}(): argument 'tensors' must be tuple of Tensors, not "
-                        f"{type(tensors).__name__}")
-    if not tensors:
-        raise RuntimeError(f"{name}(): expected a non-empty list of Tensors")
-    return list(tensors)
 
 
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
@@ -116,6 +89,22 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     return out(res, node)
 
 
+class StackBackward0(Node):
+    __slots__ = ("dim", "dtypes")
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        return tuple(None if f is None else
+                     # (asarray, not ascontiguousarray: that makes a 0-d piece 1-d)
+                     np.asarray(np.take(g, i, axis=self.dim), dtype=dt, order="C")
+                     for i, ((f, _), dt) in enumerate(zip(self.next_functions, self.dtypes)))
+
+    def apply_graph(self, grads: list) -> tuple:
+        g = grads[0]
+        return tuple(None if f is None else cast(select(g, self.dim, i), dt)
+                     for i, ((f, _), dt) in enumerate(zip(self.next_functions, self.dtypes)))
+
+
 def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     """Join same-shaped tensors along a new ``dim``.
 
@@ -139,6 +128,15 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     return out(res, node)
 
 
+def _check_seq(tensors: Any, name: str) -> list[Tensor]:
+    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
+        raise TypeError(f"{name}(): argument 'tensors' must be tuple of Tensors, not "
+                        f"{type(tensors).__name__}")
+    if not tensors:
+        raise RuntimeError(f"{name}(): expected a non-empty list of Tensors")
+    return list(tensors)
+
+
 # ---------------------------------------------------------------- split / chunk / unbind
 class SplitBackward0(Node):
     """One node, one output per piece; pieces without a gradient count as zeros."""
@@ -160,33 +158,6 @@ class SplitBackward0(Node):
 
 class SplitWithSizesBackward0(SplitBackward0):
     __slots__ = ()
-
-
-class UnbindBackward0(SplitBackward0):
-    __slots__ = ()
-
-    def apply(self, grads: list) -> tuple:
-        dt = next(g.dtype for g in grads if g is not None)
-        parts = [np.zeros(s, dt) if g is None else g for g, s in zip(grads, self.shapes)]
-        return (np.stack(parts, axis=self.dim),)
-
-    def apply_graph(self, grads: list) -> tuple:
-        return (stack(self._parts(grads), self.dim),)
-
-
-def _pieces(a: Tensor, views: list[np.ndarray], cls: type, d: int) -> tuple[Tensor, ...]:
-    node = None
-    if recording(a):
-        node = cls((edge(a),))
-        node.num_outputs = len(views)
-        node.dim = d
-        node.shapes = [v.shape for v in views]
-    res = []
-    for i, v in enumerate(views):
-        t = out(v, node, i)
-        t._vc = a._vc  # views share the base's version counter
-        res.append(t)
-    return tuple(res)
 
 
 def split(a: Tensor, split_size_or_sections: int | Sequence[int], dim: int = 0
@@ -229,6 +200,18 @@ def chunk(a: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     return split(a, max(-(-n // chunks), 1), dim)
 
 
+class UnbindBackward0(SplitBackward0):
+    __slots__ = ()
+
+    def apply(self, grads: list) -> tuple:
+        dt = next(g.dtype for g in grads if g is not None)
+        parts = [np.zeros(s, dt) if g is None else g for g, s in zip(grads, self.shapes)]
+        return (np.stack(parts, axis=self.dim),)
+
+    def apply_graph(self, grads: list) -> tuple:
+        return (stack(self._parts(grads), self.dim),)
+
+
 def unbind(a: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
     """The slices along ``dim``, that dim removed.
 
@@ -238,6 +221,21 @@ def unbind(a: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
     x = a._data
     d = wrap_dim(dim, x.ndim)
     return _pieces(a, [np.take(x, i, axis=d) for i in range(x.shape[d])], UnbindBackward0, d)
+
+
+def _pieces(a: Tensor, views: list[np.ndarray], cls: type, d: int) -> tuple[Tensor, ...]:
+    node = None
+    if recording(a):
+        node = cls((edge(a),))
+        node.num_outputs = len(views)
+        node.dim = d
+        node.shapes = [v.shape for v in views]
+    res = []
+    for i, v in enumerate(views):
+        t = out(v, node, i)
+        t._vc = a._vc  # views share the base's version counter
+        res.append(t)
+    return tuple(res)
 
 
 # ---------------------------------------------------------------- repeat / gather
@@ -312,8 +310,6 @@ class ScatterAddBackward0(Node):
         return (np.ascontiguousarray(grads[0]).reshape(-1)[self.positions].reshape(self.shape),)
 
     def apply_graph(self, grads: list) -> tuple:
-        from engine.ops.indexing import advanced_index
-
         return (advanced_index(grads[0].reshape(-1), self.positions).reshape(self.shape),)
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from engine.graph import Node
-from engine.ops.base import edge, out, recording, sum_to, unbroadcast
+from engine.ops import creation
+from engine.ops.base import edge, out, recording, sum_to, unbroadcast, unpack
+from engine.ops.elementwise import mul
 from engine.ops.linalg import check_matrices, matmul, mm, save_other
 from engine.ops.shape import reshape, t
 from engine.tensor import Tensor
@@ -28,7 +30,7 @@ class AddmmBackward0(Node):
     def apply_graph(self, grads: list) -> tuple:
         g = grads[0]
         (fb, _), (f1, _), (f2, _) = self.next_functions
-        saved = self.unpack()
+        saved = unpack(self)
         gb = sum_to(g, self.bias_shape, self.bias_dtype) if fb is not None else None
         g1 = mm(g, t(saved[-1])) if f1 is not None else None
         g2 = mm(t(saved[0]), g) if f2 is not None else None
@@ -89,9 +91,6 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True,  # noqa: A002
     >>> x = engine.ones(4); F.dropout(x, 0.5, training=False) is x
     True
     """
-    from engine.ops import creation
-    from engine.ops.arithmetic import mul
-
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 from engine._base import dtypes
+from engine._base.arrays import broadcast_shape
 from engine.graph import Node
 from engine.kernels import elementwise as ek
-from engine.ops.base import broadcast_shape, edge, flat, out, recording
+from engine.ops.base import edge, flat, out, recording, unpack
 from engine.ops.shape import (
     SqueezeBackward4,
     UnsqueezeBackward0,
@@ -72,10 +73,22 @@ class MmBackward0(Node):
     def apply_graph(self, grads: list) -> tuple:
         g = grads[0]
         (fa, _), (fb, _) = self.next_functions
-        saved = self.unpack()
+        saved = unpack(self)
         ga = mm(g, t(saved[-1])) if fa is not None else None
         gb = mm(t(saved[0]), g) if fb is not None else None
         return ga, gb
+
+
+def mm(a: Tensor, b: Tensor) -> Tensor:
+    """Matrix product of two 2-D tensors.
+
+    >>> engine.mm(engine.tensor([[1.0, 2.0]]), engine.tensor([[3.0], [4.0]]))
+    tensor([[11.]])
+    """
+    ad, bd = a._data, b._data
+    check_matrices(ad, bd, "self")
+    _same_dtype(a, b, "m1 and m2")
+    return _record(MmBackward0, a, b, ad @ bd)
 
 
 class BmmBackward0(Node):
@@ -92,70 +105,10 @@ class BmmBackward0(Node):
     def apply_graph(self, grads: list) -> tuple:
         g = grads[0]
         (fa, _), (fb, _) = self.next_functions
-        saved = self.unpack()
+        saved = unpack(self)
         ga = bmm(g, mT(saved[-1])) if fa is not None else None
         gb = bmm(mT(saved[0]), g) if fb is not None else None
         return ga, gb
-
-
-class MvBackward0(Node):
-    __slots__ = ()
-
-    def apply(self, grads: list) -> tuple:
-        g = grads[0]
-        (fa, _), (fb, _) = self.next_functions
-        saved = self.saved()
-        ga = np.outer(g, saved[-1]) if fa is not None else None
-        gb = saved[0].T @ g if fb is not None else None
-        return ga, gb
-
-    def apply_graph(self, grads: list) -> tuple:
-        g = grads[0]
-        (fa, _), (fb, _) = self.next_functions
-        saved = self.unpack()
-        ga = unsqueeze(g, 1) * unsqueeze(saved[-1], 0) if fa is not None else None
-        gb = mv(t(saved[0]), g) if fb is not None else None
-        return ga, gb
-
-
-class DotBackward0(Node):
-    __slots__ = ()
-
-    def apply(self, grads: list) -> tuple:
-        g = float(grads[0])
-        (fa, _), (fb, _) = self.next_functions
-        saved = self.saved()
-        ga = ek.scale_bwd(flat(saved[-1]), g) if fa is not None else None
-        gb = ek.scale_bwd(flat(saved[0]), g) if fb is not None else None
-        return ga, gb
-
-    def apply_graph(self, grads: list) -> tuple:
-        g = grads[0]
-        (fa, _), (fb, _) = self.next_functions
-        saved = self.unpack()
-        ga = g * saved[-1] if fa is not None else None
-        gb = g * saved[0] if fb is not None else None
-        return ga, gb
-
-
-def _record(cls: type, a: Tensor, b: Tensor, res: np.ndarray) -> Tensor:
-    if not recording(a, b):
-        return out(res)
-    node = cls((edge(a), edge(b)))
-    save_other(node, a, b)
-    return out(res, node)
-
-
-def mm(a: Tensor, b: Tensor) -> Tensor:
-    """Matrix product of two 2-D tensors.
-
-    >>> engine.mm(engine.tensor([[1.0, 2.0]]), engine.tensor([[3.0], [4.0]]))
-    tensor([[11.]])
-    """
-    ad, bd = a._data, b._data
-    check_matrices(ad, bd, "self")
-    _same_dtype(a, b, "m1 and m2")
-    return _record(MmBackward0, a, b, ad @ bd)
 
 
 def bmm(a: Tensor, b: Tensor) -> Tensor:
@@ -175,6 +128,26 @@ def bmm(a: Tensor, b: Tensor) -> Tensor:
     return _record(BmmBackward0, a, b, np.matmul(ad, bd))
 
 
+class MvBackward0(Node):
+    __slots__ = ()
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        (fa, _), (fb, _) = self.next_functions
+        saved = self.saved()
+        ga = np.outer(g, saved[-1]) if fa is not None else None
+        gb = saved[0].T @ g if fb is not None else None
+        return ga, gb
+
+    def apply_graph(self, grads: list) -> tuple:
+        g = grads[0]
+        (fa, _), (fb, _) = self.next_functions
+        saved = unpack(self)
+        ga = unsqueeze(g, 1) * unsqueeze(saved[-1], 0) if fa is not None else None
+        gb = mv(t(saved[0]), g) if fb is not None else None
+        return ga, gb
+
+
 def mv(a: Tensor, v: Tensor) -> Tensor:
     """Matrix-vector product.
 
@@ -188,6 +161,26 @@ def mv(a: Tensor, v: Tensor) -> Tensor:
             f"({'x'.join(map(str, ad.shape))}), vec ({'x'.join(map(str, vd.shape))})")
     _same_dtype(a, v, "self and vec")
     return _record(MvBackward0, a, v, ad @ vd)
+
+
+class DotBackward0(Node):
+    __slots__ = ()
+
+    def apply(self, grads: list) -> tuple:
+        g = float(grads[0])
+        (fa, _), (fb, _) = self.next_functions
+        saved = self.saved()
+        ga = ek.scale_bwd(flat(saved[-1]), g) if fa is not None else None
+        gb = ek.scale_bwd(flat(saved[0]), g) if fb is not None else None
+        return ga, gb
+
+    def apply_graph(self, grads: list) -> tuple:
+        g = grads[0]
+        (fa, _), (fb, _) = self.next_functions
+        saved = unpack(self)
+        ga = g * saved[-1] if fa is not None else None
+        gb = g * saved[0] if fb is not None else None
+        return ga, gb
 
 
 def dot(a: Tensor, b: Tensor) -> Tensor:
@@ -207,6 +200,14 @@ def dot(a: Tensor, b: Tensor) -> Tensor:
     with np.errstate(invalid="ignore", over="ignore"):  # inf * 0 is NaN, silently as torch
         res = np.asarray(ad @ bd)
     return _record(DotBackward0, a, b, res)
+
+
+def _record(cls: type, a: Tensor, b: Tensor, res: np.ndarray) -> Tensor:
+    if not recording(a, b):
+        return out(res)
+    node = cls((edge(a), edge(b)))
+    save_other(node, a, b)
+    return out(res, node)
 
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:

@@ -1,12 +1,39 @@
-"""Losses: ``binary_cross_entropy_with_logits`` (the tutorial's loss)."""
+"""Losses: binary_cross_entropy_with_logits (the tutorial's), mse_loss, l1_loss,
+binary_cross_entropy, nll_loss and cross_entropy.
+
+``binary_cross_entropy_with_logits``, ``mse_loss``, ``binary_cross_entropy`` and
+``nll_loss`` have their own nodes and Numba backward kernels (``engine.kernels.loss`` and
+``engine.kernels.loss_more``); ``l1_loss`` and ``cross_entropy`` are built from other ops,
+the way torch builds them.
+"""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
+from engine._base import dtypes
+from engine._base.arrays import broadcast_shape
 from engine.graph import Node
 from engine.kernels import loss as lk
-from engine.ops.base import broadcast_shape, const, edge, expand_flat, out, recording
+from engine.kernels import loss_more as lmk
+from engine.ops.activation import log_softmax, softplus
+from engine.ops.base import (
+    const,
+    edge,
+    expand_flat,
+    flat,
+    out,
+    recording,
+    sum_to,
+    unbroadcast,
+    unpack,
+)
+from engine.ops.elementwise import add, div, mul, neg, sub
+from engine.ops.reduce import mean, sum  # noqa: A004 - the engine's ops, as torch names them
+from engine.ops.selection import where
+from engine.ops.unary import abs  # noqa: A004
 from engine.tensor import Tensor
 
 REDUCTIONS = ("none", "mean", "sum")
@@ -20,6 +47,7 @@ def absent(dtype: np.dtype) -> np.ndarray:
     return _EMPTY[dtype]
 
 
+# ---------------------------------------------------------------- binary cross-entropy with logits
 class BinaryCrossEntropyWithLogitsBackward0(Node):
     __slots__ = ("reduction", "weight", "pos_weight")
     fresh_grads = True
@@ -45,10 +73,8 @@ class BinaryCrossEntropyWithLogitsBackward0(Node):
         return gx, gy
 
     def apply_graph(self, grads: list) -> tuple:
-        from engine.ops.activation import softplus
-
         g = grads[0]
-        x, y = self.unpack()
+        x, y = unpack(self)
         dt = x._data.dtype
         denom = float(x._data.size) if self.reduction == "mean" else 1.0
         w = const(self.weight.astype(dt)) if self.weight is not None else None
@@ -65,17 +91,6 @@ class BinaryCrossEntropyWithLogitsBackward0(Node):
             d = d * g if w is None else d * g * w
             gy = d / denom if denom != 1.0 else d
         return gx, gy
-
-
-# Half the largest value of each float type: a sum of n terms below limit / n is finite.
-_LIMIT = {np.dtype(t): float(np.finfo(t).max) / 2 for t in (np.float32, np.float64)}
-
-
-def _reduce(each: np.ndarray, dt: np.dtype, mean: bool) -> np.ndarray:
-    """Sum or mean of the elementwise loss as a 0-d array (np.add.reduce is what
-    ndarray.sum and .mean run, without their Python layers)."""
-    total = np.add.reduce(each, axis=None, dtype=dt)
-    return np.asarray(total / each.size if mean else total, dtype=dt)
 
 
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,  # noqa: A002
@@ -149,3 +164,337 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,  # noqa: A00
     node.weight, node.pos_weight = w, pw
     node.save_as((input, x), (target, y))
     return out(loss, node)
+
+
+# Half the largest value of each float type: a sum of n terms below limit / n is finite.
+_LIMIT = {np.dtype(t): float(np.finfo(t).max) / 2 for t in (np.float32, np.float64)}
+
+
+def _reduce(each: np.ndarray, dt: np.dtype, mean: bool) -> np.ndarray:
+    """Sum or mean of the elementwise loss as a 0-d array (np.add.reduce is what
+    ndarray.sum and .mean run, without their Python layers)."""
+    total = np.add.reduce(each, axis=None, dtype=dt)
+    return np.asarray(total / each.size if mean else total, dtype=dt)
+
+
+# ---------------------------------------------------------------- shared checks
+def _check_reduction(reduction: str) -> None:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def _reduce_loss(loss: np.ndarray, reduction: str) -> np.ndarray:
+    with np.errstate(all="ignore"):  # the mean of nothing is NaN, inf - inf too: quietly
+        if reduction == "mean":
+            return np.asarray(loss.sum(dtype=loss.dtype) / loss.dtype.type(loss.size)
+                              if loss.size else np.array(np.nan, loss.dtype))
+        if reduction == "sum":
+            return np.asarray(loss.sum(dtype=loss.dtype))
+    return loss
+
+
+# ---------------------------------------------------------------- mse / l1
+class MseLossBackward0(Node):
+    __slots__ = ("reduction", "a", "b")
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        x, y = self.saved()
+        shape = broadcast_shape(x.shape, y.shape)
+        size = int(np.prod(shape))
+        denom = float(size) if self.reduction == "mean" else 1.0
+        gf = flat(np.ascontiguousarray(g, dtype=x.dtype))
+        d = lmk.mse_bwd(gf, expand_flat(x, shape), expand_flat(y, shape), denom).reshape(shape)
+        (fx, _), (fy, _) = self.next_functions
+        gx = unbroadcast(d, *self.a) if fx is not None else None
+        gy = unbroadcast(-d, *self.b) if fy is not None else None
+        return gx, gy
+
+    def apply_graph(self, grads: list) -> tuple:
+        x, y = unpack(self)
+        size = int(np.prod(broadcast_shape(x._data.shape, y._data.shape)))
+        d = (x - y) * 2 * grads[0]
+        if self.reduction == "mean":
+            d = d / float(size)
+        (fx, _), (fy, _) = self.next_functions
+        gx = sum_to(d, *self.a) if fx is not None else None
+        gy = sum_to(-d, *self.b) if fy is not None else None
+        return gx, gy
+
+
+def mse_loss(input: Tensor, target: Tensor, size_average: None = None,  # noqa: A002
+             reduce: None = None, reduction: str = "mean") -> Tensor:
+    """Mean (or sum, or elementwise) squared error.
+
+    >>> F.mse_loss(engine.tensor([1.0, 3.0]), engine.tensor([0.0, 0.0]))
+    tensor(5.)
+    """
+    _check_reduction(reduction)
+    x, y = _check_pair(input, target, "mse_loss")
+    with np.errstate(all="ignore"):  # inf/NaN/empty inputs: torch's values, no warnings
+        loss = _reduce_loss((x - y) ** 2, reduction)
+    if not recording(input, target):
+        return out(loss)
+    node = MseLossBackward0((edge(input), edge(target)))
+    node.reduction = reduction
+    node.a, node.b = (x.shape, input._data.dtype), (y.shape, target._data.dtype)
+    node.save_as((input, x), (target, y))
+    return out(loss, node)
+
+
+def _check_pair(input: Tensor, target: Tensor, name: str) -> tuple[np.ndarray, np.ndarray]:  # noqa: A002
+    if not isinstance(input, Tensor) or not isinstance(target, Tensor):
+        raise TypeError(f"{name}(): input and target must be Tensors")
+    x, y = input._data, target._data
+    if x.shape != y.shape:
+        warnings.warn(f"Using a target size ({target.shape!r}) that is different to the input "
+                      f"size ({input.shape!r}). This will likely lead to incorrect results due "
+                      "to broadcasting. Please ensure they have the same size.", UserWarning,
+                      stacklevel=3)
+        broadcast_shape(x.shape, y.shape)
+    want = np.promote_types(x.dtype, y.dtype)
+    if want.kind != "f":
+        raise RuntimeError(f"{name}: expected floating point tensors")
+    return x.astype(want, copy=False), y.astype(want, copy=False)
+
+
+def l1_loss(input: Tensor, target: Tensor, size_average: None = None,  # noqa: A002
+            reduce: None = None, reduction: str = "mean") -> Tensor:
+    """Mean absolute error, recorded as torch does: ``(input - target).abs().mean()``.
+
+    >>> F.l1_loss(engine.tensor([1.0, -3.0]), engine.tensor([0.0, 0.0]))
+    tensor(2.)
+    """
+    _check_reduction(reduction)
+    _check_pair(input, target, "l1_loss")
+    loss = abs(sub(input, target))
+    if reduction == "mean":
+        return mean(loss)
+    return sum(loss) if reduction == "sum" else loss
+
+
+# ---------------------------------------------------------------- binary cross-entropy
+class BinaryCrossEntropyBackward0(Node):
+    __slots__ = ("reduction", "weight")
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        x, y = self.saved()
+        shape, dt = x.shape, x.dtype
+        denom = float(x.size) if self.reduction == "mean" else 1.0
+        w = expand_flat(self.weight.astype(dt, copy=False), shape) \
+            if self.weight is not None else absent(dt)
+        gf = flat(np.ascontiguousarray(g, dtype=dt))
+        (fx, _), (fy, _) = self.next_functions
+        gx = lmk.bce_bwd_input(gf, flat(x), flat(y), w, denom).reshape(shape) \
+            if fx is not None else None
+        gy = lmk.bce_bwd_target(gf, flat(x), w, denom).reshape(shape) if fy is not None else None
+        return gx, gy
+
+    def apply_graph(self, grads: list) -> tuple:
+        g = grads[0]
+        x, y = unpack(self)
+        dt = x._data.dtype
+        scale = g if self.weight is None else g * const(self.weight.astype(dt))
+        if self.reduction == "mean":
+            scale = scale / float(x._data.size)
+        (fx, _), (fy, _) = self.next_functions
+        gx = gy = None
+        if fx is not None:
+            gx = (x - y) / (x * (1 - x)).clamp(min=1e-12) * scale
+        if fy is not None:
+            gy = ((-x).log1p() - x.log()) * scale
+        return gx, gy
+
+
+def binary_cross_entropy(input: Tensor, target: Tensor,  # noqa: A002
+                         weight: Tensor | None = None, size_average: None = None,
+                         reduce: None = None, reduction: str = "mean") -> Tensor:
+    """Binary cross-entropy between probabilities ``input`` and ``target``.
+
+    Logs are clamped at -100, as in torch, so ``input`` of exactly 0 or 1 stays finite.
+
+    >>> F.binary_cross_entropy(engine.tensor([0.5]), engine.tensor([1.0]))
+    tensor(0.6931)
+    """
+    _check_reduction(reduction)
+    x, y = input._data, target._data
+    if x.shape != y.shape:
+        raise ValueError(f"Using a target size ({target.shape!r}) that is different to the "
+                         f"input size ({input.shape!r}) is deprecated. Please ensure they have "
+                         "the same size.")
+    if x.dtype.kind != "f":
+        raise RuntimeError("binary_cross_entropy: expected a floating point input")
+    if x.size and (np.any(x < 0) or np.any(x > 1) or np.any(np.isnan(x))):
+        raise RuntimeError("all elements of input should be between 0 and 1")
+    y = y.astype(x.dtype, copy=False)
+    w = weight._data if weight is not None else None
+    if w is not None and broadcast_shape(w.shape, x.shape) != x.shape:
+        raise RuntimeError(f"weight of shape {list(w.shape)} cannot be broadcast to the input's "
+                           f"shape {list(x.shape)}")
+    with np.errstate(divide="ignore"):
+        lx = np.maximum(np.log(x), -100)
+        l1x = np.maximum(np.log1p(-x), -100)
+    loss = -(y * lx + (1 - y) * l1x)
+    if w is not None:
+        loss = loss * w
+    loss = _reduce_loss(loss.astype(x.dtype, copy=False), reduction)
+    if not recording(input, target):
+        return out(loss)
+    node = BinaryCrossEntropyBackward0((edge(input), edge(target)))
+    node.reduction, node.weight = reduction, w
+    node.save_as((input, x), (target, y))
+    return out(loss, node)
+
+
+# ---------------------------------------------------------------- nll / cross-entropy
+class NllLossBackward0(Node):
+    """Row r's gradient lands on its target class, scaled by ``-w[t] / denom``."""
+
+    # ``replay``: (target tensor, ignore_index, reduction, weighted) for a compiled Plan,
+    # which recomputes the loss from the target's current values
+    __slots__ = ("coef", "target", "shape", "moved_shape", "cdim", "replay")
+
+    def apply(self, grads: list) -> tuple:
+        g = np.ascontiguousarray(grads[0])
+        c = self.moved_shape[-1]
+        gr = lmk.pick_rows_bwd(flat(g), self.coef.astype(g.dtype, copy=False), self.target, c)
+        gr = gr.reshape(self.moved_shape)
+        if self.cdim is not None:
+            gr = np.ascontiguousarray(np.moveaxis(gr, -1, self.cdim))
+        return (gr.reshape(self.shape),)
+
+    def apply_graph(self, grads: list) -> tuple:
+        g = grads[0]
+        rows, c = self.target.size, self.moved_shape[-1]
+        coef = np.zeros((rows, c), g._data.dtype)
+        coef[np.arange(rows), self.target] = self.coef
+        gr = (g.reshape(-1, 1) if g._data.ndim else g) * const(coef)
+        gr = gr.reshape(self.moved_shape)
+        if self.cdim is not None:
+            nd = len(self.moved_shape)
+            gr = gr.permute(0, nd - 1, *range(1, nd - 1))
+        return (gr.reshape(self.shape),)
+
+
+class NllLoss2DBackward0(NllLossBackward0):
+    """The same node for inputs with spatial dims (N, C, d1, ...), named as torch does."""
+
+    __slots__ = ()
+
+
+def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,  # noqa: A002
+             size_average: None = None, ignore_index: int = -100, reduce: None = None,
+             reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of class indices under log-probabilities ``input``.
+
+    ``mean`` divides by the summed weights of the non-ignored targets.
+
+    >>> F.nll_loss(engine.tensor([[-1.0, -2.0]]), engine.tensor([1]))
+    tensor(2.)
+    """
+    _check_reduction(reduction)
+    x, t = input._data, target._data
+    if t.dtype.kind not in "iu":
+        raise RuntimeError(f"expected scalar type Long but found "
+                           f"{dtypes.from_np(t.dtype).name.capitalize()}")
+    if x.ndim < 1 or (x.ndim >= 2 and t.shape != (x.shape[0],) + x.shape[2:]) or \
+            (x.ndim == 1 and t.ndim != 0):
+        raise ValueError(f"Expected input batch_size ({x.shape[0] if x.ndim else 0}) to match "
+                         f"target batch_size ({t.shape[0] if t.ndim else 0}).")
+    moved, cdim = _class_rows(x)
+    c = moved.shape[-1]
+    rows = moved.reshape(-1, c)
+    tf = t.reshape(-1).astype(np.int64)
+    ignored = tf == ignore_index
+    bad = (~ignored) & ((tf < 0) | (tf >= c))
+    if bad.any():
+        raise IndexError(f"Target {int(tf[bad][0])} is out of bounds.")
+    safe = np.where(ignored, 0, tf)
+    w = weight._data.astype(x.dtype) if weight is not None else np.ones(c, x.dtype)
+    wt = np.where(ignored, 0, w[safe]).astype(x.dtype)
+    picked = rows[np.arange(rows.shape[0]), safe]
+    per = (-wt * picked).astype(x.dtype)
+    if reduction == "none":
+        loss = per.reshape(t.shape)
+        coef = -wt
+    elif reduction == "sum":
+        loss = np.asarray(per.sum(dtype=x.dtype))
+        coef = -wt
+    else:
+        total = wt.sum(dtype=x.dtype)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            loss = np.asarray(per.sum(dtype=x.dtype) / total, dtype=x.dtype)
+            # an ignored target gets no gradient, even when all are ignored (0 / 0)
+            coef = np.where(ignored, 0, -wt / total).astype(x.dtype)
+    if not recording(input):
+        return out(loss)
+    node = (NllLoss2DBackward0 if x.ndim >= 3 else NllLossBackward0)((edge(input),))
+    node.coef, node.target, node.cdim = np.ascontiguousarray(coef), safe, cdim
+    node.shape, node.moved_shape = x.shape, moved.shape
+    node.replay = (target, ignore_index, reduction, weight is not None)
+    return out(loss, node)
+
+
+def _class_rows(x: np.ndarray) -> tuple[np.ndarray, int | None]:
+    """Input of shape (C,), (N, C) or (N, C, d1, ...) as rows of C (and the class dim)."""
+    if x.ndim == 1:
+        return x.reshape(1, -1), None
+    if x.ndim == 2:
+        return x, None
+    return np.ascontiguousarray(np.moveaxis(x, 1, -1)), 1
+
+
+def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,  # noqa: A002
+                  size_average: None = None, ignore_index: int = -100, reduce: None = None,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """Cross-entropy of logits ``input`` against class indices or class probabilities.
+
+    Built as torch builds it: ``log_softmax`` then ``nll_loss`` for indices; with
+    ``label_smoothing`` or probability targets it adds the smoothing terms from
+    engine ops.
+
+    >>> F.cross_entropy(engine.tensor([[2.0, 0.0]]), engine.tensor([0]))
+    tensor(0.1269)
+    """
+    _check_reduction(reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: "
+                           f"{label_smoothing}")
+    x = input._data
+    cdim = 0 if x.ndim == 1 else 1
+    c = x.shape[cdim]
+    lsm = log_softmax(input, cdim)
+    wshape = tuple(c if d == cdim else 1 for d in range(x.ndim))
+    w_view = out(weight._data.reshape(wshape)) if weight is not None else None
+    if target._data.dtype.kind == "f":  # class probabilities
+        if target._data.shape != x.shape:
+            raise RuntimeError("cross_entropy: probability targets must match the input's shape")
+        tgt = target
+        if label_smoothing > 0:
+            tgt = add(mul(target, 1 - label_smoothing), label_smoothing / c)
+        prod = mul(lsm, tgt)
+        if w_view is not None:
+            prod = mul(prod, w_view)
+        if reduction == "none":
+            return neg(sum(prod, cdim))
+        total = neg(sum(prod))
+        return div(total, x.size / c) if reduction == "mean" else total
+    nll = nll_loss(lsm, target, weight, ignore_index=ignore_index, reduction=reduction)
+    if label_smoothing == 0:
+        return nll
+    smooth = neg(sum(mul(lsm, w_view) if w_view is not None else lsm, cdim))
+    ignore = out(target._data == ignore_index)
+    smooth = where(ignore, 0.0, smooth)
+    if reduction == "mean":
+        keep = target._data != ignore_index
+        if weight is not None:
+            denom = float(weight._data[target._data[keep]].sum())
+        else:
+            denom = float(keep.sum())
+        ret = div(sum(smooth), denom)
+    elif reduction == "sum":
+        ret = sum(smooth)
+    else:
+        ret = smooth
+    return add(mul(nll, 1 - label_smoothing), mul(ret, label_smoothing / c))

@@ -16,10 +16,11 @@ from typing import Any
 import numpy as np
 
 from engine._base import grad_mode
+from engine._base.arrays import wrap_dim
 from engine.graph import Node
 from engine.kernels.indexing import scatter_add
-from engine.ops.base import edge, flat, out, recording, sum_to, unbroadcast, wrap_dim
-from engine.ops.indexing import IndexBackward0
+from engine.ops.base import edge, flat, out, recording, sum_to, unbroadcast
+from engine.ops.indexing import IndexBackward0, advanced_index
 from engine.tensor import Tensor, _ViewInfo
 
 
@@ -104,6 +105,22 @@ class ViewBackward0(Node):
         return (grads[0].reshape(self.shape),)
 
 
+def view(a: Tensor, *shape: Any) -> Tensor:
+    """The same data seen with another shape (no copy; the tensor must be contiguous).
+
+    >>> engine.arange(6).view(2, -1)
+    tensor([[0, 1, 2],
+            [3, 4, 5]])
+    """
+    new = _infer(_sizes(shape), a._data.size)
+    res = _no_copy_reshape(a._data, new)
+    if res is None:
+        raise RuntimeError(
+            "view size is not compatible with input tensor's size and stride (at least one "
+            "dimension spans across two contiguous subspaces). Use .reshape(...) instead.")
+    return _view_out(a, res, _unary_node(ViewBackward0, a, shape=a._data.shape))
+
+
 class UnsafeViewBackward0(ViewBackward0):
     __slots__ = ()
 
@@ -122,20 +139,13 @@ class CloneBackward0(Node):
         return (grads[0],)
 
 
-def view(a: Tensor, *shape: Any) -> Tensor:
-    """The same data seen with another shape (no copy; the tensor must be contiguous).
+def clone(a: Tensor) -> Tensor:
+    """A copy with its own buffer, still connected to the graph.
 
-    >>> engine.arange(6).view(2, -1)
-    tensor([[0, 1, 2],
-            [3, 4, 5]])
+    >>> engine.clone(engine.ones(2, requires_grad=True))
+    tensor([1., 1.], grad_fn=<CloneBackward0>)
     """
-    new = _infer(_sizes(shape), a._data.size)
-    res = _no_copy_reshape(a._data, new)
-    if res is None:
-        raise RuntimeError(
-            "view size is not compatible with input tensor's size and stride (at least one "
-            "dimension spans across two contiguous subspaces). Use .reshape(...) instead.")
-    return _view_out(a, res, _unary_node(ViewBackward0, a, shape=a._data.shape))
+    return out(np.array(a._data, order="C", copy=True), _unary_node(CloneBackward0, a))
 
 
 def _no_copy_reshape(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
@@ -149,15 +159,6 @@ def _no_copy_reshape(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None
 def _unsafe_view(a: Tensor, shape: tuple[int, ...]) -> Tensor:
     """A reshape of a fresh buffer, recorded as torch's ``_unsafe_view``."""
     return out(a._data.reshape(shape), _unary_node(UnsafeViewBackward0, a, shape=a._data.shape))
-
-
-def clone(a: Tensor) -> Tensor:
-    """A copy with its own buffer, still connected to the graph.
-
-    >>> engine.clone(engine.ones(2, requires_grad=True))
-    tensor([1., 1.], grad_fn=<CloneBackward0>)
-    """
-    return out(np.array(a._data, order="C", copy=True), _unary_node(CloneBackward0, a))
 
 
 def contiguous(a: Tensor) -> Tensor:
@@ -219,26 +220,6 @@ class TransposeBackward0(Node):
         return (grads[0].transpose(self.d0, self.d1),)
 
 
-class PermuteBackward0(Node):
-    __slots__ = ("inverse",)
-
-    def apply(self, grads: list) -> tuple:
-        return (np.transpose(grads[0], self.inverse),)
-
-    def apply_graph(self, grads: list) -> tuple:
-        return (grads[0].permute(*self.inverse),)
-
-
-class TBackward0(Node):
-    __slots__ = ()
-
-    def apply(self, grads: list) -> tuple:
-        return (grads[0].T,)
-
-    def apply_graph(self, grads: list) -> tuple:
-        return (grads[0].t(),)
-
-
 def transpose(a: Tensor, dim0: int, dim1: int) -> Tensor:
     """Swap two dims (a view).
 
@@ -249,6 +230,16 @@ def transpose(a: Tensor, dim0: int, dim1: int) -> Tensor:
     d0, d1 = wrap_dim(dim0, nd), wrap_dim(dim1, nd)
     res = np.swapaxes(a._data, d0, d1) if nd else a._data
     return _view_out(a, res, _unary_node(TransposeBackward0, a, d0=d0, d1=d1))
+
+
+class PermuteBackward0(Node):
+    __slots__ = ("inverse",)
+
+    def apply(self, grads: list) -> tuple:
+        return (np.transpose(grads[0], self.inverse),)
+
+    def apply_graph(self, grads: list) -> tuple:
+        return (grads[0].permute(*self.inverse),)
 
 
 def permute(a: Tensor, *dims: Any) -> Tensor:
@@ -267,6 +258,16 @@ def permute(a: Tensor, *dims: Any) -> Tensor:
     inverse = tuple(int(i) for i in np.argsort(perm))
     return _view_out(a, np.transpose(a._data, perm),
                      _unary_node(PermuteBackward0, a, inverse=inverse))
+
+
+class TBackward0(Node):
+    __slots__ = ()
+
+    def apply(self, grads: list) -> tuple:
+        return (grads[0].T,)
+
+    def apply_graph(self, grads: list) -> tuple:
+        return (grads[0].t(),)
 
 
 def t(a: Tensor) -> Tensor:
@@ -329,10 +330,6 @@ class SqueezeBackward4(ViewBackward0):
     __slots__ = ()
 
 
-class UnsqueezeBackward0(ViewBackward0):
-    __slots__ = ()
-
-
 def squeeze(a: Tensor, dim: int | Sequence[int] | None = None, _cls: type | None = None
             ) -> Tensor:
     """Drop dims of size 1 (all, one, or a tuple of them).
@@ -349,6 +346,10 @@ def squeeze(a: Tensor, dim: int | Sequence[int] | None = None, _cls: type | None
         cls, dims = SqueezeBackward2, tuple(wrap_dim(d, len(shape)) for d in dim)
     new = tuple(s for i, s in enumerate(shape) if not (i in dims and s == 1))
     return _view_out(a, a._data.reshape(new), _unary_node(_cls or cls, a, shape=shape))
+
+
+class UnsqueezeBackward0(ViewBackward0):
+    __slots__ = ()
 
 
 def unsqueeze(a: Tensor, dim: int) -> Tensor:
@@ -536,7 +537,6 @@ def _mixed_index(a: Tensor, items: tuple) -> Tensor:
     """Advanced indexing as torch records it: the basic items (ints, slices, None) are
     applied first as Select/Slice/Unsqueeze, then one ``index`` gathers with the arrays.
     (So ``x[0, :, [0, 1]]`` has torch's shape, not numpy's.)"""
-    from engine.ops.indexing import advanced_index
 
     def width(it: Any) -> int:  # input dims an item consumes
         if it is None or it is Ellipsis:

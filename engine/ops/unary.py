@@ -14,7 +14,7 @@ from engine.graph import Node
 from engine.kernels import activation as ak
 from engine.kernels import buffers
 from engine.kernels import elementwise as ek
-from engine.ops.base import const, edge, flat, float_dtype, out, recording
+from engine.ops.base import const, edge, flat, float_dtype, out, recording, unpack
 from engine.tensor import Tensor
 
 
@@ -33,7 +33,7 @@ class _Unary(Node):
         return (type(self).kernel(flat(g), flat(s)).reshape(g.shape),)
 
     def apply_graph(self, grads: list) -> tuple:
-        (s,) = self.unpack()
+        (s,) = unpack(self)
         return (type(self).graph(grads[0], s),)
 
 
@@ -85,6 +85,37 @@ class ReciprocalBackward0(_Unary):
     __slots__ = ()
     kernel = ek.reciprocal_bwd
     graph = staticmethod(lambda g, r: -g * (r * r))
+
+
+# ---------------------------------------------------------------- sin, cos, log1p, expm1, rsqrt
+class SinBackward0(_Unary):
+    __slots__ = ()
+    kernel = ak.sin_bwd
+    graph = staticmethod(lambda g, x: g * x.cos())
+
+
+class CosBackward0(_Unary):
+    __slots__ = ()
+    kernel = ak.cos_bwd
+    graph = staticmethod(lambda g, x: g * -x.sin())
+
+
+class Log1PBackward0(_Unary):
+    __slots__ = ()
+    kernel = ak.log1p_bwd
+    graph = staticmethod(lambda g, x: g / (x + 1))
+
+
+class Expm1Backward0(_Unary):
+    __slots__ = ()
+    kernel = ak.expm1_bwd
+    graph = staticmethod(lambda g, r: g * (r + 1))
+
+
+class RsqrtBackward0(_Unary):
+    __slots__ = ()
+    kernel = ak.rsqrt_bwd
+    graph = staticmethod(lambda g, r: g * (r ** 3) * -0.5)
 
 
 def _sigmoid_steps(x: np.ndarray, res: np.ndarray) -> np.ndarray:
@@ -163,6 +194,12 @@ _relu_float = _blockwise(_relu_steps)
 _abs_float = _blockwise(_ufunc_steps(np.abs))
 
 
+def _rsqrt_steps(x: np.ndarray, res: np.ndarray) -> np.ndarray:
+    """1 / sqrt(x) in ``res``: the values of ``1.0 / np.sqrt(x)``."""
+    np.sqrt(x, out=res)
+    return np.divide(1.0, res, out=res)
+
+
 def _relu(x: np.ndarray) -> np.ndarray:
     if x.dtype.kind == "f":
         return _relu_float(x)
@@ -183,6 +220,11 @@ _TABLE: dict[str, tuple[Callable, type, str, bool]] = {
     "tanh": (_tanh, TanhBackward0, "result", True),
     "relu": (_relu, ReluBackward0, "result", False),
     "reciprocal": (_reciprocal, ReciprocalBackward0, "result", True),
+    "sin": (_blockwise(_ufunc_steps(np.sin)), SinBackward0, "input", True),
+    "cos": (_blockwise(_ufunc_steps(np.cos)), CosBackward0, "input", True),
+    "log1p": (_blockwise(_ufunc_steps(np.log1p)), Log1PBackward0, "input", True),
+    "expm1": (_blockwise(_ufunc_steps(np.expm1)), Expm1Backward0, "result", True),
+    "rsqrt": (_blockwise(_rsqrt_steps), RsqrtBackward0, "result", True),
 }
 
 # name -> (docstring example input, what the engine prints for it)
@@ -195,6 +237,11 @@ _EXAMPLES: dict[str, tuple[str, str]] = {
     "tanh": ("[0.0, 1.0]", "tensor([0.0000, 0.7616])"),
     "relu": ("[-1.0, 2.0]", "tensor([0., 2.])"),
     "reciprocal": ("[2.0, 4.0]", "tensor([0.5000, 0.2500])"),
+    "sin": ("[0.0, 0.5]", "tensor([0.0000, 0.4794])"),
+    "cos": ("[0.0, 0.5]", "tensor([1.0000, 0.8776])"),
+    "log1p": ("[0.0, 1.0]", "tensor([0.0000, 0.6931])"),
+    "expm1": ("[0.0, 1.0]", "tensor([0.0000, 1.7183])"),
+    "rsqrt": ("[4.0, 16.0]", "tensor([0.5000, 0.2500])"),
 }
 
 
@@ -237,3 +284,8 @@ sigmoid = _make("sigmoid")
 tanh = _make("tanh")
 relu = _make("relu")
 reciprocal = _make("reciprocal")
+sin = _make("sin")
+cos = _make("cos")
+log1p = _make("log1p")
+expm1 = _make("expm1")
+rsqrt = _make("rsqrt")

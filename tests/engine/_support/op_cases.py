@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -514,3 +514,186 @@ ZERO_D_OUTPUT_CASES = frozenset({"dot", "dot-method", "matmul-1x1", "matmul-op-1
 
 CASE_IDS = [c.id for c in CASES]
 assert len(set(CASE_IDS)) == len(CASE_IDS), "duplicate case ids"
+
+
+# ---------------------------------------------------------------- the later ops' torch table
+# Issue 3's ops (one case per op and variant, run with ``lib`` = engine and ``lib`` =
+# torch): used by tests/engine/ops/test_ops.py and tests/engine/autograd/test_higher_order.py.
+TORCH_DOMAINS: dict[str, Callable[[np.random.Generator, tuple], np.ndarray]] = {
+    "real": lambda r, s: r.uniform(-2.0, 2.0, s),
+    "pos": lambda r, s: r.uniform(0.5, 2.0, s),
+    "unit": lambda r, s: r.uniform(0.05, 0.95, s),
+    # well separated values: no ties, no kinks within gradcheck's step
+    "spread": lambda r, s: (r.permutation(int(np.prod(s))).reshape(s) - 3.3) * 0.37,
+}
+IDX = np.array([[0, 2], [1, 1], [3, 0]])  # gather index for a (3, 4) input, with a repeat
+TARGET = np.array([0, 3, 1, 2, 3])
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    fn: Callable[..., Any]
+    shapes: tuple[tuple[int, ...], ...]
+    grad_fn: str | None
+    domain: str = "real"
+    fixed: tuple[Any, ...] | None = None  # explicit float inputs instead of random ones
+    gradcheck: bool = True
+    tol: float = 1.0
+    extra: dict = field(default_factory=dict)
+
+
+def nnf(lib: Any) -> Any:
+    return lib.nn.functional
+
+
+TORCH_CASES = [
+    # elementwise
+    Case("sin", lambda lib, x: lib.sin(x), ((3, 4),), "SinBackward0"),
+    Case("cos", lambda lib, x: x.cos(), ((3, 4),), "CosBackward0"),
+    Case("log1p", lambda lib, x: lib.log1p(x), ((3, 4),), "Log1PBackward0", domain="pos"),
+    Case("expm1", lambda lib, x: x.expm1(), ((3, 4),), "Expm1Backward0"),
+    Case("rsqrt", lambda lib, x: lib.rsqrt(x), ((3, 4),), "RsqrtBackward0", domain="pos"),
+    Case("square", lambda lib, x: lib.square(x), ((3, 4),), "PowBackward0"),
+    Case("clamp", lambda lib, x: x.clamp(-0.5, 0.7), ((3, 4),), "ClampBackward1",
+         domain="spread"),
+    Case("clamp_min", lambda lib, x: lib.clamp(x, min=0.1), ((3, 4),), "ClampBackward1",
+         domain="spread"),
+    Case("clamp_max", lambda lib, x: x.clamp(max=0.1), ((3, 4),), "ClampBackward1",
+         domain="spread"),
+    Case("maximum", lambda lib, x, y: lib.maximum(x, y), ((3, 4), (4,)), "MaximumBackward0"),
+    Case("minimum", lambda lib, x, y: lib.minimum(x, y), ((3, 1), (4,)), "MinimumBackward0"),
+    Case("maximum_ties", lambda lib, x, y: lib.maximum(x, y), (), "MaximumBackward0",
+         fixed=([1.0, 2.0, 3.0], [1.0, 5.0, 0.0]), gradcheck=False),
+    Case("minimum_ties", lambda lib, x, y: lib.minimum(x, y), (), "MinimumBackward0",
+         fixed=([1.0, 2.0, 3.0], [1.0, 5.0, 0.0]), gradcheck=False),
+    Case("where", lambda lib, x, y: lib.where(x > 0, x, y), ((3, 4), (4,)), "WhereBackward0"),
+    Case("where_scalar", lambda lib, x: lib.where(x > 0, x, 0.0), ((3, 4),), "WhereBackward0",
+         domain="spread"),
+    # activations
+    Case("leaky_relu", lambda lib, x: nnf(lib).leaky_relu(x, 0.2), ((3, 4),), "LeakyReluBackward0",
+         domain="spread"),
+    Case("gelu", lambda lib, x: nnf(lib).gelu(x), ((3, 4),), "GeluBackward0"),
+    Case("gelu_tanh", lambda lib, x: nnf(lib).gelu(x, approximate="tanh"), ((3, 4),),
+         "GeluBackward0"),
+    Case("softplus", lambda lib, x: nnf(lib).softplus(x, beta=2.0, threshold=3.0), ((3, 4),),
+         "SoftplusBackward0", domain="spread"),
+    Case("silu", lambda lib, x: nnf(lib).silu(x), ((3, 4),), "SiluBackward0"),
+    Case("relu", lambda lib, x: nnf(lib).relu(x), ((3, 4),), "ReluBackward0", domain="spread"),
+    Case("sigmoid", lambda lib, x: nnf(lib).sigmoid(x), ((3, 4),), "SigmoidBackward0"),
+    Case("tanh", lambda lib, x: nnf(lib).tanh(x), ((3, 4),), "TanhBackward0"),
+    Case("softmax", lambda lib, x: nnf(lib).softmax(x, dim=0), ((3, 4),), "SoftmaxBackward0"),
+    Case("softmax_3d", lambda lib, x: x.softmax(1), ((2, 3, 4),), "SoftmaxBackward0"),
+    Case("log_softmax", lambda lib, x: nnf(lib).log_softmax(x, dim=-1), ((3, 4),),
+         "LogSoftmaxBackward0"),
+    # reductions
+    Case("max_all", lambda lib, x: x.max(), ((3, 4),), "MaxBackward1", domain="spread"),
+    Case("max_all_ties", lambda lib, x: lib.max(x), (), "MaxBackward1",
+         fixed=([[1.0, 3.0, 3.0], [3.0, 0.0, 2.0]],), gradcheck=False),
+    Case("min_all", lambda lib, x: x.min(), ((3, 4),), "MinBackward1", domain="spread"),
+    Case("max_dim", lambda lib, x: x.max(dim=1).values, ((3, 4),), "MaxBackward0",
+         domain="spread"),
+    Case("max_dim_ties", lambda lib, x: lib.max(x, 1, keepdim=True)[0], (), "MaxBackward0",
+         fixed=([[1.0, 3.0, 3.0], [3.0, 0.0, 3.0]],), gradcheck=False),
+    Case("min_dim", lambda lib, x: x.min(0)[0], ((3, 4),), "MinBackward0", domain="spread"),
+    Case("amax", lambda lib, x: x.amax(1), ((3, 4),), "AmaxBackward0", domain="spread"),
+    Case("amax_ties", lambda lib, x: lib.amax(x, (0, 1)), (), "AmaxBackward0",
+         fixed=([[1.0, 3.0, 3.0], [3.0, 0.0, 2.0]],), gradcheck=False),
+    Case("amin_keepdim", lambda lib, x: x.amin(0, keepdim=True), ((3, 4),), "AminBackward0",
+         domain="spread"),
+    Case("prod_all", lambda lib, x: x.prod(), ((2, 3),), "ProdBackward0"),
+    Case("prod_dim", lambda lib, x: lib.prod(x, 1), ((3, 4),), "ProdBackward1"),
+    Case("prod_zeros", lambda lib, x: x.prod(1, keepdim=True), (), "ProdBackward1",
+         fixed=([[1.0, 0.0, 3.0], [0.0, 2.0, 0.0], [2.0, 3.0, 4.0]],)),
+    Case("var", lambda lib, x: x.var(), ((3, 4),), "VarBackward0"),
+    Case("var_dim", lambda lib, x: lib.var(x, 1, keepdim=True), ((3, 4),), "VarBackward0"),
+    Case("var_unbiased_false", lambda lib, x: x.var(0, unbiased=False), ((3, 4),),
+         "VarBackward0"),
+    Case("var_correction", lambda lib, x: x.var((0, 2), correction=2), ((3, 2, 4),),
+         "VarBackward0"),
+    Case("std", lambda lib, x: x.std(), ((3, 4),), "StdBackward0"),
+    Case("std_dim", lambda lib, x: lib.std(x, 0, correction=0), ((3, 4),), "StdBackward0"),
+    Case("logsumexp", lambda lib, x: x.logsumexp(1), ((3, 4),), "LogsumexpBackward0"),
+    Case("logsumexp_dims", lambda lib, x: lib.logsumexp(x, (0, 2), keepdim=True), ((2, 3, 4),),
+         "LogsumexpBackward0"),
+    Case("norm", lambda lib, x: x.norm(), ((3, 4),), "LinalgVectorNormBackward0"),
+    Case("norm_dim", lambda lib, x: lib.norm(x, dim=1), ((3, 4),), "LinalgVectorNormBackward0"),
+    Case("norm_p1", lambda lib, x: x.norm(p=1, dim=0), ((3, 4),), "LinalgVectorNormBackward0",
+         domain="spread"),
+    Case("norm_p3", lambda lib, x: x.norm(p=3), ((3, 4),), "LinalgVectorNormBackward0"),
+    Case("norm_inf", lambda lib, x: x.norm(p=float("inf"), dim=1), ((3, 4),),
+         "LinalgVectorNormBackward0", domain="spread"),
+    # shape
+    Case("cat", lambda lib, x, y: lib.cat([x, y], dim=1), ((3, 2), (3, 4)), "CatBackward0"),
+    Case("cat_neg_dim", lambda lib, x, y: lib.cat((x, y), -3), ((1, 2, 3), (2, 2, 3)),
+         "CatBackward0"),
+    Case("stack", lambda lib, x, y: lib.stack([x, y], 1), ((3, 4), (3, 4)), "StackBackward0"),
+    Case("split", lambda lib, x: x.split(2, dim=1), ((3, 5),), "SplitBackward0"),
+    Case("split_sizes", lambda lib, x: lib.split(x, [1, 2], 0), ((3, 4),),
+         "SplitWithSizesBackward0"),
+    Case("split_partial", lambda lib, x: x.split(2)[1], ((5, 2),), "SplitBackward0"),
+    Case("chunk", lambda lib, x: x.chunk(3, dim=1), ((2, 7),), "SplitBackward0"),
+    Case("unbind", lambda lib, x: x.unbind(1), ((2, 3),), "UnbindBackward0"),
+    Case("repeat", lambda lib, x: x.repeat(2, 1, 3), ((3, 4),), "RepeatBackward0"),
+    Case("gather", lambda lib, x: x.gather(1, lib.tensor(IDX)), ((3, 4),), "GatherBackward0"),
+    Case("gather_dim0", lambda lib, x: lib.gather(x, 0, lib.tensor([[2, 0, 2]])), ((3, 4),),
+         "GatherBackward0"),
+    # layers and losses
+    Case("linear", lambda lib, x, w, b: nnf(lib).linear(x, w, b), ((5, 3), (4, 3), (4,)),
+         "AddmmBackward0"),
+    Case("linear_nobias", lambda lib, x, w: nnf(lib).linear(x, w), ((5, 3), (4, 3)), "MmBackward0"),
+    Case("linear_3d", lambda lib, x, w, b: nnf(lib).linear(x, w, b), ((2, 5, 3), (4, 3), (4,)),
+         "ViewBackward0"),
+    Case("mse_loss", lambda lib, x, y: nnf(lib).mse_loss(x, y), ((3, 4), (3, 4)),
+         "MseLossBackward0"),
+    Case("mse_loss_none", lambda lib, x, y: nnf(lib).mse_loss(x, y, reduction="none"),
+         ((3, 4), (3, 4)), "MseLossBackward0"),
+    Case("mse_loss_sum", lambda lib, x, y: nnf(lib).mse_loss(x, y, reduction="sum"),
+         ((3, 4), (3, 4)), "MseLossBackward0"),
+    Case("l1_loss", lambda lib, x, y: nnf(lib).l1_loss(x, y), ((3, 4), (3, 4)), "MeanBackward0",
+         domain="spread"),
+    Case("l1_loss_none", lambda lib, x, y: nnf(lib).l1_loss(x, y, reduction="none"),
+         ((3, 4), (3, 4)), "AbsBackward0", domain="spread"),
+    Case("bce", lambda lib, x, y: nnf(lib).binary_cross_entropy(x, y), ((3, 4), (3, 4)),
+         "BinaryCrossEntropyBackward0", domain="unit"),
+    Case("bce_weight_sum", lambda lib, x, y: nnf(lib).binary_cross_entropy(
+        x, y, weight=lib.tensor([1.0, 2.0, 0.5, 3.0], dtype=x.dtype), reduction="sum"),
+        ((3, 4), (3, 4)), "BinaryCrossEntropyBackward0", domain="unit"),
+    Case("bce_with_logits", lambda lib, x, y: nnf(lib).binary_cross_entropy_with_logits(x, y),
+         ((3, 4), (3, 4)), "BinaryCrossEntropyWithLogitsBackward0"),
+    Case("nll_loss", lambda lib, x: nnf(lib).nll_loss(x, lib.tensor(TARGET)), ((5, 4),),
+         "NllLossBackward0"),
+    Case("nll_loss_weight_ignore", lambda lib, x: nnf(lib).nll_loss(
+        x, lib.tensor([0, 3, -100, 2, 3]), weight=lib.tensor([1.0, 2.0, 3.0, 0.5], dtype=x.dtype)),
+        ((5, 4),), "NllLossBackward0"),
+    Case("nll_loss_none", lambda lib, x: nnf(lib).nll_loss(x, lib.tensor(TARGET), reduction="none"),
+         ((5, 4),), "NllLossBackward0"),
+    Case("cross_entropy", lambda lib, x: nnf(lib).cross_entropy(x, lib.tensor(TARGET)), ((5, 4),),
+         "NllLossBackward0"),
+    Case("cross_entropy_sum_ignore", lambda lib, x: nnf(lib).cross_entropy(
+        x, lib.tensor([1, -1, 0, -1, 3]), ignore_index=-1, reduction="sum"), ((5, 4),),
+        "NllLossBackward0"),
+    Case("cross_entropy_1d", lambda lib, x: nnf(lib).cross_entropy(x, lib.tensor(2)), ((4,),),
+         "NllLossBackward0"),
+    Case("cross_entropy_2d", lambda lib, x: nnf(lib).cross_entropy(
+        x, lib.tensor([[[0, 1], [2, 1]]])),
+         ((1, 3, 2, 2),), "NllLoss2DBackward0"),
+    Case("cross_entropy_smoothing", lambda lib, x: nnf(lib).cross_entropy(
+        x, lib.tensor([0, 3, -100, 2, 3]), label_smoothing=0.2), ((5, 4),), "AddBackward0"),
+    Case("cross_entropy_smoothing_weight_none", lambda lib, x: nnf(lib).cross_entropy(
+        x, lib.tensor(TARGET), weight=lib.tensor([1.0, 2.0, 3.0, 0.5], dtype=x.dtype),
+        label_smoothing=0.1, reduction="none"), ((5, 4),), "AddBackward0"),
+    Case("cross_entropy_probs_none", lambda lib, x, t: nnf(lib).cross_entropy(
+        x, t, reduction="none"), ((5, 4), (5, 4)), "NegBackward0", domain="unit"),
+    # torch records DivBackward1 (division by a number); the engine's div is DivBackward0
+    Case("cross_entropy_probs_mean", lambda lib, x, t: nnf(lib).cross_entropy(
+        x, t, label_smoothing=0.3), ((5, 4), (5, 4)), None, domain="unit"),
+]
+
+
+def torch_case_inputs(case: Case) -> list[np.ndarray]:
+    """float64 inputs of a ``Case``: its fixed values, or seeded draws from its domain."""
+    if case.fixed is not None:
+        return [np.array(a, dtype=np.float64) for a in case.fixed]
+    rng = np.random.default_rng(zlib.crc32(case.id.encode()))
+    return [TORCH_DOMAINS[case.domain](rng, s) for s in case.shapes]

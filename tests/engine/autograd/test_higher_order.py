@@ -1,6 +1,6 @@
 """Second and higher derivatives (``create_graph=True``) against torch, in float64.
 
-For every case of ``op_cases.CASES`` and of ``test_ops_more.CASES``: the first
+For every case of ``op_cases.CASES`` and of ``op_cases.TORCH_CASES``: the first
 gradients are taken with ``create_graph=True`` and an upstream gradient ``v`` that
 itself requires grad, then a scalar function of those gradients is differentiated
 again; the second-order gradients of the inputs and of ``v`` must equal torch's.
@@ -18,9 +18,9 @@ import torch
 import engine
 from engine.autograd import functional as af
 from tests.engine._support.op_cases import CASES as OP_CASES
+from tests.engine._support.op_cases import TORCH_CASES as MORE_CASES
 from tests.engine._support.op_cases import make_inputs
-from tests.engine.ops.test_ops_more import CASES as MORE_CASES
-from tests.engine.ops.test_ops_more import _inputs as more_inputs
+from tests.engine._support.op_cases import torch_case_inputs as more_inputs
 
 RTOL, ATOL = 1e-9, 1e-10
 LOOSE = {"rtol": 1e-5, "atol": 1e-6}  # cases that pass through float32

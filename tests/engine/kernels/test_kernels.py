@@ -22,9 +22,17 @@ from engine.kernels import REGISTRY
 from engine.warmup import _compile, _load_all, warmup
 from tests.engine._support.op_cases import CASES, make_inputs
 
-CORE_OP_MODULES = ("engine.ops.convert", "engine.ops.arithmetic", "engine.ops.unary",
+CORE_OP_MODULES = ("engine.ops.convert", "engine.ops.elementwise", "engine.ops.unary",
                    "engine.ops.reduce", "engine.ops.linalg", "engine.ops.shape",
                    "engine.ops.indexing", "engine.ops.loss", "engine.ops.inplace", "engine.graph")
+# The later ops (issue 3) that share a family module with the core ones; their kernels
+# are checked by the later-ops part of tests/engine/ops/test_ops.py instead.
+LATER_NODES = {
+    "SinBackward0", "CosBackward0", "Log1PBackward0", "Expm1Backward0", "RsqrtBackward0",
+    "ProdBackward0", "ProdBackward1", "VarBackward0", "StdBackward0",
+    "LogsumexpBackward0", "LinalgVectorNormBackward0", "MseLossBackward0",
+    "BinaryCrossEntropyBackward0", "NllLossBackward0", "NllLoss2DBackward0",
+}
 CORE_KERNEL_GROUPS = ("accumulate", "broadcast", "elementwise", "indexing", "loss")
 
 # node class -> kernels its backward must run (over the op table, some only when
@@ -83,7 +91,8 @@ def _core_node_classes(with_bases: bool = False) -> dict[str, type]:
         cls = todo.pop()
         todo.extend(cls.__subclasses__())
         private = cls is Node or cls.__name__.startswith("_")
-        if cls.__module__ in CORE_OP_MODULES and (with_bases or not private):
+        if cls.__module__ in CORE_OP_MODULES and cls.__name__ not in LATER_NODES and (
+                with_bases or not private):
             found[cls.__name__] = cls
     return found
 

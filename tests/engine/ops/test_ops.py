@@ -1,23 +1,31 @@
-"""Every op in op_cases.CASES against torch, in float32 and float64.
+"""Every op in op_cases.CASES and op_cases.TORCH_CASES against torch, in float32 and float64.
 
 For each case and dtype: forward values, shape and dtype; the gradient of every
 input for a random upstream gradient; the grad_fn name and its next_functions chain.
-A separate table checks torch's type promotion rules, gradients included.
+A separate table checks torch's type promotion rules, gradients included.  The later
+ops (issue 3's ``TORCH_CASES``) also get finite-difference gradchecks in float64.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
 import engine
+from engine.autograd import gradcheck
 from tests.engine._support.op_cases import (
     CASES,
+    TORCH_CASES,
     ZERO_D_OUTPUT_CASES,
     Arg,
+    Case,
     make_inputs,
+    nnf,
     render_chain,
+    torch_case_inputs,
 )
 
 DTYPES = ["float32", "float64"]
@@ -311,3 +319,197 @@ def test_edge_values_follow_torch(expr, dtype):
     """inf/nan gradients at 0 and at negative inputs are torch's, not an exception."""
     e, t = _edge_grads(expr, [0.0, 1.0, -1.0, 2.5, -0.5], dtype)
     np.testing.assert_array_equal(e, t)
+
+
+# ---------------------------------------------------------------- the later ops (issue 3)
+ORACLE_DTYPES = {"float32": (engine.float32, torch.float32, 2e-4, 1e-5),
+                 "float64": (engine.float64, torch.float64, 1e-9, 1e-11)}
+
+
+
+def _tuple(res: Any) -> tuple:
+    return tuple(res) if isinstance(res, (tuple, list)) else (res,)
+
+
+@pytest.mark.parametrize("dt", list(ORACLE_DTYPES))
+@pytest.mark.parametrize("case", TORCH_CASES, ids=lambda c: c.id)
+def test_matches_torch(case: Case, dt: str) -> None:
+    edt, tdt, rtol, atol = ORACLE_DTYPES[dt]
+    rtol, atol = rtol * case.tol, atol * case.tol
+    arrays = torch_case_inputs(case)
+    ex = [engine.tensor(a, dtype=edt, requires_grad=True) for a in arrays]
+    tx = [torch.tensor(a, dtype=tdt, requires_grad=True) for a in arrays]
+    eo, to = _tuple(case.fn(engine, *ex)), _tuple(case.fn(torch, *tx))
+    assert len(eo) == len(to)
+    for e, t in zip(eo, to):
+        assert e.dtype.name == str(t.dtype).removeprefix("torch.")
+        np.testing.assert_allclose(e.detach().numpy(), t.detach().numpy(), rtol=rtol,
+                                   atol=atol)
+    if case.grad_fn is not None:
+        assert type(to[0].grad_fn).__name__ == case.grad_fn  # the table is right
+        assert eo[0].grad_fn.name() == case.grad_fn
+    rng = np.random.default_rng(7)
+    seeds = [rng.standard_normal(t.shape) for t in to]
+    engine.autograd.backward(list(eo), [engine.tensor(s, dtype=edt) for s in seeds])
+    torch.autograd.backward(list(to), [torch.tensor(s, dtype=tdt) for s in seeds])
+    for e, t in zip(ex, tx):
+        assert (e.grad is None) == (t.grad is None)
+        if t.grad is not None:
+            assert e.grad.dtype == edt
+            np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("case", [c for c in TORCH_CASES if c.gradcheck], ids=lambda c: c.id)
+def test_gradcheck(case: Case) -> None:
+    xs = [engine.tensor(a, dtype=engine.float64, requires_grad=True)
+          for a in torch_case_inputs(case)]
+
+    def fn(*args: Any) -> Any:
+        return case.fn(engine, *args)
+
+    assert gradcheck(fn, xs, eps=1e-6, atol=1e-6, rtol=1e-5)
+
+
+def test_split_is_one_node_with_many_outputs() -> None:
+    x = engine.randn(5, 2, requires_grad=True)
+    parts = x.split(2)
+    assert [p.shape[0] for p in parts] == [2, 2, 1]
+    assert all(p.grad_fn is parts[0].grad_fn for p in parts)
+    assert parts[0].grad_fn.num_outputs == 3
+    assert [p._output_nr for p in parts] == [0, 1, 2]
+    (parts[2] * 3).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[0, 0]] * 4 + [[3, 3]])
+
+
+def test_max_dim_returns_values_and_indices() -> None:
+    a = np.array([[1.0, 5.0, 5.0], [7.0, 2.0, 7.0]])
+    res = engine.tensor(a).max(dim=1)
+    ref = torch.tensor(a).max(dim=1)
+    assert res.values.tolist() == ref.values.tolist()
+    assert res.indices.tolist() == ref.indices.tolist()
+    assert res.indices.dtype == engine.int64
+    vals, idx = engine.tensor(a).min(0, keepdim=True)
+    assert idx.tolist() == torch.tensor(a).min(0, keepdim=True).indices.tolist()
+
+
+def test_argmax_argmin() -> None:
+    a = np.array([[1.0, 5.0, 2.0], [7.0, 2.0, 0.0]])
+    e, t = engine.tensor(a), torch.tensor(a)
+    assert e.argmax().item() == t.argmax().item()
+    assert e.argmax(1).tolist() == t.argmax(1).tolist()
+    assert e.argmin(0, keepdim=True).tolist() == t.argmin(0, keepdim=True).tolist()
+    assert engine.argmax(e, dim=0).grad_fn is None
+
+
+def test_max_of_two_tensors_is_maximum() -> None:
+    x, y = engine.tensor([1.0, 4.0], requires_grad=True), engine.tensor([2.0, 3.0])
+    assert engine.max(x, y).grad_fn.name() == "MaximumBackward0"
+
+
+def test_dropout_train_and_eval() -> None:
+    engine.manual_seed(0)
+    x = engine.ones(1000, dtype=engine.float64, requires_grad=True)
+    y = engine.nn.functional.dropout(x, p=0.25)
+    assert y.grad_fn.name() == "MulBackward0"
+    kept = y.detach().numpy() != 0
+    assert 0.65 < kept.mean() < 0.85
+    np.testing.assert_allclose(y.detach().numpy()[kept], 1 / 0.75)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), y.detach().numpy())
+    assert engine.nn.functional.dropout(x, 0.5, training=False) is x
+    assert (engine.nn.functional.dropout(x, 1.0).detach().numpy() == 0).all()
+    engine.manual_seed(0)
+    again = engine.nn.functional.dropout(x, p=0.25)
+    np.testing.assert_array_equal(again.detach().numpy(), y.detach().numpy())
+
+
+def test_errors_match_torch_wording() -> None:
+    x = engine.randn(3, 4)
+    with pytest.raises(RuntimeError, match="At least one of 'min' or 'max'"):
+        x.clamp()
+    with pytest.raises(RuntimeError, match="Sizes of tensors must match except in dimension"):
+        engine.cat([x, engine.randn(2, 3)])
+    with pytest.raises(RuntimeError, match="stack expects each tensor to be equal size"):
+        engine.stack([x, engine.randn(4, 3)])
+    with pytest.raises(RuntimeError, match="split_with_sizes expects split_sizes to sum"):
+        x.split([1, 1])
+    with pytest.raises(IndexError, match="Target 7 is out of bounds"):
+        engine.nn.functional.nll_loss(x, engine.tensor([0, 7, 1]))
+    with pytest.raises(RuntimeError, match="between 0 and 1"):
+        engine.nn.functional.binary_cross_entropy(x, engine.rand(3, 4))
+
+
+def test_no_graph_under_no_grad() -> None:
+    x = engine.randn(3, 4, requires_grad=True)
+    with engine.no_grad():
+        for case in TORCH_CASES[:10]:
+            assert _tuple(case.fn(engine, *[x] * len(case.shapes)))[0].grad_fn is None
+
+
+def test_int_inputs_follow_torch_dtypes() -> None:
+    i = np.array([[1, 5, 2], [3, 0, 4]])
+    for fn in (lambda lib, t: t.prod(), lambda lib, t: t.max(), lambda lib, t: lib.cat([t, t]),
+               lambda lib, t: t.repeat(2, 1), lambda lib, t: t.clamp(1, 3)):
+        e, t = fn(engine, engine.tensor(i)), fn(torch, torch.tensor(i))
+        assert e.tolist() == t.tolist()
+        assert e.dtype.name == str(t.dtype).removeprefix("torch.")
+
+
+def test_new_kernels_are_registered_and_compile_for_both_dtypes() -> None:
+    from engine import warmup
+    from engine.kernels import REGISTRY
+
+    groups = {"activation", "reduce_more", "loss_more", "optim"}
+    mine = [k for k in REGISTRY if k.group in groups]
+    assert {k.group for k in mine} == groups
+    names = {k.name for k in mine}
+    assert {"softmax_bwd", "log_softmax_bwd", "amax_bwd", "prod_bwd", "sgd_step",
+            "adam_step", "pick_rows_bwd", "gelu_fwd", "gelu_bwd"} <= names
+    for k in mine:
+        for dtype in (np.float32, np.float64):
+            warmup._compile(k, dtype)
+
+
+def test_zero_dim_inputs() -> None:
+    for fn in (lambda lib, x: x.max(), lambda lib, x: x.prod(), lambda lib, x: x.norm(),
+               lambda lib, x: x.logsumexp(0), lambda lib, x: nnf(lib).softmax(x, 0),
+               lambda lib, x: x.amax(), lambda lib, x: x.clamp(0, 1)):
+        e = engine.tensor(0.5, dtype=engine.float64, requires_grad=True)
+        t = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
+        eo, to = fn(engine, e), fn(torch, t)
+        assert eo.shape == tuple(to.shape)
+        np.testing.assert_allclose(eo.item(), to.item())
+        eo.backward()
+        to.backward()
+        np.testing.assert_allclose(e.grad.item(), t.grad.item())
+
+
+def test_import_engine_loads_no_torch() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, engine, engine.nn, engine.optim; "
+            "engine.nn.Linear(2, 2); print('torch' in sys.modules)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert res.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("name", ["maximum", "cat", "stack", "where"])
+def test_mixed_dtypes_promote_and_grads_keep_input_dtypes(name: str) -> None:
+    fns = {"maximum": lambda lib, x, y: lib.maximum(x, y),
+           "cat": lambda lib, x, y: lib.cat([x, y]),
+           "stack": lambda lib, x, y: lib.stack([x, y]),
+           "where": lambda lib, x, y: lib.where(x > 0, x, y)}
+    a, b = np.random.default_rng(5).standard_normal((2, 3))
+    ex = (engine.tensor(a, dtype=engine.float32, requires_grad=True),
+          engine.tensor(b, dtype=engine.float64, requires_grad=True))
+    tx = (torch.tensor(a, dtype=torch.float32, requires_grad=True),
+          torch.tensor(b, dtype=torch.float64, requires_grad=True))
+    eo, to = fns[name](engine, *ex), fns[name](torch, *tx)
+    assert eo.dtype == engine.float64 and to.dtype == torch.float64
+    (eo * eo).sum().backward()
+    (to * to).sum().backward()
+    for e, t in zip(ex, tx):
+        assert e.grad.dtype.name == str(t.grad.dtype).removeprefix("torch.")
+        np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), rtol=1e-6)

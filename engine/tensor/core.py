@@ -1,13 +1,12 @@
 """The Tensor: a numpy buffer plus the autograd bookkeeping torch users expect.
 
-Ops live in ``engine.ops`` and are attached as methods there; this module holds
-only what a tensor *is*: data, ``requires_grad``, ``grad``, ``grad_fn``, hooks,
-version counter and the in-place entry points.
+This module holds only what a tensor *is*: data, ``requires_grad``, ``grad``, ``grad_fn``,
+hooks and the version counter.  Ops, in-place writes and ``backward`` are functions in
+``engine.ops`` and ``engine.autograd``, attached as methods once by ``engine/__init__.py``.
 """
 
 from __future__ import annotations
 
-import math
 import warnings
 import weakref
 from collections.abc import Callable, Iterable, Iterator
@@ -15,41 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from engine._base import dtypes, grad_mode
+from engine._base import dtypes, messages
+from engine._base.arrays import to_array, wrap_dim
 from engine._base.format import tensor_repr
-from engine.graph import AccumulateGrad, RemovableHandle, _HookDict, add_hook
+from engine._base.hooks import HookDict, RemovableHandle, add_hook
+from engine.graph import AccumulateGrad
 from engine.kernels.accumulate import accumulate_
 from engine.kernels.accumulate import copy as copy_kernel
-
-NON_LEAF_GRAD_WARNING = (
-    "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
-    "attribute won't be populated during autograd.backward(). If you indeed want the .grad "
-    "field to be populated for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. "
-    "If you access the non-leaf Tensor by mistake, make sure you access the leaf Tensor "
-    "instead."
-)
-# torch's C++ names of the element types, used in its grad-assignment message
-_CPP_NAMES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double",
-              np.dtype(np.int64): "long int", np.dtype(np.bool_): "bool"}
-LEAF_INPLACE = "a leaf Variable that requires grad is being used in an in-place operation."
-VIEW_OF_LEAF_INPLACE = "a view of " + LEAF_INPLACE
-_NO_GRAD_VIEW = (
-    "A view was created in no_grad mode and {} modified inplace with grad mode enabled. "
-    "Given that this use case is ambiguous and error-prone, it is forbidden. You can clarify "
-    "your code by moving both the view and the inplace either both inside the no_grad block "
-    "(if you don't want the inplace to be tracked) or both outside (if you want the inplace "
-    "to be tracked).")
-_DETACH_VIEW = (
-    "Can't detach views in-place. Use detach() instead. If you are using "
-    "DistributedDataParallel (DDP) for training, and gradient_as_bucket_view is set as True, "
-    "gradients are views of DDP buckets, and hence detach_() cannot be called on these "
-    "gradients. To fix this error, please refer to the Optimizer.zero_grad() function in "
-    "torch/optim/optimizer.py as the solution.")
-_OVERLAP = (
-    "unsupported operation: more than one element of the written-to tensor refers to a single "
-    "memory location. Please clone() the tensor before performing the operation.")
-# How far up a chain of single-input nodes a view's leaf base is looked for.
-_VIEW_DEPTH = 64
+from engine.tensor.views import _ViewInfo
 
 
 class Size(tuple):
@@ -77,59 +49,11 @@ class _Extra:
     __slots__ = ("hooks", "retains_grad", "accumulator", "view", "name")
 
     def __init__(self) -> None:
-        self.hooks: _HookDict | None = None
+        self.hooks: HookDict | None = None
         self.retains_grad = False
         self.accumulator: weakref.ref | None = None
         self.view: _ViewInfo | None = None
         self.name: str | None = None
-
-
-class _ViewInfo:
-    """What a view remembers of its base, for in-place ops through it (torch's view meta).
-
-    ``base`` is the tensor owning the memory (never itself a view); ``no_grad`` whether
-    the view was made with grad mode off; ``version`` the version counter's value when
-    the view's ``grad_fn`` was last set.  When the shared counter has moved on (the base
-    or another view of it was modified in place), the view's history is rebuilt from the
-    base's current one as an ``AsStridedBackward0``, which is what torch does.
-    """
-
-    __slots__ = ("base", "no_grad", "version")
-
-    def __init__(self, base: Tensor, no_grad: bool, version: int) -> None:
-        self.base = base
-        self.no_grad = no_grad
-        self.version = version
-
-    def positions(self, view: Tensor) -> np.ndarray | None:
-        """The view's elements as flat (C-order) offsets into the base, or None when the
-        view no longer lies in the base's memory (``.data`` was reassigned)."""
-        return _positions(self.base._data, view._data)
-
-    def current_fn(self, view: Tensor) -> Any:
-        """The view's ``grad_fn``, rebuilt from the base's history if it is out of date."""
-        version = view._vc[0]
-        if version == self.version:
-            return view._fn
-        base = self.base
-        if view._fn is None and not base._rg:
-            self.version = version
-            return None
-        if self.no_grad:
-            raise RuntimeError(_NO_GRAD_VIEW.format(
-                "its base or another view of its base has been"))
-        positions = self.positions(view)
-        if positions is None:  # cut off from the base: keep the history it has
-            self.version = version
-            return view._fn
-        from engine.ops.shape import as_strided_node
-
-        fn = as_strided_node(base, positions) if base._rg else None
-        was_leaf = view._fn is None
-        view._set_history(fn, 0)
-        view._rg = fn is not None or (was_leaf and view._rg)
-        self.version = version
-        return fn
 
 
 def _stale_view_requires_grad(t: Tensor) -> bool:
@@ -141,38 +65,6 @@ def _stale_view_requires_grad(t: Tensor) -> bool:
         return False
     info.current_fn(t)
     return t._rg
-
-
-def _positions(base: np.ndarray, view: np.ndarray) -> np.ndarray | None:
-    """Flat C-order indices into ``base`` of each element of ``view`` (same memory)."""
-    if view.size == 0:
-        return np.zeros(0, np.int64)
-    item = base.itemsize
-    if view.dtype != base.dtype or not np.may_share_memory(base, view):
-        return None
-    start = view.__array_interface__["data"][0] - base.__array_interface__["data"][0]
-    offsets = _byte_offsets(view) + start
-    if base.flags.c_contiguous:
-        pos = offsets // item
-        ok = (offsets % item == 0) & (pos >= 0) & (pos < base.size)
-        return pos.reshape(-1) if ok.all() else None
-    where = _byte_offsets(base).reshape(-1)
-    order = np.argsort(where, kind="stable")
-    found = np.searchsorted(where[order], offsets.reshape(-1))
-    found = np.minimum(found, where.size - 1)
-    if not (where[order][found] == offsets.reshape(-1)).all():
-        return None
-    return order[found].astype(np.int64)
-
-
-def _byte_offsets(a: np.ndarray) -> np.ndarray:
-    """The byte offset of each element of ``a`` from its first one."""
-    off = np.zeros(a.shape, np.int64)
-    for d, (n, st) in enumerate(zip(a.shape, a.strides)):
-        shape = [1] * a.ndim
-        shape[d] = n
-        off = off + (np.arange(n, dtype=np.int64) * st).reshape(shape)
-    return off
 
 
 class Tensor:
@@ -189,9 +81,8 @@ class Tensor:
 
     def __init__(self, data: Any, dtype: dtypes.dtype | None = None,
                  requires_grad: bool = False) -> None:
-        from engine.ops.creation import to_array
-
-        _init(self, to_array(data, dtype), None, 0, [0])
+        _init(self, to_array(data._data if isinstance(data, Tensor) else data, dtype),
+              None, 0, [0])
         if requires_grad:
             self.requires_grad = True
 
@@ -443,7 +334,7 @@ class Tensor:
         tensor([2., 4.])
         """
         if self.grad_fn is not None and not (self._x and self._x.retains_grad):
-            warnings.warn(NON_LEAF_GRAD_WARNING, UserWarning, stacklevel=2)
+            warnings.warn(messages.NON_LEAF_GRAD_WARNING, UserWarning, stacklevel=2)
         return self._grad
 
     @grad.setter
@@ -453,7 +344,7 @@ class Tensor:
                 raise TypeError(f"assigned grad expected to be a Tensor or None but got "
                                 f"grad of type {type(value).__name__}")
             if value._data.dtype != self._data.dtype:
-                theirs = _CPP_NAMES[value._data.dtype]
+                theirs = messages.CPP_NAMES[value._data.dtype]
                 ours = dtypes.from_np(self._data.dtype).tensor_type.removesuffix("Tensor")
                 raise RuntimeError(
                     f"attempting to assign a gradient with dtype '{theirs}' to a tensor with "
@@ -512,11 +403,11 @@ class Tensor:
         if node is None:
             extra = self._extra()
             if extra.hooks is None:
-                extra.hooks = _HookDict()
+                extra.hooks = HookDict()
             return add_hook(extra.hooks, hook)
         if node._tensor_hooks is None:
             node._tensor_hooks = {}
-        store = node._tensor_hooks.setdefault(self._output_nr, _HookDict())
+        store = node._tensor_hooks.setdefault(self._output_nr, HookDict())
         return add_hook(store, hook)
 
     @property
@@ -537,7 +428,7 @@ class Tensor:
             extra.accumulator = weakref.ref(node)
         return node
 
-    def _leaf_hooks(self) -> _HookDict | None:
+    def _leaf_hooks(self) -> HookDict | None:
         return self._x.hooks if self._x is not None else None
 
     def _accumulate(self, g: np.ndarray, owned: bool = False) -> None:
@@ -564,22 +455,6 @@ class Tensor:
             grad._data = np.ascontiguousarray(grad._data + g.reshape(data.shape))
             grad._vc[0] += 1
 
-    def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
-                 create_graph: bool = False, inputs: Any = None) -> None:
-        """Gradients of this tensor w.r.t. the graph leaves; see ``autograd.backward``.
-
-        >>> x = engine.tensor([1.0, 2.0], requires_grad=True)
-        >>> (x ** 2).sum().backward(); x.grad
-        tensor([2., 4.])
-        """
-        if inputs is None:  # autograd.backward's own path, without its layers
-            run = _backward_run[0] if _backward_run else _load_backward_run()
-            run(self, gradient, retain_graph, create_graph)
-            return
-        from engine.autograd import backward
-
-        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
-
     # -- views of the autograd state ------------------------------------------
     def detach(self) -> Tensor:
         """A tensor sharing this one's data, cut from the graph.
@@ -598,7 +473,7 @@ class Tensor:
         True
         """
         if self._x is not None and self._x.view is not None:
-            raise RuntimeError(_DETACH_VIEW)
+            raise RuntimeError(messages.DETACH_VIEW)
         self._fn = None
         self._output_nr = 0
         self._rg = False
@@ -617,270 +492,6 @@ class Tensor:
     @data.setter
     def data(self, value: Tensor) -> None:
         self._data = value._data
-
-    # -- in place -------------------------------------------------------------
-    def _check_inplace(self, view: bool = False, other: Any = None) -> None:
-        """torch's refusals before an in-place write: into a leaf that requires grad, into
-        a view of one, into a view made under no_grad when the write would be recorded,
-        and into memory that several elements share (an expanded view).
-
-        ``view``: the write goes through a view taken first (``x[0] = v``); ``other``: the
-        value written or combined in (it may require grad).
-        """
-        if grad_mode._state.enabled:
-            info = self._x.view if self._x is not None else None
-            if info is not None and info.no_grad and (
-                    self._rg or info.base._rg or isinstance(other, Tensor) and other._rg):
-                raise RuntimeError(_NO_GRAD_VIEW.format("is being"))
-            if self._rg:
-                if info is not None and info.base._rg and info.base._fn is None:
-                    raise RuntimeError(VIEW_OF_LEAF_INPLACE)
-                if self.grad_fn is None:
-                    raise RuntimeError(VIEW_OF_LEAF_INPLACE if view else LEAF_INPLACE)
-                if info is None and self._data.base is not None and self._leaf_base():
-                    raise RuntimeError(VIEW_OF_LEAF_INPLACE)
-        data = self._data
-        if not data.flags.writeable and 0 in data.strides and data.size > 1:
-            raise RuntimeError(_OVERLAP)
-
-    def _leaf_base(self) -> Tensor | None:
-        """The leaf requiring grad this tensor is a view of, if any.
-
-        Views share their base's version counter, so the leaf is found by walking up
-        the single-input nodes to an AccumulateGrad whose variable shares ``_vc``.
-        """
-        node = self.grad_fn
-        for _ in range(_VIEW_DEPTH):
-            if node is None or len(node.next_functions) != 1:
-                return None
-            node = node.next_functions[0][0]
-            if type(node) is AccumulateGrad:
-                leaf = node.variable
-                return leaf if leaf._vc is self._vc and leaf._rg else None
-        return None
-
-    def _inplace(self, result: Tensor) -> Tensor:
-        """Write an out-of-place ``result`` into this tensor and take over its history."""
-        data = self._data
-        res = result._data
-        if res.dtype != data.dtype and not np.can_cast(res.dtype, data.dtype, "same_kind"):
-            raise RuntimeError(
-                f"result type {dtypes.from_np(res.dtype).name.capitalize()} can't be cast to "
-                f"the desired output type {dtypes.from_np(data.dtype).name.capitalize()}")
-        if res.shape != data.shape:
-            raise RuntimeError(
-                f"output with shape {list(data.shape)} doesn't match the broadcast shape "
-                f"{list(res.shape)}")
-        fn = result._fn
-        info = self._x.view if self._x is not None else None
-        positions = info.positions(self) if info is not None and fn is not None else None
-        data[...] = res
-        self._vc[0] += 1
-        if fn is None:
-            return self
-        if positions is not None:
-            # Through a view: the base takes a CopySlices over its old history, and the
-            # view's own history is rebuilt from the base's (torch's rebase_history).
-            from engine.ops.inplace import view_copy_slices
-
-            base = info.base
-            base._set_history(view_copy_slices(base, fn, positions, data.shape), 0)
-            base._rg = True
-            info.version = -1
-            self._rg = True
-            self.grad_fn  # noqa: B018 - rebuilds the view's history now, as torch does
-            return self
-        self._set_history(fn, result._output_nr)
-        self._rg = True
-        return self
-
-    def _recording_copy(self) -> Tensor:
-        """A snapshot of this tensor with its history, for in-place ops that record."""
-        return _wrap(self._data.copy(), self._rg, self.grad_fn, self._output_nr)
-
-    def _records(self, other: Any = None) -> bool:
-        return grad_mode._state.enabled and (
-            self._rg or (isinstance(other, Tensor) and other._rg))
-
-    def zero_(self) -> Tensor:
-        """Fill with zeros in place and return self (``w.grad.zero_()``).
-
-        >>> engine.ones(2).zero_()
-        tensor([0., 0.])
-        """
-        if self._x is None and not self._rg:  # a plain tensor (``w.grad``): fill_'s checks
-            data = self._data  # reduce to the overlap one, and nothing can be recorded
-            if not data.flags.writeable and 0 in data.strides and data.size > 1:
-                raise RuntimeError(_OVERLAP)
-            data.fill(0)
-            self._vc[0] += 1
-            return self
-        return self.fill_(0)
-
-    def fill_(self, value: float | Tensor) -> Tensor:
-        """Set every element to ``value`` in place and return self.
-
-        >>> engine.zeros(2).fill_(1.5)
-        tensor([1.5000, 1.5000])
-        """
-        self._check_inplace(other=value)
-        if self._records(value):
-            from engine.ops.inplace import fill
-
-            return self._inplace(fill(self, value))
-        self._data[...] = value._data if isinstance(value, Tensor) else value
-        self._vc[0] += 1
-        return self
-
-    def copy_(self, src: Tensor) -> Tensor:
-        """Copy ``src``'s values (broadcast) into this tensor and return self.
-
-        >>> engine.zeros(2, 2).copy_(engine.tensor([1.0, 2.0]))
-        tensor([[1., 2.],
-                [1., 2.]])
-        """
-        self._check_inplace(other=src)
-        if self._records(src):
-            from engine.ops.inplace import copy_from
-
-            return self._inplace(copy_from(self, src))
-        self._data[...] = src._data if isinstance(src, Tensor) else src
-        self._vc[0] += 1
-        return self
-
-    def add_(self, other: Any, alpha: float = 1) -> Tensor:
-        """In-place ``self += alpha * other``.
-
-        >>> engine.ones(2).add_(engine.tensor([1.0, 2.0]), alpha=2)
-        tensor([3., 5.])
-        """
-        return self._binary_inplace("add", other, alpha)
-
-    def sub_(self, other: Any, alpha: float = 1) -> Tensor:
-        """In-place ``self -= alpha * other``.
-
-        >>> engine.ones(2).sub_(0.5)
-        tensor([0.5000, 0.5000])
-        """
-        return self._binary_inplace("sub", other, alpha)
-
-    def mul_(self, other: Any) -> Tensor:
-        """In-place ``self *= other``.
-
-        >>> engine.tensor([1.0, 2.0]).mul_(3)
-        tensor([3., 6.])
-        """
-        return self._binary_inplace("mul", other, 1)
-
-    def div_(self, other: Any) -> Tensor:
-        """In-place ``self /= other``.
-
-        >>> engine.tensor([1.0, 2.0]).div_(4)
-        tensor([0.2500, 0.5000])
-        """
-        return self._binary_inplace("div", other, 1)
-
-    def _binary_inplace(self, op: str, other: Any, alpha: float) -> Tensor:
-        self._check_inplace(other=other)
-        records = self._records(other)
-        if not records and alpha == 1 and op in _UFUNCS and _ufunc_inplace(
-                self, _UFUNCS[op], other):
-            return self
-        from engine.ops import arithmetic
-
-        fn = getattr(arithmetic, op)
-        args = (other, alpha) if op in ("add", "sub") else (other,)
-        if records:
-            return self._inplace(fn(self._recording_copy(), *args))
-        with grad_mode.no_grad():
-            return self._inplace(fn(self.detach(), *args))
-
-    def __setitem__(self, index: Any, value: Any) -> None:
-        self._check_inplace(view=_takes_view(index), other=value)
-        from engine.ops.inplace import setitem
-
-        if self._records(value):
-            self._inplace(setitem(self._recording_copy(), index, value))
-            return
-        self._data[_np_index(index)] = value._data if isinstance(value, Tensor) else value
-        self._vc[0] += 1
-
-
-_UFUNCS = {"add": np.add, "sub": np.subtract, "mul": np.multiply}
-
-
-def _ufunc_inplace(t: Tensor, ufunc: np.ufunc, other: Any) -> bool:
-    """An unrecorded ``t += other`` (``-=``, ``*=``) written straight into ``t``'s buffer,
-    as torch does, without the out-of-place result and its copy (``p -= lr * p.grad``).
-    Only for a float tensor and an operand that neither changes the dtype nor broadcasts
-    ``t``; False leaves every other case (and its errors) to the general path."""
-    data = t._data
-    if data.dtype.kind != "f":
-        return False
-    if isinstance(other, Tensor):
-        od = other._data
-        if od.dtype != data.dtype or (od.shape != data.shape and _broadcast(
-                data.shape, od.shape) != data.shape):
-            return False
-    elif type(other) is float or type(other) is int:
-        od = other
-    else:
-        return False
-    if ufunc is np.multiply or type(od) is not np.ndarray and math.isfinite(od):
-        ufunc(data, od, out=data)
-    else:  # as the out-of-place ops: inf - inf is NaN, silently
-        with np.errstate(invalid="ignore", over="ignore"):
-            ufunc(data, od, out=data)
-    t._vc[0] += 1
-    return True
-
-
-def _broadcast(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...] | None:
-    from engine.ops.base import broadcast_shape
-
-    try:
-        return broadcast_shape(a, b)
-    except RuntimeError:
-        return None
-
-
-def _np_index(index: Any) -> Any:
-    if isinstance(index, Tensor):
-        return index._data
-    if isinstance(index, tuple):
-        return tuple(i._data if isinstance(i, Tensor) else i for i in index)
-    return index
-
-
-def _takes_view(index: Any) -> bool:
-    """Whether torch indexes a view first for ``x[index] = v`` (an int, part slice or None)."""
-    for i in index if isinstance(index, tuple) else (index,):
-        if i is None or isinstance(i, (int, np.integer)) and not isinstance(i, bool):
-            return True
-        if isinstance(i, slice) and i != slice(None):
-            return True
-        if isinstance(i, Tensor) and i._data.ndim == 0 and i._data.dtype.kind in "iu":
-            return True
-    return False
-
-
-# ``engine.autograd.engine.run``, imported on first use (it imports this module).
-_backward_run: list[Callable[..., Any]] = []
-
-
-def _load_backward_run() -> Callable[..., Any]:
-    from engine.autograd.engine import run
-
-    _backward_run.append(run)
-    return run
-
-
-def wrap_dim(dim: int, ndim: int) -> int:
-    n = max(ndim, 1)
-    if not -n <= dim < n:
-        raise IndexError(
-            f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
-    return dim % n
 
 
 def _init(t: Tensor, data: np.ndarray, fn: Any, nr: int, vc: list) -> None:

@@ -1,4 +1,5 @@
-"""Arithmetic: + - * / ** and negation, with broadcasting and torch's type promotion."""
+"""Arithmetic: + - * / ** (and ``square``), negation, with broadcasting and torch's type
+promotion."""
 
 from __future__ import annotations
 
@@ -8,20 +9,24 @@ from typing import Any
 import numpy as np
 
 from engine._base import dtypes, grad_mode
+from engine._base.arrays import broadcast_shape
 from engine.graph import Node
 from engine.kernels import elementwise as ek
 from engine.ops.base import (
-    broadcast_shape,
     const,
     edge,
     expand_flat,
     flat,
+    operand_meta,
     out,
     recording,
     scalar_or_data,
     sum_to,
     unbroadcast,
+    unpack,
 )
+from engine.ops.selection import where
+from engine.ops.unary import reciprocal
 from engine.tensor import Tensor, _stale_view_requires_grad
 
 
@@ -61,10 +66,6 @@ def _records_alone(a: Tensor) -> bool:
         a._rg or a._x is not None and _stale_view_requires_grad(a))
 
 
-def _meta(t: Any) -> tuple[tuple[int, ...], np.dtype] | None:
-    return (t._data.shape, t._data.dtype) if isinstance(t, Tensor) else None
-
-
 def _edges(a: Tensor, b: Any) -> tuple:
     return (edge(a), edge(b) if isinstance(b, Tensor) else (None, 0))
 
@@ -98,37 +99,6 @@ class AddBackward0(Node):
         return ga, gb
 
 
-class SubBackward0(AddBackward0):
-    __slots__ = ()
-
-    def apply(self, grads: list) -> tuple:
-        g = grads[0]
-        (fa, _), (fb, _) = self.next_functions
-        ga = unbroadcast(g, *self.a) if fa is not None else None
-        gb = None
-        if fb is not None:
-            gb = unbroadcast(ek.scale_bwd(flat(g), -float(self.alpha)).reshape(g.shape), *self.b)
-        return ga, gb
-
-    def apply_graph(self, grads: list) -> tuple:
-        g = grads[0]
-        (fa, _), (fb, _) = self.next_functions
-        ga = sum_to(g, *self.a) if fa is not None else None
-        gb = sum_to(g * -self.alpha, *self.b) if fb is not None else None
-        return ga, gb
-
-
-class RsubBackward1(Node):
-    __slots__ = ("alpha", "other")  # other: the number the tensor is taken from
-
-    def apply(self, grads: list) -> tuple:
-        g = grads[0]
-        return (ek.scale_bwd(flat(g), -float(self.alpha)).reshape(g.shape),)
-
-    def apply_graph(self, grads: list) -> tuple:
-        return (grads[0] * -self.alpha,)
-
-
 def add(a: Tensor, b: Any, alpha: float = 1) -> Tensor:
     """a + alpha * b, elementwise with broadcasting.
 
@@ -153,10 +123,30 @@ def add(a: Tensor, b: Any, alpha: float = 1) -> Tensor:
             res = ad + bd if alpha == 1 else ad + alpha * bd
     if recording(a, b):
         node = AddBackward0(_edges(a, b))
-        node.a, node.b, node.alpha = _meta(a), _meta(b), alpha
+        node.a, node.b, node.alpha = operand_meta(a), operand_meta(b), alpha
         node.other = None if isinstance(b, Tensor) else b
         return out(res, node)
     return out(res)
+
+
+class SubBackward0(AddBackward0):
+    __slots__ = ()
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        (fa, _), (fb, _) = self.next_functions
+        ga = unbroadcast(g, *self.a) if fa is not None else None
+        gb = None
+        if fb is not None:
+            gb = unbroadcast(ek.scale_bwd(flat(g), -float(self.alpha)).reshape(g.shape), *self.b)
+        return ga, gb
+
+    def apply_graph(self, grads: list) -> tuple:
+        g = grads[0]
+        (fa, _), (fb, _) = self.next_functions
+        ga = sum_to(g, *self.a) if fa is not None else None
+        gb = sum_to(g * -self.alpha, *self.b) if fb is not None else None
+        return ga, gb
 
 
 def sub(a: Tensor, b: Any, alpha: float = 1) -> Tensor:
@@ -177,10 +167,21 @@ def sub(a: Tensor, b: Any, alpha: float = 1) -> Tensor:
             res = ad - bd if alpha == 1 else ad - alpha * bd
     if recording(a, b):
         node = SubBackward0(_edges(a, b))
-        node.a, node.b, node.alpha = _meta(a), _meta(b), alpha
+        node.a, node.b, node.alpha = operand_meta(a), operand_meta(b), alpha
         node.other = None if isinstance(b, Tensor) else b
         return out(res, node)
     return out(res)
+
+
+class RsubBackward1(Node):
+    __slots__ = ("alpha", "other")  # other: the number the tensor is taken from
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        return (ek.scale_bwd(flat(g), -float(self.alpha)).reshape(g.shape),)
+
+    def apply_graph(self, grads: list) -> tuple:
+        return (grads[0] * -self.alpha,)
 
 
 def rsub(a: Tensor, b: Any, alpha: float = 1) -> Tensor:
@@ -220,7 +221,7 @@ class MulBackward0(Node):
         if self.b is None:
             return (g * self.scalar,)
         (fa, _), (fb, _) = self.next_functions
-        saved = self.unpack()
+        saved = unpack(self)
         ga = sum_to(g * saved[-1], *self.a) if fa is not None else None
         gb = sum_to(g * saved[0], *self.b) if fb is not None else None
         return ga, gb
@@ -248,7 +249,7 @@ def mul(a: Tensor, b: Any) -> Tensor:
     if recording(a, b):
         node = MulBackward0(_edges(a, b))
         if isinstance(b, Tensor):
-            node.a, node.b = _meta(a), _meta(b)
+            node.a, node.b = operand_meta(a), operand_meta(b)
             keep = []
             if b._rg:
                 keep.append((a, ad))
@@ -286,7 +287,7 @@ class DivBackward0(Node):
         if self.b is None:
             return (g / self.scalar,)
         (fa, _), (fb, _) = self.next_functions
-        saved = self.unpack()
+        saved = unpack(self)
         b = saved[0]
         ga = sum_to(g / b, *self.a) if fa is not None else None
         gb = sum_to(-g * (saved[1] / b) / b, *self.b) if fb is not None else None
@@ -305,7 +306,7 @@ def div(a: Tensor, b: Any) -> Tensor:
     if recording(a, b):
         node = DivBackward0(_edges(a, b))
         if isinstance(b, Tensor):
-            node.a, node.b = _meta(a), _meta(b)
+            node.a, node.b = operand_meta(a), operand_meta(b)
             node.save_as((b, bd), (a, ad)) if b._rg else node.save_as((b, bd))
         else:
             node.a, node.b, node.scalar = None, None, bd
@@ -316,8 +317,6 @@ def div(a: Tensor, b: Any) -> Tensor:
 
 def rdiv(a: Tensor, b: Any) -> Tensor:
     """b / a for a Python number b: recorded as reciprocal then multiply, as torch does."""
-    from engine.ops.unary import reciprocal
-
     return mul(reciprocal(a), b)
 
 
@@ -358,7 +357,7 @@ class PowBackward0(Node):
         return (ek.pow_scalar_bwd(flat(g), flat(x), float(self.p)).reshape(g.shape),)
 
     def apply_graph(self, grads: list) -> tuple:
-        (x,) = self.unpack()
+        (x,) = unpack(self)
         if self.p == 0:  # a constant zero, with no history, as torch returns
             return (const(np.zeros_like(grads[0]._data)),)
         return (grads[0] * (self.p * x ** (self.p - 1)),)
@@ -383,11 +382,9 @@ class PowBackward1(Node):
         return ga, gb
 
     def apply_graph(self, grads: list) -> tuple:
-        from engine.ops.elementwise_more import where
-
         g = grads[0]
         (fa, _), (fb, _) = self.next_functions
-        x, y, res = self.unpack()
+        x, y, res = unpack(self)
         ga = gb = None
         if fa is not None:
             ga = sum_to(where(y == 0, 0.0, g * (y * x ** (y - 1))), *self.a)
@@ -409,9 +406,7 @@ class PowBackward2(Node):
         return (ek.rpow_bwd(flat(g), flat(res), float(self.base)).reshape(g.shape),)
 
     def apply_graph(self, grads: list) -> tuple:
-        from engine.ops.elementwise_more import where
-
-        (res,) = self.unpack()
+        (res,) = unpack(self)
         if self.base == 0:
             return (where(const(np.isfinite(res._data)), 0.0, grads[0] * (res * -np.inf)),)
         return (grads[0] * (res * float(np.log(self.base))),)
@@ -456,7 +451,7 @@ def pow(a: Tensor, b: Any) -> Tensor:  # noqa: A001 - torch's name
         node.save_as((a, ad))
         return out(res, node)
     node = PowBackward1(_edges(a, b))
-    node.a, node.b = _meta(a), _meta(b)
+    node.a, node.b = operand_meta(a), operand_meta(b)
     result = out(res, node)
     node.save_as((a, ad), (b, bd), (result, res))
     return result
@@ -474,3 +469,12 @@ def rpow(a: Tensor, base: Any) -> Tensor:
     result = out(res, node)
     node.save(result)
     return result
+
+
+def square(a: Tensor) -> Tensor:
+    """``a * a``, recorded as ``a ** 2`` (``PowBackward0``) as torch does.
+
+    >>> engine.square(engine.tensor([3.0]))
+    tensor([9.])
+    """
+    return pow(a, 2)

@@ -1,114 +1,33 @@
-"""More elementwise ops: sin, cos, log1p, expm1, rsqrt, square, clamp, maximum,
-minimum and where.
+"""Elementwise selection: ``clamp``, ``maximum``, ``minimum`` and ``where``.
 
-Each op is a numpy forward beside its node; the node's ``apply`` calls the paired
+Each op is a numpy forward below its node; the node's ``apply`` calls the paired
 Numba kernel in ``engine.kernels.activation``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from engine._base import dtypes
+from engine._base.arrays import broadcast_shape
 from engine.graph import Node
 from engine.kernels import activation as ak
 from engine.ops.base import (
-    broadcast_shape,
     const,
     edge,
     expand_flat,
     flat,
+    operand_meta,
     out,
     recording,
     scalar_or_data,
     sum_to,
     unbroadcast,
+    unpack,
 )
-from engine.ops.unary import _blockwise, _ufunc_steps, _Unary, unary_op
 from engine.tensor import Tensor
-
-
-# ---------------------------------------------------------------- one input
-class SinBackward0(_Unary):
-    __slots__ = ()
-    kernel = ak.sin_bwd
-    graph = staticmethod(lambda g, x: g * x.cos())
-
-
-class CosBackward0(_Unary):
-    __slots__ = ()
-    kernel = ak.cos_bwd
-    graph = staticmethod(lambda g, x: g * -x.sin())
-
-
-class Log1PBackward0(_Unary):
-    __slots__ = ()
-    kernel = ak.log1p_bwd
-    graph = staticmethod(lambda g, x: g / (x + 1))
-
-
-class Expm1Backward0(_Unary):
-    __slots__ = ()
-    kernel = ak.expm1_bwd
-    graph = staticmethod(lambda g, r: g * (r + 1))
-
-
-class RsqrtBackward0(_Unary):
-    __slots__ = ()
-    kernel = ak.rsqrt_bwd
-    graph = staticmethod(lambda g, r: g * (r ** 3) * -0.5)
-
-
-def _rsqrt_steps(x: np.ndarray, res: np.ndarray) -> np.ndarray:
-    """1 / sqrt(x) in ``res``: the values of ``1.0 / np.sqrt(x)``."""
-    np.sqrt(x, out=res)
-    return np.divide(1.0, res, out=res)
-
-
-# name -> (forward, node class, save "input" or "result"); the forwards go blockwise into
-# pooled buffers on large inputs (``unary._blockwise``), with the same values
-_TABLE: dict[str, tuple[Callable, type, str]] = {
-    "sin": (_blockwise(_ufunc_steps(np.sin)), SinBackward0, "input"),
-    "cos": (_blockwise(_ufunc_steps(np.cos)), CosBackward0, "input"),
-    "log1p": (_blockwise(_ufunc_steps(np.log1p)), Log1PBackward0, "input"),
-    "expm1": (_blockwise(_ufunc_steps(np.expm1)), Expm1Backward0, "result"),
-    "rsqrt": (_blockwise(_rsqrt_steps), RsqrtBackward0, "result"),
-}
-
-# name -> (docstring example input, what the engine prints for it)
-_EXAMPLES: dict[str, tuple[str, str]] = {
-    "sin": ("[0.0, 0.5]", "tensor([0.0000, 0.4794])"),
-    "cos": ("[0.0, 0.5]", "tensor([1.0000, 0.8776])"),
-    "log1p": ("[0.0, 1.0]", "tensor([0.0000, 0.6931])"),
-    "expm1": ("[0.0, 1.0]", "tensor([0.0000, 1.7183])"),
-    "rsqrt": ("[4.0, 16.0]", "tensor([0.5000, 0.2500])"),
-}
-
-
-def _make(name: str) -> Callable[[Tensor], Tensor]:
-    fwd, node_cls, keep = _TABLE[name]
-    return unary_op(name, fwd, node_cls, keep, True, _EXAMPLES[name])
-
-
-sin = _make("sin")
-cos = _make("cos")
-log1p = _make("log1p")
-expm1 = _make("expm1")
-rsqrt = _make("rsqrt")
-
-
-def square(a: Tensor) -> Tensor:
-    """``a * a``, recorded as ``a ** 2`` (``PowBackward0``) as torch does.
-
-    >>> engine.square(engine.tensor([3.0]))
-    tensor([9.])
-    """
-    from engine.ops.arithmetic import pow
-
-    return pow(a, 2)
 
 
 # ---------------------------------------------------------------- clamp
@@ -121,7 +40,7 @@ class ClampBackward1(Node):
         return (ak.clamp_bwd(flat(g), flat(x), self.lo, self.hi).reshape(g.shape),)
 
     def apply_graph(self, grads: list) -> tuple:
-        x = self.unpack()[0]._data
+        x = unpack(self)[0]._data
         return (where(const((x >= self.lo) & (x <= self.hi)), grads[0], 0.0),)
 
 
@@ -172,10 +91,6 @@ def _promote(a: Any, b: Any) -> tuple[np.ndarray, np.ndarray, np.dtype]:
     return (bd, ad, want) if swapped else (ad, bd, want)
 
 
-def _meta(t: Any) -> tuple | None:
-    return (t._data.shape, t._data.dtype) if isinstance(t, Tensor) else None
-
-
 def _edge(t: Any) -> tuple:
     return edge(t) if isinstance(t, Tensor) else (None, 0)
 
@@ -201,7 +116,7 @@ class MaximumBackward0(Node):
     def apply_graph(self, grads: list) -> tuple:
         g = grads[0]
         (fa, _), (fb, _) = self.next_functions
-        x, y = (t._data for t in self.unpack())
+        x, y = (t._data for t in unpack(self))
         if not type(self).larger:
             x, y = y, x
         ga = sum_to(g * const(_pick(x, y, g._data)), *self.a) if fa is not None else None
@@ -230,7 +145,7 @@ def _extreme(a: Tensor, b: Tensor, cls: type, fn: np.ufunc) -> Tensor:
     if not recording(a, b):
         return out(res)
     node = cls((edge(a), edge(b)))
-    node.a, node.b = _meta(a), _meta(b)
+    node.a, node.b = operand_meta(a), operand_meta(b)
     node.save_as((a, ad), (b, bd))
     return out(res, node)
 
@@ -294,7 +209,7 @@ def where(condition: Tensor, input: Any, other: Any) -> Tensor:  # noqa: A002
     if not recording(input, other):
         return out(res)
     node = WhereBackward0((_edge(input), _edge(other)))
-    node.a = _meta(input) or (ad.shape, ad.dtype)
-    node.b = _meta(other) or (bd.shape, bd.dtype)
+    node.a = operand_meta(input) or (ad.shape, ad.dtype)
+    node.b = operand_meta(other) or (bd.shape, bd.dtype)
     node.mask = cond
     return out(res, node)

@@ -864,12 +864,12 @@ def _takes_view(index: Any) -> bool:
     return False
 
 
-# ``engine.autograd.engine.run``, imported on first use (it imports this module).
+# ``engine.autograd.loop.run``, imported on first use (it imports this module).
 _backward_run: list[Callable[..., Any]] = []
 
 
 def _load_backward_run() -> Callable[..., Any]:
-    from engine.autograd.engine import run
+    from engine.autograd.loop import run
 
     _backward_run.append(run)
     return run

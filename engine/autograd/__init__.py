@@ -7,8 +7,9 @@ from engine.autograd.anomaly import detect_anomaly, set_detect_anomaly
 from engine.autograd.function import Function, FunctionCtx
 from engine.autograd.gradcheck import gradcheck
 from engine.autograd.loop import Step, backward, backward_steps, grad
-from engine.autograd.plan import Plan
 from engine.graph import Node, RemovableHandle
 
+# ``Plan`` (engine.plan, L5) is attached here by engine/__init__.py, the one module above
+# both: autograd (L4) may not import it, and ``engine.autograd.Plan`` is its public name.
 __all__ = ["Function", "FunctionCtx", "detect_anomaly", "set_detect_anomaly", "backward", "grad",
            "gradcheck", "backward_steps", "Step", "Node", "RemovableHandle", "functional", "Plan"]

@@ -2,8 +2,8 @@
 
 ``loop._loop`` drives a ``_Pass``: ``discover`` counts how many gradients each node
 waits for, ``check_saved`` fails before anything changes, ``seed`` places the roots'
-gradients, then per node ``next_ready``, ``run`` (``run_plain``, ``run_hooked``,
-``accumulate``) and ``route``; ``commit`` or ``restore`` at the end.
+gradients, then per node ``next_ready``, ``run`` (``before_run`` for a node with user
+code around it, ``accumulate`` for a leaf) and ``route``; ``commit`` or ``restore`` at the end.
 
 Order: a node runs once every node that feeds it a gradient has run (dependency counts,
 no recursion), highest creation number first among the ready ones, and a leaf's
@@ -45,7 +45,7 @@ class _Pass:
 
     ``deps``      node -> gradients it still waits for; ``order`` the discovery order
     ``buffers``   node -> the gradients that reached it so far, one slot per output
-    ``ready``     heap of nodes whose gradients are all in; ``single`` the only ready one
+    ``ready``     heap of nodes whose gradients are all in (``route`` keeps one off it)
     ``captures``  (node, output) -> slots of ``captured`` (autograd.grad's targets)
     ``needed``    nodes on a path to a captured gradient (None: every node)
     ``journal``   every .grad the pass changed, as it was before (for ``restore``)
@@ -54,8 +54,8 @@ class _Pass:
     """
 
     __slots__ = ("graph", "accumulating", "merge", "seeds", "deps", "order", "targets",
-                 "captures", "needed", "buffers", "captured", "ready", "single", "remaining",
-                 "journal", "adopt", "owned", "defer", "deferred")
+                 "captures", "needed", "buffers", "captured", "ready", "journal", "adopt",
+                 "owned", "defer", "deferred")
 
     def __init__(self, graph: bool, accumulating: bool, targets: tuple[Tensor, ...],
                  records: bool) -> None:
@@ -64,7 +64,6 @@ class _Pass:
         # The fast path runs the Numba kernels on arrays with recording off; create_graph
         # runs each node's tensor formula with recording on, so the pass is differentiable.
         self.merge = _merge_tensors if graph else _merge_arrays
-        self.seeds: list = []
         self.deps: dict[Node, int] = {}
         self.order: list[Node] = []
         self.targets = targets
@@ -72,9 +71,6 @@ class _Pass:
         self.needed: set[Node] | None = None
         self.buffers: dict[Node, list] = {}
         self.captured: list[Any] = [None] * len(targets)
-        self.ready: list[tuple[bool, int, Node]] = []
-        self.single: Node | None = None  # a node that became ready while no other was
-        self.remaining = 0
         self.journal: dict[int, tuple] = {}
         # Large gradients bound for a leaf whose .grad is None are adopted instead of
         # copied when the pass owns them alone: only for a plain backward (no Step hands
@@ -114,12 +110,11 @@ class _Pass:
                 else:
                     deps[nxt] = 1
                     stack.append(nxt)
-        # Where gradients are captured (autograd.grad) instead of accumulated.
-        for i, t in enumerate(self.targets):
-            if not t._rg:
-                raise RuntimeError("One of the differentiated Tensors does not require grad")
-            self.captures.setdefault(edge(t), []).append(i)
-        if self.targets:
+        if self.targets:  # where gradients are captured (autograd.grad), not accumulated
+            for i, t in enumerate(self.targets):
+                if not t._rg:
+                    raise RuntimeError("One of the differentiated Tensors does not require grad")
+                self.captures.setdefault(edge(t), []).append(i)
             self.needed = _needed(order, self.captures)
 
     def check_saved(self) -> None:
@@ -134,13 +129,14 @@ class _Pass:
 
     def seed(self, root_edges: Sequence[tuple[Node, int]], seeds: list) -> None:
         """Place the roots' gradients; the roots that wait for nothing are ready."""
-        self.seeds = seeds
+        self.seeds: list = seeds
         buffers, merge = self.buffers, self.merge
         for (node, nr), g in zip(root_edges, seeds):
             buf = buffers.setdefault(node, [None] * node.num_outputs)
             buf[nr] = g if buf[nr] is None else merge(buf[nr], g)
         # AccumulateGrad first among ready nodes, then the most recently created node.
         # Only roots can be ready at the start: every other node waits for a gradient.
+        self.ready: list[tuple[bool, int, Node]]
         if len(buffers) == 1:  # one root: nothing else can be ready
             (root,) = buffers
             self.ready = [(type(root) is not AccumulateGrad, -root._seq, root)]
@@ -148,101 +144,84 @@ class _Pass:
             self.ready = [(type(n) is not AccumulateGrad, -n._seq, n)
                           for n in buffers if not self.deps[n]]
             heapq.heapify(self.ready)
-        self.remaining = len(self.order)
 
     # ---- per node ------------------------------------------------------------------------
 
     def next_ready(self) -> Node | None:
-        """The node to run next, None when the pass is done."""
-        node = self.single
-        if node is not None:
-            self.single = None
-        elif self.ready:
-            node = heapq.heappop(self.ready)[2]
-        else:
-            return None
-        self.remaining -= 1
-        return node
+        """The ready node to run next, None when the pass is done."""
+        return heapq.heappop(self.ready)[2] if self.ready else None
 
     def make_ready(self, node: Node) -> None:
-        """Queue a node whose gradients are all in while another one is ready (``route``
-        keeps the only ready node in ``single``, off the heap)."""
-        single = self.single
-        if single is not None:
-            heapq.heappush(self.ready, (type(single) is not AccumulateGrad, -single._seq, single))
-            self.single = None
+        """Queue a node whose gradients are all in: AccumulateGrad first, then the most
+        recently created node."""
         heapq.heappush(self.ready, (type(node) is not AccumulateGrad, -node._seq, node))
 
     def run(self, node: Node, buf: list | None) -> tuple[list | None, tuple | None]:
         """Run ``node`` on the gradients that reached it: ``(buf, ins)``, the gradients it
         saw (hooks may replace them) and those it produced, one per next function; ``ins``
-        is None when the node does not run (no gradient, or not on a captured path)."""
+        is None when the node does not run (no gradient, or not on a captured path).
+        The common node (no hook, nothing captured) runs here without another call."""
         needed = self.needed
         if buf is None or not (needed is None or node in needed or
                                any((node, k) in self.captures for k in range(len(buf)))):
             return buf, None
+        sink = type(node) is AccumulateGrad
+        leaf_hooked = False
         if self.targets or node._retains or node._tensor_hooks or node._pre_hooks or \
-                node._hooks:
-            buf, ins = self.run_hooked(node, buf)
-        elif type(node) is not AccumulateGrad:  # the common node: no hook
-            ins = self.run_plain(node, buf)
-        elif self.accumulating and (node.variable._x is None or not node.variable._x.hooks):
-            # the common leaf: no hook, nothing captured
-            g = buf[0]
+                node._hooks or sink and not (self.accumulating and (
+                    node.variable._x is None or not node.variable._x.hooks)):
+            before = self.before_run(node, buf)
+            if before is None:
+                return buf, None
+            buf, leaf_hooked = before
+        if not sink:
+            nexts = node.next_functions
+            if buf[0] is not None or any(g is not None for g in buf):
+                ins = node.apply_graph(buf) if self.graph else node.apply(buf)
+                if len(ins) < len(nexts):  # one gradient per input, always
+                    ins = (*ins, *(None,) * (len(nexts) - len(ins)))
+            else:  # a pre-hook dropped every incoming gradient
+                ins = (None,) * len(nexts)
+        elif buf[0] is not None:
             owned = self.owned
-            ins = () if g is None else self.accumulate(
-                node, buf, bool(owned) and owned.pop(node, None) is g)
+            mine = bool(owned) and owned.pop(node, None) is buf[0] and not (
+                leaf_hooked or node._pre_hooks)  # no hook kept a reference
+            ins = self.accumulate(node, buf, mine)
         else:
-            buf, ins = self.run_hooked(node, buf)
-        if ins is not None and anomaly.enabled:
+            ins = ()
+        if node._hooks:
+            ins = _post_hooks(node, ins, buf)
+        if anomaly.enabled:
             check_outputs(node, ins)
         return buf, ins
 
-    def run_plain(self, node: Node, buf: list) -> tuple:
-        """Apply a graph node (not a sink) to its gradients, one result per input."""
-        nexts = node.next_functions
-        if buf[0] is not None or any(g is not None for g in buf):
-            ins = node.apply_graph(buf) if self.graph else node.apply(buf)
-            if len(ins) < len(nexts):  # one gradient per input, always
-                ins = (*ins, *(None,) * (len(nexts) - len(ins)))
-            return ins
-        return (None,) * len(nexts)  # a pre-hook dropped every incoming gradient
-
-    def run_hooked(self, node: Node, buf: list) -> tuple[list, tuple | None]:
-        """A node with user code around it or a gradient to capture: tensor hooks and
-        retained grads, captures, pre-hooks, the node itself, post-hooks."""
-        is_sink = type(node) is AccumulateGrad
+    def before_run(self, node: Node, buf: list) -> tuple[list, bool] | None:
+        """The user code and captures before a node with hooks, a retained grad or a
+        captured gradient runs: tensor hooks and retained grads, captures, then (if the
+        node runs at all) its pre-hooks.  Returns the gradients it will run on and whether
+        a leaf's tensor hooks saw them, or None when the node does not run."""
+        sink = type(node) is AccumulateGrad
         retains = node._retains
         if retains:
             for ref in retains.values():
                 _remember(self.journal, ref(), self.graph)
-        hooked = is_sink and node.variable._x is not None and bool(node.variable._leaf_hooks())
-        if node._tensor_hooks or retains or hooked:
+        leaf_hooked = sink and node.variable._x is not None and bool(
+            node.variable._leaf_hooks())
+        if node._tensor_hooks or retains or leaf_hooked:
             buf = _tensor_hooks(node, buf)
         if self.targets:
             captured, captures = self.captured, self.captures
             for k, g in enumerate(buf):
                 for slot in captures.get((node, k), ()):
                     captured[slot] = g
-        if is_sink:
+        if sink:
             if not self.accumulating or (self.targets and (node, 0) not in self.captures):
-                return buf, None
+                return None
         elif self.needed is not None and node not in self.needed:
-            return buf, None
+            return None
         if node._pre_hooks:
             buf = _pre_hooks(node, buf)
-        if not is_sink:
-            ins = self.run_plain(node, buf)
-        elif buf[0] is not None:
-            owned = self.owned
-            mine = bool(owned) and owned.pop(node, None) is buf[0] and not (
-                hooked or node._pre_hooks)  # no hook kept a reference
-            ins = self.accumulate(node, buf, mine)
-        else:
-            ins = ()
-        if node._hooks:
-            ins = _post_hooks(node, ins, buf)
-        return buf, ins
+        return buf, leaf_hooked
 
     def accumulate(self, sink: AccumulateGrad, buf: list, mine: bool) -> tuple:
         """Add a leaf's gradient into its .grad, journaled, or hold it back for ``commit``;
@@ -259,10 +238,13 @@ class _Pass:
         return (sink.apply_owned(buf) if mine else
                 sink.apply_graph(buf) if self.graph else sink.apply(buf))
 
-    def route(self, node: Node, buf: list | None, ins: tuple | None) -> None:
-        """Hand each gradient ``node`` produced to its next function; queue the ones that
-        now have all of theirs (a node that did not run still counts as done)."""
+    def route(self, node: Node, buf: list | None, ins: tuple | None) -> Node | None:
+        """Hand each gradient ``node`` produced to its next function and queue the ones that
+        now have all of theirs (a node that did not run still counts as done).  Returns
+        the node to run next: one that just became ready while no other was skips the
+        heap."""
         buffers, deps, adopt, merge = self.buffers, self.deps, self.adopt, self.merge
+        single = None
         for (nxt, nr), g in zip(node.next_functions, ins or _NONES):
             if nxt is None:
                 continue
@@ -285,10 +267,14 @@ class _Pass:
             left = deps[nxt] - 1
             deps[nxt] = left
             if not left:
-                if self.single is None and not self.ready:  # the only ready node
-                    self.single = nxt
-                else:
-                    self.make_ready(nxt)
+                if single is None and not self.ready:  # the only ready node: no heap
+                    single = nxt
+                    continue
+                if single is not None:
+                    self.make_ready(single)
+                    single = None
+                self.make_ready(nxt)
+        return single if single is not None else self.next_ready()
 
     # ---- at the end ----------------------------------------------------------------------
 

@@ -178,12 +178,15 @@ def _loop(tensors: Any, grad_tensors: Any, retain_graph: bool | None, create_gra
     state = grad_mode._state
     finished = False
     index = 0
+    remaining = len(p.order)
     try:
         # Hooks and nodes record only with create_graph, as in torch; the caller's mode
         # is back while a Step is out and when the pass ends.
         caller, state.enabled = state.enabled, graph
         try:
-            while (node := p.next_ready()) is not None:
+            node = p.next_ready()
+            while node is not None:
+                remaining -= 1
                 buf, ins = p.run(node, p.buffers.pop(node, None))
                 if ins is not None:
                     if not keep and (node._saved is not None or type(node) is CopySlices):
@@ -192,14 +195,15 @@ def _loop(tensors: Any, grad_tensors: Any, retain_graph: bool | None, create_gra
                         state.enabled = caller
                         try:
                             leaf = node.variable if type(node) is AccumulateGrad else None
-                            yield Step(node, buf, ins, leaf, index, p.remaining)
+                            yield Step(node, buf, ins, leaf, index, remaining)
                         finally:
                             caller, state.enabled = state.enabled, graph
                     index += 1
-                p.route(node, buf, ins)
+                node = p.route(node, buf, ins)
         finally:
             state.enabled = caller
-        p.commit()
+        if p.deferred:
+            p.commit()
         finished = True
     except GeneratorExit:  # the caller stopped stepping: not a failure
         raise

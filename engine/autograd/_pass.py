@@ -2,8 +2,8 @@
 
 ``loop._loop`` drives a ``_Pass``: ``discover`` counts how many gradients each node
 waits for, ``check_saved`` fails before anything changes, ``seed`` places the roots'
-gradients, then per node ``next_ready``, ``run`` (``before_run`` for a node with user
-code around it, ``accumulate`` for a leaf) and ``route``; ``commit`` or ``restore`` at the end.
+gradients, then per node ``next_ready``/``route``, ``run`` (``before_run`` for a node with
+user code around it, ``accumulate`` for a leaf); ``commit`` or ``restore`` at the end.
 
 Order: a node runs once every node that feeds it a gradient has run (dependency counts,
 no recursion), highest creation number first among the ready ones, and a leaf's
@@ -12,9 +12,9 @@ AccumulateGrad as soon as it is ready - the order torch's engine uses.
 
 from __future__ import annotations
 
-import heapq
 import itertools
 from collections.abc import Sequence
+from heapq import heapify, heappop, heappush
 from typing import Any
 
 import numpy as np
@@ -136,25 +136,20 @@ class _Pass:
             buf[nr] = g if buf[nr] is None else merge(buf[nr], g)
         # AccumulateGrad first among ready nodes, then the most recently created node.
         # Only roots can be ready at the start: every other node waits for a gradient.
-        self.ready: list[tuple[bool, int, Node]]
         if len(buffers) == 1:  # one root: nothing else can be ready
             (root,) = buffers
             self.ready = [(type(root) is not AccumulateGrad, -root._seq, root)]
         else:
             self.ready = [(type(n) is not AccumulateGrad, -n._seq, n)
                           for n in buffers if not self.deps[n]]
-            heapq.heapify(self.ready)
+            heapify(self.ready)
 
     # ---- per node ------------------------------------------------------------------------
 
     def next_ready(self) -> Node | None:
-        """The ready node to run next, None when the pass is done."""
-        return heapq.heappop(self.ready)[2] if self.ready else None
-
-    def make_ready(self, node: Node) -> None:
-        """Queue a node whose gradients are all in: AccumulateGrad first, then the most
-        recently created node."""
-        heapq.heappush(self.ready, (type(node) is not AccumulateGrad, -node._seq, node))
+        """The ready node to run next, None when the pass is done.  (``route`` queues the
+        nodes that become ready and hands over one directly when it is the only one.)"""
+        return heappop(self.ready)[2] if self.ready else None
 
     def run(self, node: Node, buf: list | None) -> tuple[list | None, tuple | None]:
         """Run ``node`` on the gradients that reached it: ``(buf, ins)``, the gradients it
@@ -271,9 +266,10 @@ class _Pass:
                     single = nxt
                     continue
                 if single is not None:
-                    self.make_ready(single)
+                    heappush(self.ready, (type(single) is not AccumulateGrad, -single._seq,
+                                          single))
                     single = None
-                self.make_ready(nxt)
+                heappush(self.ready, (type(nxt) is not AccumulateGrad, -nxt._seq, nxt))
         return single if single is not None else self.next_ready()
 
     # ---- at the end ----------------------------------------------------------------------

@@ -170,8 +170,8 @@ def _loop(tensors: Any, grad_tensors: Any, retain_graph: bool | None, create_gra
     seeds = _root_grads(roots, grad_tensors, graph)
     keep = graph if retain_graph is None else bool(retain_graph)
     root_edges = [edge(t) for t in roots]
-    p = _Pass(graph, accumulate, _as_tuple(inputs), records)
-    p.discover(root_edges, check=inputs is None)  # without inputs every node is checked
+    p = _Pass(graph, accumulate, () if inputs is None else _as_tuple(inputs), records)
+    p.discover(root_edges, inputs is None)  # without inputs every node is checked here
     if inputs is not None:
         p.check_saved()
     p.seed(root_edges, seeds)

@@ -21,7 +21,8 @@ import torch
 
 import engine
 import engine.nn.functional as ef
-from engine.autograd import _pass, loop
+from engine.autograd import _pass as ae
+from engine.autograd import loop
 from engine.ops import unary
 
 BIG = 1 << 13  # a .grad this large makes a plain pass hold its additions back
@@ -178,8 +179,8 @@ def test_held_back_additions_keep_grad_identity_and_versions(monkeypatch):
     datas = [g._data for g in grads]
     versions = [g._version for g in grads]
     snapshots = []
-    remember = _pass._remember
-    monkeypatch.setattr(_pass, "_remember", lambda journal, t, graph: (
+    remember = ae._remember
+    monkeypatch.setattr(ae, "_remember", lambda journal, t, graph: (
         snapshots.append(t), remember(journal, t, graph)))
     _loss(engine, ex, *ep).backward()
     assert snapshots == []  # every addition was held back: no .grad was copied
@@ -194,13 +195,13 @@ def test_a_pass_is_held_back_only_without_user_code():
     loss = _loss(engine, ex, *ep)
     nodes = _all_nodes(loss)
     seeds = [np.ones((), np.float32)]
-    assert _pass._pure(nodes, seeds)
+    assert ae._pure(nodes, seeds)
     handle = loss.grad_fn.register_hook(lambda gi, go: None)
-    assert not _pass._pure(nodes, seeds)
+    assert not ae._pure(nodes, seeds)
     handle.remove()
-    assert _pass._pure(nodes, seeds)  # an empty hook dict runs nothing
+    assert ae._pure(nodes, seeds)  # an empty hook dict runs nothing
     h = ep[0].register_hook(lambda g: None)
-    assert not _pass._pure(nodes, seeds)
+    assert not ae._pure(nodes, seeds)
     h.remove()
 
     class Twice(engine.autograd.Function):
@@ -212,7 +213,7 @@ def test_a_pass_is_held_back_only_without_user_code():
         def backward(ctx, g):
             return g * 2
 
-    assert not _pass._pure(_all_nodes(Twice.apply(ep[0]).sum()), seeds)
+    assert not ae._pure(_all_nodes(Twice.apply(ep[0]).sum()), seeds)
 
 
 def _stepwise_grads(make_loss, leaves, **kw):

@@ -136,7 +136,7 @@ def _out_meta(node: Any, loss: Any) -> tuple[tuple[int, ...], Any]:
 
 def loop_snippets() -> dict[str, float]:
     """Costs of the pieces the backward loop spends per node, as plain Python."""
-    from engine.autograd.engine import Step
+    from engine.autograd.loop import Step
 
     class _N:
         _seq = 1
@@ -197,7 +197,8 @@ def fixed_costs() -> dict[str, float]:
     import engine
     import engine.nn.functional as ef
     from benchmarks.small_graphs import tutorial_parts
-    from engine.autograd import engine as ae
+    from engine.autograd import loop
+    from engine.autograd._pass import _Pass
     from engine.ops.base import edge
 
     e = tutorial_parts(engine, ef)
@@ -205,22 +206,11 @@ def fixed_costs() -> dict[str, float]:
     nodes = _graph_nodes(loss)
     w = e["w"]
 
-    def discover() -> None:  # the same walk backward_steps does, written here
-        deps = {loss.grad_fn: 0}
-        stack = [loss.grad_fn]
-        while stack:
-            node = stack.pop()
-            for nxt, _ in node.next_functions:
-                if nxt is None:
-                    continue
-                if nxt in deps:
-                    deps[nxt] += 1
-                else:
-                    deps[nxt] = 1
-                    stack.append(nxt)
+    def discover() -> None:  # the engine's own walk, without the saved-tensor checks
+        _Pass(False, True, (), False).discover([(loss.grad_fn, 0)], check=False)
 
     def empty_backward_steps() -> None:
-        gen = ae.backward_steps(loss, retain_graph=True)
+        gen = loop.backward_steps(loss, retain_graph=True)
         gen.close()
 
     return _measure_all({

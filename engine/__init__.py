@@ -13,7 +13,7 @@ engine.Size([5, 3])
 
 # First: it sets NUMBA_CACHE_DIR before any module imports numba.
 from engine._base import numba_cache  # noqa: F401  # isort: skip
-from engine import autograd, nn, ops, optim
+from engine import autograd, nn, ops, optim, plan
 from engine._base.dtypes import bool_ as bool  # noqa: A001 - torch's name
 from engine._base.dtypes import dtype, float32, float64, int64
 from engine._base.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
@@ -78,6 +78,10 @@ double = float64
 long = int64
 clip = clamp
 concat = cat
+
+# Plan's public name is ``engine.autograd.Plan``; autograd (L4) may not import engine.plan
+# (L5), so the top level, which sees every layer, attaches it.
+autograd.Plan = plan.Plan
 
 __version__ = "0.1.0"
 

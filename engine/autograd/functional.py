@@ -17,7 +17,9 @@ from collections.abc import Callable
 from typing import Any
 
 from engine._base.grad_mode import enable_grad, is_grad_enabled, set_grad_enabled
+from engine.autograd.loop import grad
 from engine.ops.creation import zeros_like
+from engine.ops.join import stack
 from engine.tensor import Tensor
 
 __all__ = ["vjp", "jvp", "jacobian", "hessian", "hvp", "vhp"]
@@ -105,8 +107,6 @@ def _strict_requires_grad(ts: tuple, kind: str, strict: bool) -> None:
 def _grad(outputs: tuple, inputs: tuple, grad_outputs: tuple | None = None,
           create_graph: bool = False, retain_graph: bool | None = None) -> tuple:
     """``autograd.grad`` over the outputs that need grad; None for unused inputs."""
-    from engine.autograd import grad
-
     if grad_outputs is None:
         grad_outputs = (None,) * len(outputs)
     pairs = [(o, g) for o, g in zip(outputs, grad_outputs) if o is not None and o.requires_grad]
@@ -294,8 +294,6 @@ def jacobian(func: Callable, inputs: Any, create_graph: bool = False, strict: bo
     if strategy == "forward-mode":
         raise NotImplementedError("jacobian: the engine has no forward-mode AD; use "
                                   'strategy="reverse-mode"')
-    from engine.ops.join import stack
-
     with enable_grad():
         in_tuple, xs = _tensors(inputs, "inputs", "jacobian")
         xs = _leaves(xs, create_graph, need_graph=True)

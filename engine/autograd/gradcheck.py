@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from engine._base import grad_mode
+from engine.autograd.loop import grad
 from engine.tensor import Tensor, _wrap
 
 
@@ -30,14 +32,10 @@ def gradcheck(func: Callable, inputs: Tensor | Sequence[Tensor], *, eps: float =
     >>> engine.autograd.gradcheck(engine.tanh, (x,))
     True
     """
-    from engine.autograd import grad
-
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
     diff = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
     for i in diff:
         if inputs[i]._data.dtype != np.float64:
-            import warnings
-
             warnings.warn(f"Input #{i} is not float64; gradcheck is only reliable in float64",
                           UserWarning, stacklevel=2)
     outs = _outputs(func, inputs)

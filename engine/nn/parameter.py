@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.ops.creation import zeros
 from engine.tensor import Tensor, _init
 
 
@@ -17,8 +18,6 @@ class Parameter(Tensor):
     __slots__ = ()
 
     def __new__(cls, data: Tensor | None = None, requires_grad: bool = True) -> Parameter:
-        from engine.ops.creation import zeros
-
         src = zeros(0) if data is None else data
         if not isinstance(src, Tensor):
             raise TypeError(f"Parameter(): expected a Tensor, got {type(src).__name__}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -65,6 +66,17 @@ class Adam(Optimizer):
                       float(group["lr"]), float(beta1), float(beta2), float(group["eps"]),
                       float(group["weight_decay"]), float(step._data), float(amsgrad),
                       float(group["maximize"]), float(group["decoupled_weight_decay"]))
+
+    def _plan_update(self) -> tuple[str, Callable[[dict[str, Any]], tuple]] | None:
+        """Adam's (and AdamW's) update for ``engine.plan``; not a subclass's, whose step()
+        may differ."""
+        return ("adam", _plan_hyper) if type(self) in (Adam, AdamW) else None
+
+
+def _plan_hyper(g: dict[str, Any]) -> tuple:
+    b1, b2 = g["betas"]
+    return (g["lr"], b1, b2, g["eps"], g["weight_decay"], g["amsgrad"], g["maximize"],
+            g["decoupled_weight_decay"], g["amsgrad"])
 
 
 class AdamW(Adam):

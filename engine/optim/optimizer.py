@@ -115,6 +115,13 @@ class Optimizer:
     def _update(self, group: dict[str, Any], params: list[Tensor]) -> None:
         raise NotImplementedError
 
+    def _plan_update(self) -> tuple[str, Callable[[dict[str, Any]], tuple]] | None:
+        """How ``engine.plan`` replays this optimizer's step in its interpreter: the
+        update kind and a function reading a group's options in the order that update
+        takes them (the last item says which state tensors it keeps, so a change of it
+        means capturing again).  None: the plan cannot replay it and stays eager."""
+        return None
+
     # -- state dicts ----------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """``{'state': {index: {...}}, 'param_groups': [{..., 'params': [index, ...]}]}``.

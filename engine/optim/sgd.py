@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -50,3 +51,12 @@ class SGD(Optimizer):
             sgd_step(flat_inplace(p), flat_grad(p), buf_flat, float(group["lr"]), momentum,
                      float(group["dampening"]), float(group["weight_decay"]),
                      float(group["nesterov"]), float(group["maximize"]), float(first))
+
+    def _plan_update(self) -> tuple[str, Callable[[dict[str, Any]], tuple]] | None:
+        """SGD's update for ``engine.plan``; not a subclass's, whose step() may differ."""
+        return ("sgd", _plan_hyper) if type(self) is SGD else None
+
+
+def _plan_hyper(g: dict[str, Any]) -> tuple:
+    return (g["lr"], g["momentum"], g["dampening"], g["weight_decay"], g["nesterov"],
+            g["maximize"], g["momentum"] != 0)

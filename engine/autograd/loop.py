@@ -1,0 +1,285 @@
+"""The one backward loop, and the public calls that hand off to it.
+
+``backward_steps`` runs a backward pass one node at a time and yields a ``Step`` after
+each node.  ``Tensor.backward``, ``autograd.backward``, ``autograd.grad`` and the desktop
+app's stepper all drive this same generator, ``_loop``; its phases live on ``_Pass``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from engine._base import grad_mode
+from engine.autograd._pass import _Pass
+from engine.autograd.hooks import _wrapped
+from engine.graph import AccumulateGrad, Node
+from engine.ops.base import edge
+from engine.ops.convert import cast
+from engine.ops.creation import zeros_like
+from engine.ops.inplace import CopySlices
+from engine.tensor import Tensor, _wrap
+
+
+class Step:
+    """What one node did: the record ``backward_steps`` yields.
+
+    ``node``          the grad_fn (or AccumulateGrad) that ran
+    ``grad_outputs``  gradients that flowed into it, one per node output
+    ``grad_inputs``   gradients it produced, aligned with ``node.next_functions``
+    ``accumulated``   the leaf whose ``.grad`` it updated, if it was an AccumulateGrad
+    ``index``         0, 1, 2, ... within the pass; ``remaining`` nodes still to run
+
+    >>> x = engine.tensor([1.0, 2.0], requires_grad=True)
+    >>> steps = list(engine.autograd.backward_steps((x * 3).sum()))
+    >>> [(s.index, s.node.name(), s.remaining) for s in steps]
+    [(0, 'SumBackward0', 2), (1, 'MulBackward0', 1), (2, 'AccumulateGrad', 0)]
+    >>> steps[1].grad_outputs, steps[1].grad_inputs, steps[2].accumulated is x
+    ((tensor([1., 1.]),), (tensor([3., 3.]), None), True)
+    """
+
+    __slots__ = ("node", "_outs", "_ins", "accumulated", "index", "remaining")
+
+    def __init__(self, node: Node, outs: list, ins: tuple, accumulated: Tensor | None,
+                 index: int, remaining: int) -> None:
+        self.node = node
+        self._outs = outs
+        self._ins = ins
+        self.accumulated = accumulated
+        self.index = index
+        self.remaining = remaining
+
+    @property
+    def grad_outputs(self) -> tuple[Tensor | None, ...]:
+        return tuple(_wrapped(g) for g in self._outs)
+
+    @property
+    def grad_inputs(self) -> tuple[Tensor | None, ...]:
+        return tuple(_wrapped(g) for g in self._ins)
+
+    def __repr__(self) -> str:
+        leaf = " -> .grad" if self.accumulated is not None else ""
+        return f"<Step {self.index}: {self.node.name()}{leaf}>"
+
+
+def _as_tuple(x: Any) -> tuple:
+    if x is None:
+        return ()
+    if isinstance(x, Tensor):
+        return (x,)
+    return tuple(x)
+
+
+def _root_grads(roots: tuple[Tensor, ...], grads: Any, graph: bool) -> list:
+    """The seed gradient of each root, checked in torch's order: each given gradient's
+    type and shape, the implicit ones; then the counts; then that every root needs grad.
+
+    Arrays for the fast path; tensors (the given ones, possibly with history) when the
+    backward pass itself is recorded (``graph``)."""
+    if grads is None and not graph:  # the common ``loss.backward()``: implicit ones
+        for t in roots:
+            if t._rg and t._data.size != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+        _check_roots(roots)
+        return [_ones(t._data) for t in roots]
+    given = _as_tuple(grads) if grads is not None else (None,) * len(roots)
+    out: list[np.ndarray | None] = []
+    for i, (t, g) in enumerate(zip(roots, given)):
+        if g is None:
+            if t._rg and t._data.size != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            ones = np.ones(t._data.shape, t._data.dtype)
+            out.append(_wrap(ones) if graph else ones)
+            continue
+        if not isinstance(g, Tensor):
+            raise TypeError(
+                f"gradients can be either Tensors or None, but got {type(g).__name__}")
+        gd = g._data
+        if gd.shape != t._data.shape:
+            raise RuntimeError(
+                f"Mismatch in shape: grad_output[{i}] has a shape of {_size(gd.shape)} and "
+                f"output[{i}] has a shape of {_size(t._data.shape)}.")
+        if graph:
+            out.append(g if gd.dtype == t._data.dtype else cast(g, t._data.dtype))
+            continue
+        if gd.dtype != t._data.dtype:
+            gd = gd.astype(t._data.dtype)
+        # (np.ascontiguousarray would turn a 0-d gradient into shape (1,))
+        out.append(gd if gd.flags.c_contiguous else gd.copy(order="C"))
+    if len(given) != len(roots):
+        raise RuntimeError(f"got {len(roots)} tensors and {len(given)} gradients")
+    _check_roots(roots)
+    return out
+
+
+# One 0-d array of ones per dtype: a scalar root's seed is a copy of it (np.ones costs
+# several times as much as the copy).
+_ONE: dict[np.dtype, np.ndarray] = {}
+
+
+def _ones(d: np.ndarray) -> np.ndarray:
+    """A new array of ones shaped as ``d``: the implicit seed gradient."""
+    if d.ndim:
+        return np.ones(d.shape, d.dtype)
+    one = _ONE.get(d.dtype)
+    if one is None:
+        one = _ONE[d.dtype] = np.ones((), d.dtype)
+    return one.copy()
+
+
+def _check_roots(roots: tuple[Tensor, ...]) -> None:
+    for i, t in enumerate(roots):
+        if not t._rg:
+            raise RuntimeError(
+                f"element {i} of tensors does not require grad and does not have a grad_fn")
+
+
+def _size(shape: tuple[int, ...]) -> str:
+    return f"engine.Size([{', '.join(str(d) for d in shape)}])"
+
+
+def backward_steps(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
+                   retain_graph: bool | None = None, create_graph: bool = False,
+                   inputs: Sequence[Tensor] | None = None, *,
+                   accumulate: bool = True) -> Iterator[Step]:
+    """Run backward from ``tensors`` one node per iteration, yielding a ``Step`` each time.
+
+    >>> x = engine.tensor([1.0, 2.0], requires_grad=True)
+    >>> for step in engine.autograd.backward_steps((x * x).sum()):
+    ...     print(step.node.name(), [g.shape for g in step.grad_inputs if g is not None])
+    SumBackward0 [engine.Size([2])]
+    MulBackward0 [engine.Size([2]), engine.Size([2])]
+    AccumulateGrad []
+
+    With ``inputs`` only the nodes leading to them run.  With ``accumulate=False``
+    nothing is written to ``.grad``: the gradients of ``inputs`` are captured
+    instead and returned by the generator (``StopIteration.value``), which is how
+    ``autograd.grad`` works.
+    """
+    return _loop(tensors, grad_tensors, retain_graph, create_graph, inputs, accumulate, True)
+
+
+def _loop(tensors: Any, grad_tensors: Any, retain_graph: bool | None, create_graph: bool,
+          inputs: Sequence[Tensor] | None, accumulate: bool, records: bool) -> Iterator[Any]:
+    """The backward loop itself; yields a ``Step`` per node when ``records`` is on (for
+    ``run``, which only drives it to the end, it never yields)."""
+    roots = _as_tuple(tensors)
+    graph = bool(create_graph)
+    seeds = _root_grads(roots, grad_tensors, graph)
+    keep = graph if retain_graph is None else bool(retain_graph)
+    root_edges = [edge(t) for t in roots]
+    p = _Pass(graph, accumulate, () if inputs is None else _as_tuple(inputs), records)
+    p.discover(root_edges, inputs is None)  # without inputs every node is checked here
+    if inputs is not None:
+        p.check_saved()
+    p.seed(root_edges, seeds)
+    state = grad_mode._state
+    finished = False
+    index = 0
+    remaining = len(p.order)
+    try:
+        # Hooks and nodes record only with create_graph, as in torch; the caller's mode
+        # is back while a Step is out and when the pass ends.
+        caller, state.enabled = state.enabled, graph
+        try:
+            node = p.next_ready()
+            while node is not None:
+                remaining -= 1
+                buf, ins = p.run(node, p.buffers.pop(node, None))
+                if ins is not None:
+                    if not keep and (node._saved is not None or type(node) is CopySlices):
+                        node.release()
+                    if records:
+                        state.enabled = caller
+                        try:
+                            leaf = node.variable if type(node) is AccumulateGrad else None
+                            yield Step(node, buf, ins, leaf, index, remaining)
+                        finally:
+                            caller, state.enabled = state.enabled, graph
+                    index += 1
+                node = p.route(node, buf, ins)
+        finally:
+            state.enabled = caller
+        if p.deferred:
+            p.commit()
+        finished = True
+    except GeneratorExit:  # the caller stopped stepping: not a failure
+        raise
+    except BaseException:
+        p.restore()  # a failed pass leaves every .grad as it found it
+        raise
+    finally:
+        # Also when the caller abandons the generator half way: a pass without
+        # retain_graph consumes the graph, finished or not.
+        if not keep and not finished:
+            p.release()
+    return tuple(p.captured)
+
+
+def run(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None = None,
+        create_graph: bool = False, inputs: Iterable[Tensor] | None = None,
+        accumulate: bool = True) -> tuple:
+    """Run a whole backward pass; returns the captured gradients."""
+    gen = _loop(tensors, grad_tensors, retain_graph, create_graph,
+                None if inputs is None else tuple(inputs), accumulate, False)
+    try:
+        next(gen)  # without Step records the loop runs to its end in one go
+    except StopIteration as stop:
+        return stop.value
+    raise AssertionError("the backward loop yielded without Step records")
+
+
+def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
+             retain_graph: bool | None = None, create_graph: bool = False,
+             inputs: Sequence[Tensor] | None = None) -> None:
+    """Accumulate the gradients of ``tensors`` into the ``.grad`` of the graph's leaves.
+
+    >>> x = engine.tensor([1.0, 2.0], requires_grad=True)
+    >>> engine.autograd.backward((x * x).sum()); x.grad      # as (x * x).sum().backward()
+    tensor([2., 4.])
+    >>> out = 3 * x
+    >>> engine.autograd.backward(out, engine.ones_like(out), retain_graph=True); x.grad
+    tensor([5., 7.])
+    """
+    if inputs is not None:
+        inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+        if not inputs:
+            raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
+        for t in inputs:
+            t.retain_grad()  # as torch: a non-leaf input keeps its .grad from now on
+    run(tensors, grad_tensors, retain_graph, create_graph, inputs)
+
+
+def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
+         grad_outputs: Any = None, retain_graph: bool | None = None,
+         create_graph: bool = False, allow_unused: bool | None = None,
+         materialize_grads: bool = False) -> tuple[Tensor | None, ...]:
+    """The gradients of ``outputs`` w.r.t. ``inputs``, returned; no ``.grad`` is touched.
+
+    >>> w = engine.tensor([1.0, 2.0], requires_grad=True)
+    >>> engine.autograd.grad((w ** 2).sum(), [w]), w.grad
+    ((tensor([2., 4.]),), None)
+    """
+    targets = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    if not targets:
+        raise RuntimeError("`inputs` argument to `grad()` cannot be empty.")
+    captured = run(outputs, grad_outputs, retain_graph, create_graph, targets,
+                   accumulate=False)
+    result: list[Tensor | None] = []
+    for i, (t, g) in enumerate(zip(targets, captured)):
+        if g is None:
+            if materialize_grads:
+                result.append(zeros_like(t))
+                continue
+            if not allow_unused:
+                raise RuntimeError(
+                    f"The differentiated Tensor at index {i} appears to not have been used in "
+                    "the graph. Set allow_unused=True if this is the desired behavior.")
+            result.append(None)
+        elif isinstance(g, Tensor):  # create_graph: a gradient with its own history
+            result.append(g if g._data.dtype == t._data.dtype else cast(g, t._data.dtype))
+        else:
+            result.append(_wrap(g.astype(t._data.dtype, copy=False).reshape(t._data.shape)))
+    return tuple(result)

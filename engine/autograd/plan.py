@@ -3,7 +3,7 @@
 A training loop rebuilds the same graph every iteration.  ``Plan(loss_fn, optimizer)``
 runs the first steps eagerly (``loss_fn()``, ``zero_grad``, ``backward``, ``step``);
 when two consecutive steps built the same graph from the same tensors, it lowers
-that graph to a program for the interpreter in ``engine.kernels.plan`` and from then
+that graph to a program for the interpreter in ``engine.kernels.interpreter`` and from then
 on each call runs forward, backward and the optimizer update in a single call.
 
 What a compiled call guarantees is what the eager step would have done: the same
@@ -29,7 +29,7 @@ import numpy as np
 
 from engine._base import grad_mode
 from engine.graph import AccumulateGrad, Node
-from engine.kernels import plan as kp
+from engine.kernels import interpreter as kp
 from engine.tensor import Tensor, _wrap
 
 __all__ = ["Plan"]

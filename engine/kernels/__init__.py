@@ -29,8 +29,9 @@ class Kernel:
 REGISTRY: list[Kernel] = []
 
 
-def kernel(group: str, sig: str) -> Callable[[Callable], Callable]:
-    """Compile ``fn`` with ``@njit(cache=True)`` and register it for warm-up.
+def kernel(group: str, sig: str, name: str | None = None) -> Callable[[Callable], Callable]:
+    """Compile ``fn`` with ``@njit(cache=True)`` and register it for warm-up, as ``name``
+    (default: the function's own name).
 
     ``error_model="numpy"``: a float division by zero gives inf/nan as in torch (the
     gradient of log or sqrt at 0) instead of raising ZeroDivisionError.
@@ -38,7 +39,7 @@ def kernel(group: str, sig: str) -> Callable[[Callable], Callable]:
 
     def deco(fn: Callable) -> Callable:
         jitted = numba.njit(cache=True, nogil=True, error_model="numpy")(fn)
-        REGISTRY.append(Kernel(group, fn.__name__, sig, jitted))
+        REGISTRY.append(Kernel(group, name or fn.__name__, sig, jitted))
         return jitted
 
     return deco

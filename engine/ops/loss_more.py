@@ -1,7 +1,7 @@
 """Losses: mse_loss, l1_loss, binary_cross_entropy, nll_loss and cross_entropy.
 
 ``mse_loss``, ``binary_cross_entropy`` and ``nll_loss`` have their own nodes and
-Numba backward kernels (``engine.kernels.loss_more``); ``l1_loss`` and
+Numba backward kernels (``engine.kernels.loss``); ``l1_loss`` and
 ``cross_entropy`` are built from other ops, the way torch builds them.
 """
 
@@ -13,7 +13,7 @@ import numpy as np
 
 from engine._base import dtypes
 from engine.graph import Node
-from engine.kernels import loss_more as lk
+from engine.kernels import loss as lk
 from engine.ops.base import (
     broadcast_shape,
     const,

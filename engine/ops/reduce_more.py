@@ -2,7 +2,7 @@
 argmax/argmin, prod, var/std, logsumexp and norm.
 
 The forward is numpy.  For the backward the reduced dims are moved to the end so
-each Numba kernel in ``engine.kernels.reduce_more`` sees contiguous rows of length
+each Numba kernel in ``engine.kernels.reduce`` sees contiguous rows of length
 ``n`` with one incoming gradient (and one result) per row.
 """
 
@@ -17,7 +17,7 @@ import numpy as np
 
 from engine._base import dtypes
 from engine.graph import Node
-from engine.kernels import reduce_more as rk
+from engine.kernels import reduce as rk
 from engine.ops.base import const, edge, flat, out, recording, wrap_dim
 from engine.ops.reduce import reduce_dims
 from engine.tensor import Tensor, _wrap

@@ -4,6 +4,10 @@ Each kernel is registered with the group it belongs to and a signature string so
 ``engine.warmup`` can compile it for float32 and float64 ahead of first use:
 ``a`` float array, ``s`` float scalar, ``i`` read-only int64 array (a shape or strides,
 as the ops cache them), ``w`` writable int64 array (a plan's program), ``n`` Python int.
+
+An elementwise kernel is written once, as the loop that fills ``out``, with
+``@elementwise_kernel`` (``engine.kernels._entry``): it registers the serial and the block
+kernel and returns the entry point the ops call.  Other kernels use ``@kernel`` below.
 """
 
 from __future__ import annotations

@@ -34,8 +34,8 @@ from typing import Any
 
 import numpy as np
 
-# Elements from which a kernel runs its twin over blocks on two threads: handing work to the
-# second thread costs ~50-100 us, against ~0.5 ms of serial work at 2^20 float32 elements.
+# Elements from which a kernel runs its block kernel over blocks on two threads: handing work
+# to the second thread costs ~50-100 us, against ~0.5 ms of serial work at 2^20 float32 elements.
 PARALLEL_MIN = 1 << 20
 # Elements per block of :func:`run_blocks` (1 MB of float32: a few per thread even at
 # PARALLEL_MIN, so a thread that starts late still takes its share).

@@ -1,4 +1,4 @@
-"""The large-tensor paths: the block twins of the elementwise backward kernels run on two
+"""The large-tensor paths: the block kernels of the elementwise backward kernels run on two
 threads, the pooled output buffers, and the blockwise two-thread forward of the unary ops.
 
 Every fast path must give the very values of the serial path (bit for bit, NaN and the
@@ -72,7 +72,7 @@ def _args(name: str, n: int, dtype) -> tuple:
 
 
 # ---------------------------------------------------------------- kernels
-def test_every_kernel_has_a_registered_twin():
+def test_every_kernel_has_a_registered_block_kernel():
     large = {k.name: k for k in REGISTRY if k.group == "block"}
     assert set(ENTRIES) == {k.name for k in REGISTRY if k.group == "elementwise"}
     for name in ENTRIES:
@@ -93,12 +93,12 @@ def test_entry_equals_the_serial_kernel_across_the_threshold(name, dtype):
 
 
 @pytest.mark.parametrize("p", [0.0, 1.0, 2.0, 0.5, -0.5, -1.0, 2.5, -3.0])
-def test_pow_scalar_twin_on_every_exponent_branch(p):
+def test_pow_scalar_block_on_every_exponent_branch(p):
     g, x = _data(P + 3, np.float32, 1), _data(P + 3, np.float32, 2)
     assert _same(ek.pow_scalar_bwd(g, x, p), ek.pow_scalar_bwd.serial(g, x, p))
 
 
-def test_rpow_twin_with_base_zero_and_negative():
+def test_rpow_block_with_base_zero_and_negative():
     g, res = _data(P + 3, np.float64, 1), np.abs(_data(P + 3, np.float64, 2))
     for base in (0.0, -2.0, 0.5):
         assert _same(ek.rpow_bwd(g, res, base), ek.rpow_bwd.serial(g, res, base))
@@ -373,7 +373,7 @@ ACTIVATIONS = {
 }
 
 
-def test_every_activation_kernel_has_an_entry_and_a_twin():
+def test_every_activation_kernel_has_an_entry_and_a_block_kernel():
     from engine.kernels import activation as ak
 
     names = {k.name for k in REGISTRY if k.group == "activation"} - {"sigmoid_tail"}

@@ -6,9 +6,11 @@
 Both walk the large shape with an odometer; ``strides`` are the small array's
 element strides laid over the large shape, 0 where it was broadcast.
 
-``expand`` is the entry point the ops call: from ``buffers.PARALLEL_MIN`` elements it runs
-``expand_large``, the same odometer started afresh at each block, over blocks on two
-threads into a pooled buffer (see ``engine.kernels.buffers``); the values are the same.
+``expand`` is the entry point the ops call: below ``buffers.PARALLEL_MIN`` elements it runs
+``expand_serial``, from there ``expand_block``, the same odometer started afresh at each
+block, over blocks on two threads into a pooled buffer (see ``engine.kernels.buffers``);
+the values are the same.  (Not an ``@elementwise_kernel``: the output's size is an
+argument, and a block needs its start ``lo``.)
 """
 
 import numpy as np
@@ -54,16 +56,16 @@ def sum_to(src, shape, strides, size):
     return out
 
 
-@kernel("broadcast", "aiins")
-def expand(src, shape, strides, size, divisor):
+@kernel("broadcast", "aiins", name="expand")
+def expand_serial(src, shape, strides, size, divisor):
     out = np.empty(size, src.dtype)
     if size:
-        expand_large(src, shape, strides, 0, divisor, out)
+        expand_block(src, shape, strides, 0, divisor, out)
     return out
 
 
-@kernel("large", "aiinsa")
-def expand_large(src, shape, strides, lo, divisor, out):
+@kernel("block", "aiinsa")
+def expand_block(src, shape, strides, lo, divisor, out):
     """Elements ``lo`` to ``lo + out.size`` of ``expand``'s result into ``out``: the same
     odometer, started at ``lo``."""
     if src.size == 1:
@@ -91,19 +93,17 @@ def expand_large(src, shape, strides, lo, divisor, out):
             d -= 1
 
 
-_expand = expand
-
-
-def expand(src, shape, strides, size, divisor):  # noqa: F811 - the kernel is kept as _expand
-    """The entry point: the serial kernel on small outputs, ``expand_large`` over blocks on
+def expand(src: np.ndarray, shape: np.ndarray, strides: np.ndarray, size: int,
+           divisor: float) -> np.ndarray:
+    """The entry point: ``expand_serial`` on small outputs, ``expand_block`` over blocks on
     two threads into a pooled buffer on large ones (looked up at call time, so a test spy
     sees the call)."""
     if size < buffers.PARALLEL_MIN:
-        return _expand(src, shape, strides, size, divisor)
+        return expand_serial(src, shape, strides, size, divisor)
     out = empty(size, src.dtype)
 
     def part(lo: int, hi: int) -> None:
-        expand_large(src, shape, strides, lo, divisor, out[lo:hi])
+        expand_block(src, shape, strides, lo, divisor, out[lo:hi])
 
     buffers.run_blocks(part, size, buffers.BLOCK)
     return out

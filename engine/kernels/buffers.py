@@ -10,17 +10,17 @@ a hook, ``autograd.grad``) or saved by a node can never be overwritten while any
 still see it.  Free buffers beyond ``limit()`` bytes are released (oldest first), and
 :func:`empty_cache` releases them all, like ``torch.cuda.empty_cache``.
 
-**Two threads.**  From ``PARALLEL_MIN`` elements a kernel runs its twin ``name_large`` - the
-same loop, writing into a given buffer - over blocks of the arrays, on this thread and a
-second Python thread (:func:`run_blocks`; the kernels release the GIL), each thread taking
-the next free block.  Every element is computed by the same expression on either path, so
-the result does not depend on it.  Why not Numba's ``prange``: measured here, it is no
-faster on an idle host (2.5-2.8 ms against 2.7-3.0 ms for sigmoid's backward on 10M
-float32), and on a busy one its end barrier waits a scheduler tick for a starved thread
-(6-7 ms, worse than the serial 5 ms; 6 ms instead of 0.4 ms at 1M elements), while here
-this thread simply does the blocks the other has not taken.  GNU OpenMP's idle workers also
-spin for milliseconds after each region, which slowed the next BLAS call by ~10%, and it
-aborts a forked child that reuses a parallel region.
+**Two threads.** From ``PARALLEL_MIN`` elements a kernel runs its block kernel
+``name_block`` - the same loop, writing into a given buffer (``engine.kernels._entry``) -
+over blocks of the arrays, on this thread and a second Python thread (:func:`run_blocks`;
+the kernels release the GIL), each thread taking the next free block. Every element is
+computed by the same expression on either path, so the result does not depend on it. Why not
+Numba's ``prange``: measured here, it is no faster on an idle host (2.5-2.8 ms against
+2.7-3.0 ms for sigmoid's backward on 10M float32), and on a busy one its end barrier waits a
+scheduler tick for a starved thread (6-7 ms, worse than the serial 5 ms; 6 ms instead of 0.4
+ms at 1M elements), while here this thread simply does the blocks the other has not taken.
+GNU OpenMP's idle workers also spin for milliseconds after each region, which slowed the
+next BLAS call by ~10%, and it aborts a forked child that reuses a parallel region.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from typing import Any
 
 import numpy as np
 
-# Elements from which a kernel runs its twin over blocks on two threads: handing work to the
-# second thread costs ~50-100 us, against ~0.5 ms of serial work at 2^20 float32 elements.
+# Elements from which a kernel runs its block kernel over blocks on two threads: handing work
+# to the second thread costs ~50-100 us, against ~0.5 ms of serial work at 2^20 float32 elements.
 PARALLEL_MIN = 1 << 20
 # Elements per block of :func:`run_blocks` (1 MB of float32: a few per thread even at
 # PARALLEL_MIN, so a thread that starts late still takes its share).
@@ -129,62 +129,6 @@ def stats() -> dict[str, int]:
         free = [_pool[i] for i in range(len(_pool)) if _refs(_pool, i) == _ALONE]
         return {"buffers": len(_pool), "bytes": sum(b.size for b in _pool),
                 "free_buffers": len(free), "free_bytes": sum(b.size for b in free)}
-
-
-def entry(ns: dict, name: str, nargs: int, like: int = 0, rows: int | None = None
-          ) -> Callable:
-    """The function the ops call as ``name`` in the kernel module whose globals are ``ns``:
-    the serial kernel (kept as ``ns["_" + name]``) below ``PARALLEL_MIN`` elements, else
-    the twin ``ns[name + "_large"]`` over blocks, on two threads, into a pooled buffer.
-    Both are looked up at call time, so a test spy that replaces a kernel sees the call.
-    ``nargs``: arguments after the first (one closure per arity: ``*args`` would add
-    ~50 ns to every small call).  ``like``: the argument the output takes its size and
-    dtype from (the loss kernels' first argument may be a single upstream value); the
-    arguments of that size are cut into blocks, the others passed whole.  ``rows``: the
-    argument holding a row length the blocks must be whole rows of (softmax)."""
-    serial = ns[name]
-    skey, pkey = "_" + name, name + "_large"
-    ns[skey] = serial
-
-    def large(*args):
-        ref = args[like]
-        n = ref.size
-        out = empty(n, ref.dtype)
-        cut = [i for i, a in enumerate(args) if isinstance(a, np.ndarray) and a.size == n]
-        twin = ns[pkey]
-        block = BLOCK if rows is None else max(1, BLOCK // args[rows]) * args[rows]
-
-        def part(lo: int, hi: int) -> None:
-            part_args = list(args)
-            for i in cut:
-                part_args[i] = args[i][lo:hi]
-            twin(*part_args, out[lo:hi])
-
-        run_blocks(part, n, block)
-        return out
-
-    if like:
-        def run(*args):
-            return ns[skey](*args) if args[like].size < PARALLEL_MIN else large(*args)
-    elif nargs == 0:
-        def run(g):
-            return ns[skey](g) if g.size < PARALLEL_MIN else large(g)
-    elif nargs == 1:
-        def run(g, a):
-            return ns[skey](g, a) if g.size < PARALLEL_MIN else large(g, a)
-    elif nargs == 2:
-        def run(g, a, b):
-            return ns[skey](g, a, b) if g.size < PARALLEL_MIN else large(g, a, b)
-    elif nargs == 3:
-        def run(g, a, b, c):
-            return ns[skey](g, a, b, c) if g.size < PARALLEL_MIN else large(g, a, b, c)
-    else:
-        def run(g, *args):
-            return ns[skey](g, *args) if g.size < PARALLEL_MIN else large(g, *args)
-    run.__name__ = run.__qualname__ = name
-    run.__doc__ = serial.__doc__
-    run.__module__ = ns["__name__"]
-    return run
 
 
 def run_blocks(fn: Callable[[int, int], None], n: int, block: int) -> None:

@@ -1,8 +1,15 @@
-"""Backward kernels of the loss functions.
+"""Kernels of the loss functions: binary_cross_entropy_with_logits (group "loss", plus its
+forward's tail in group "forward"), and mse_loss, binary_cross_entropy and nll_loss
+(group "loss_more").
 
 Optional operands (``weight``, ``pos_weight``) arrive as empty arrays when absent,
 so each kernel has one signature per dtype.  ``g`` has one element for the 'mean'
-and 'sum' reductions, and one per input element for 'none'.
+and 'sum' reductions, and one per input element (or row) for 'none'; ``denom`` is the
+mean's divisor (1 for 'sum' and 'none').
+
+``mse_bwd``, ``bce_bwd_input`` and ``bce_bwd_target`` are ``@elementwise_kernel``s
+(``engine.kernels._entry``): serial on small inputs, over blocks on two threads into a
+pooled buffer the size of ``x`` on large ones, with the same values.
 """
 
 import math
@@ -10,6 +17,7 @@ import math
 import numpy as np
 
 from engine.kernels import kernel
+from engine.kernels._entry import elementwise_kernel
 
 
 @kernel("loss", "aaaaas")
@@ -75,3 +83,51 @@ def bce_logits_rest(x, y, soft, limit):
         elif not a <= big:  # NaN
             finite = False
     return out, finite and n > 0 and big * n < limit
+
+
+# ----------------------------------------------------------------------------- mse, bce, nll
+@elementwise_kernel("loss_more", "aaas", like=1)
+def mse_bwd(g, x, y, denom, out):
+    """d/dx of (x - y)^2 summed and divided by ``denom``; the target's is its negative."""
+    one_g = g.size == 1
+    for i in range(x.size):
+        out[i] = 2.0 * (x[i] - y[i]) * (g[0] if one_g else g[i]) / denom
+
+
+@elementwise_kernel("loss_more", "aaaas", like=1)
+def bce_bwd_input(g, x, y, w, denom, out):
+    """(x - y) / max(x (1 - x), eps), as torch clamps the denominator.
+
+    torch's eps is 1e-12 rounded to float32 (9.99999996e-13), in both dtypes.
+    """
+    one_g = g.size == 1
+    for i in range(x.size):
+        d = (x[i] - y[i]) / max((1.0 - x[i]) * x[i], 9.999999960041972e-13)
+        d = d * (g[0] if one_g else g[i])
+        if w.size:
+            d = d * w[i]
+        out[i] = d / denom
+
+
+@elementwise_kernel("loss_more", "aaas", like=1)
+def bce_bwd_target(g, x, w, denom, out):
+    """log(1 - x) - log(x), each log clamped at -100 as in the forward."""
+    one_g = g.size == 1
+    for i in range(x.size):
+        lx = max(math.log(x[i]), -100.0) if x[i] > 0 else -100.0
+        l1x = max(math.log(1.0 - x[i]), -100.0) if x[i] < 1 else -100.0
+        d = (l1x - lx) * (g[0] if one_g else g[i])
+        if w.size:
+            d = d * w[i]
+        out[i] = d / denom
+
+
+@kernel("loss_more", "aain")
+def pick_rows_bwd(g, coef, target, n):
+    """nll_loss: row r gets ``coef[r] * g`` at column ``target[r]``, zeros elsewhere."""
+    rows = target.size
+    out = np.zeros(rows * n, g.dtype)
+    one_g = g.size == 1
+    for r in range(rows):
+        out[r * n + target[r]] = coef[r] * (g[0] if one_g else g[r])
+    return out

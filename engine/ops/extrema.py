@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from engine._base.arrays import wrap_dim
-from engine.kernels import reduce_more as rk
+from engine.kernels import reduce as rk
 from engine.ops.base import const, edge, flat, out, recording
 from engine.ops.reduce import Dims, _row_vals, _RowNode, _Rows, reduce_dims
 from engine.ops.selection import maximum, minimum, where

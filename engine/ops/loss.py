@@ -2,8 +2,7 @@
 binary_cross_entropy, nll_loss and cross_entropy.
 
 ``binary_cross_entropy_with_logits``, ``mse_loss``, ``binary_cross_entropy`` and
-``nll_loss`` have their own nodes and Numba backward kernels (``engine.kernels.loss`` and
-``engine.kernels.loss_more``); ``l1_loss`` and ``cross_entropy`` are built from other ops,
+``nll_loss`` have their own nodes and Numba backward kernels (``engine.kernels.loss``); ``l1_loss`` and ``cross_entropy`` are built from other ops,
 the way torch builds them.
 """
 
@@ -17,7 +16,6 @@ from engine._base import dtypes
 from engine._base.arrays import broadcast_shape
 from engine.graph import Node
 from engine.kernels import loss as lk
-from engine.kernels import loss_more as lmk
 from engine.ops.activation import log_softmax, softplus
 from engine.ops.base import (
     const,
@@ -204,7 +202,7 @@ class MseLossBackward0(Node):
         size = int(np.prod(shape))
         denom = float(size) if self.reduction == "mean" else 1.0
         gf = flat(np.ascontiguousarray(g, dtype=x.dtype))
-        d = lmk.mse_bwd(gf, expand_flat(x, shape), expand_flat(y, shape), denom).reshape(shape)
+        d = lk.mse_bwd(gf, expand_flat(x, shape), expand_flat(y, shape), denom).reshape(shape)
         (fx, _), (fy, _) = self.next_functions
         gx = unbroadcast(d, *self.a) if fx is not None else None
         gy = unbroadcast(-d, *self.b) if fy is not None else None
@@ -286,9 +284,9 @@ class BinaryCrossEntropyBackward0(Node):
             if self.weight is not None else absent(dt)
         gf = flat(np.ascontiguousarray(g, dtype=dt))
         (fx, _), (fy, _) = self.next_functions
-        gx = lmk.bce_bwd_input(gf, flat(x), flat(y), w, denom).reshape(shape) \
+        gx = lk.bce_bwd_input(gf, flat(x), flat(y), w, denom).reshape(shape) \
             if fx is not None else None
-        gy = lmk.bce_bwd_target(gf, flat(x), w, denom).reshape(shape) if fy is not None else None
+        gy = lk.bce_bwd_target(gf, flat(x), w, denom).reshape(shape) if fy is not None else None
         return gx, gy
 
     def apply_graph(self, grads: list) -> tuple:
@@ -358,7 +356,7 @@ class NllLossBackward0(Node):
     def apply(self, grads: list) -> tuple:
         g = np.ascontiguousarray(grads[0])
         c = self.moved_shape[-1]
-        gr = lmk.pick_rows_bwd(flat(g), self.coef.astype(g.dtype, copy=False), self.target, c)
+        gr = lk.pick_rows_bwd(flat(g), self.coef.astype(g.dtype, copy=False), self.target, c)
         gr = gr.reshape(self.moved_shape)
         if self.cdim is not None:
             gr = np.ascontiguousarray(np.moveaxis(gr, -1, self.cdim))

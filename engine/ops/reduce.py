@@ -2,7 +2,7 @@
 chosen dims (max/min and their kin are in ``engine.ops.extrema``).
 
 The forward is numpy.  For the backward of the row reductions the reduced dims are
-moved to the end (``_Rows``), so each Numba kernel in ``engine.kernels.reduce_more`` sees
+moved to the end (``_Rows``), so each Numba kernel in ``engine.kernels.reduce`` sees
 contiguous rows of length ``n`` with one incoming gradient (and one result) per row.
 """
 
@@ -18,7 +18,7 @@ import numpy as np
 from engine._base import dtypes
 from engine._base.arrays import wrap_dim
 from engine.graph import Node
-from engine.kernels import reduce_more as rk
+from engine.kernels import reduce as rk
 from engine.ops.base import const, edge, expand_flat, flat, out, recording, saved_source
 from engine.ops.selection import where
 from engine.tensor import Tensor, _wrap

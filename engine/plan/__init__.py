@@ -3,7 +3,7 @@
 A training loop rebuilds the same graph every iteration.  ``Plan(loss_fn, optimizer)``
 runs the first steps eagerly (``loss_fn()``, ``zero_grad``, ``backward``, ``step``);
 when two consecutive steps built the same graph from the same tensors, it lowers
-that graph to a program for the interpreter in ``engine.kernels.plan`` and from then
+that graph to a program for the interpreter in ``engine.kernels.interpreter`` and from then
 on each call runs forward, backward and the optimizer update in a single call.
 ``lowering`` turns the graph into instructions, ``program`` lays them out in one arena
 and replays them; each optimizer describes its own update (``_plan_update``).

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from engine.graph import AccumulateGrad, Node
-from engine.kernels import plan as kp
+from engine.kernels import interpreter as kp
 from engine.tensor import Tensor
 
 

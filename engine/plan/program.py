@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from engine.graph import Node
-from engine.kernels import plan as kp
+from engine.kernels import interpreter as kp
 from engine.plan.lowering import LoweringError, _Lowering, _plain, _Val
 from engine.tensor import Tensor, _wrap
 

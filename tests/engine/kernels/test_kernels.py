@@ -187,7 +187,7 @@ def observed():
     mp = pytest.MonkeyPatch()
     _load_all()
     # Compile every kernel the workload needs before the spies go in: a kernel that calls
-    # another (the serial loop calls its block twin) resolves that name when it compiles.
+    # another (the serial kernel calls its block kernel) resolves that name when it compiles.
     _workload()
     classes = list(_core_node_classes(with_bases=True).values())
 
@@ -201,7 +201,10 @@ def observed():
     by_fn = {id(k.fn): spy_for(k) for k in REGISTRY}
     engine_modules = [m for n, m in list(sys.modules.items())
                       if n == "engine" or n.startswith("engine.")]
-    for holder in engine_modules + classes:
+    # an @elementwise_kernel entry point holds its kernels as .serial and .block
+    entries = [v for m in engine_modules for v in vars(m).values()
+               if callable(v) and "serial" in getattr(v, "__dict__", {})]
+    for holder in engine_modules + classes + entries:
         for attr, val in list(vars(holder).items()):
             if id(val) in by_fn:
                 mp.setattr(holder, attr, by_fn[id(val)])

@@ -1,4 +1,4 @@
-"""The large-tensor paths: the block twins of the elementwise backward kernels run on two
+"""The large-tensor paths: the block kernels of the elementwise backward kernels run on two
 threads, the pooled output buffers, and the blockwise two-thread forward of the unary ops.
 
 Every fast path must give the very values of the serial path (bit for bit, NaN and the
@@ -72,11 +72,11 @@ def _args(name: str, n: int, dtype) -> tuple:
 
 
 # ---------------------------------------------------------------- kernels
-def test_every_kernel_has_a_registered_twin():
-    large = {k.name: k for k in REGISTRY if k.group == "large"}
+def test_every_kernel_has_a_registered_block_kernel():
+    large = {k.name: k for k in REGISTRY if k.group == "block"}
     assert set(ENTRIES) == {k.name for k in REGISTRY if k.group == "elementwise"}
     for name in ENTRIES:
-        twin = large[name + "_large"]
+        twin = large[name + "_block"]
         assert twin.fn.targetoptions.get("error_model") == "numpy"
         assert twin.fn.targetoptions.get("nogil") is True  # two threads run it at once
         assert twin.sig == next(k.sig for k in REGISTRY if k.name == name) + "a"
@@ -85,7 +85,7 @@ def test_every_kernel_has_a_registered_twin():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", sorted(ENTRIES))
 def test_entry_equals_the_serial_kernel_across_the_threshold(name, dtype):
-    entry, serial = getattr(ek, name), getattr(ek, "_" + name)
+    entry, serial = getattr(ek, name), getattr(ek, name).serial
     for n in SIZES:
         args = _args(name, n, dtype)
         got, want = entry(*args), serial(*args)
@@ -93,15 +93,15 @@ def test_entry_equals_the_serial_kernel_across_the_threshold(name, dtype):
 
 
 @pytest.mark.parametrize("p", [0.0, 1.0, 2.0, 0.5, -0.5, -1.0, 2.5, -3.0])
-def test_pow_scalar_twin_on_every_exponent_branch(p):
+def test_pow_scalar_block_on_every_exponent_branch(p):
     g, x = _data(P + 3, np.float32, 1), _data(P + 3, np.float32, 2)
-    assert _same(ek.pow_scalar_bwd(g, x, p), ek._pow_scalar_bwd(g, x, p))
+    assert _same(ek.pow_scalar_bwd(g, x, p), ek.pow_scalar_bwd.serial(g, x, p))
 
 
-def test_rpow_twin_with_base_zero_and_negative():
+def test_rpow_block_with_base_zero_and_negative():
     g, res = _data(P + 3, np.float64, 1), np.abs(_data(P + 3, np.float64, 2))
     for base in (0.0, -2.0, 0.5):
-        assert _same(ek.rpow_bwd(g, res, base), ek._rpow_bwd(g, res, base))
+        assert _same(ek.rpow_bwd(g, res, base), ek.rpow_bwd.serial(g, res, base))
 
 
 # ---------------------------------------------------------------- against torch
@@ -342,7 +342,7 @@ def test_expand_entry_equals_the_serial_kernel(small, big, dtype):
     size = int(np.prod(big))
     for divisor in (1.0, 3.0):
         got = bk.expand(src.reshape(-1), shape, strides, size, divisor)
-        want = bk._expand(src.reshape(-1), shape, strides, size, divisor)
+        want = bk.expand_serial(src.reshape(-1), shape, strides, size, divisor)
         assert _same(got, want), (small, big)
         with np.errstate(all="ignore"):
             ref = (np.broadcast_to(src, big) / divisor).astype(dtype).reshape(-1)
@@ -373,15 +373,15 @@ ACTIVATIONS = {
 }
 
 
-def test_every_activation_kernel_has_an_entry_and_a_twin():
+def test_every_activation_kernel_has_an_entry_and_a_block_kernel():
     from engine.kernels import activation as ak
 
     names = {k.name for k in REGISTRY if k.group == "activation"} - {"sigmoid_tail"}
     assert names == set(ACTIVATIONS) | {"softmax_bwd", "log_softmax_bwd"}
-    large = {k.name for k in REGISTRY if k.group == "large"}
+    large = {k.name for k in REGISTRY if k.group == "block"}
     for name in names:
-        assert name + "_large" in large
-        assert getattr(ak, "_" + name) is next(k.fn for k in REGISTRY if k.name == name)
+        assert name + "_block" in large
+        assert getattr(ak, name).serial is next(k.fn for k in REGISTRY if k.name == name)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -395,7 +395,7 @@ def test_activation_entry_equals_the_serial_kernel(name, dtype):
         if name == "pick_bwd":  # ties too
             args[1][::5] = args[2][::5]
         with np.errstate(all="ignore"):
-            got, want = getattr(ak, name)(*args), getattr(ak, "_" + name)(*args)
+            got, want = getattr(ak, name)(*args), getattr(ak, name).serial(*args)
         assert _same(got, want), (name, n)
 
 
@@ -407,7 +407,7 @@ def test_row_kernels_entry_equals_the_serial_kernel(name, dtype):
     for rows, n in ((P // 10, 10), (P // 10 + 1, 10), (3, P), (SPLIT // 7 + 1, 7)):
         g, y = _data(rows * n, dtype, 1), _data(rows * n, dtype, 2) * 0.1
         with np.errstate(all="ignore"):
-            got, want = getattr(ak, name)(g, y, n), getattr(ak, "_" + name)(g, y, n)
+            got, want = getattr(ak, name)(g, y, n), getattr(ak, name).serial(g, y, n)
         assert _same(got, want), (name, rows, n)
 
 
@@ -482,7 +482,7 @@ def test_a_forked_child_runs_the_large_paths_serially():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", ["mse_bwd", "bce_bwd_input", "bce_bwd_target"])
 def test_loss_entry_equals_the_serial_kernel(name, dtype):
-    from engine.kernels import loss_more as lk
+    from engine.kernels import loss as lk
 
     for n in SIZES:
         x = np.random.default_rng(17).uniform(-0.1, 1.1, n).astype(dtype)
@@ -493,7 +493,7 @@ def test_loss_entry_equals_the_serial_kernel(name, dtype):
                 args = {"mse_bwd": (g, x, y, 3.0), "bce_bwd_input": (g, x, y, w, 3.0),
                         "bce_bwd_target": (g, x, w, 3.0)}[name]
                 with np.errstate(all="ignore"):
-                    got, want = getattr(lk, name)(*args), getattr(lk, "_" + name)(*args)
+                    got, want = getattr(lk, name)(*args), getattr(lk, name).serial(*args)
                 assert _same(got, want), (name, n, g.size, w.size)
 
 
@@ -520,7 +520,7 @@ def test_sigmoid_at_the_real_thresholds_equals_the_small_path():
     y.backward(engine.tensor(_data(n, np.float32, 23)))
     with np.errstate(all="ignore"):
         want = unary._sigmoid_steps(x0, np.empty_like(x0))
-        grad = ek._sigmoid_bwd(_data(n, np.float32, 23), want)
+        grad = ek.sigmoid_bwd.serial(_data(n, np.float32, 23), want)
     assert _same(y.detach().numpy(), want) and _same(x.grad.numpy(), grad)
     assert y.detach().numpy().base is not None  # pooled
 

@@ -18,24 +18,23 @@ import math
 import numba
 import numpy as np
 
-from engine.kernels import kernel
-from engine.kernels.activation import log_softmax_bwd_large
-from engine.kernels.elementwise import (
-    abs_bwd_large,
-    exp_bwd_large,
-    log_bwd_large,
-    reciprocal_bwd_large,
-    relu_bwd_large,
-    sigmoid_bwd_large,
-    sqrt_bwd_large,
-    tanh_bwd_large,
-)
+from engine.kernels import activation, elementwise, kernel, loss
 from engine.kernels.loss import bce_logits_bwd_input
-from engine.kernels.loss_more import mse_bwd_large
 from engine.kernels.optim import adam_step, sgd_step
 
-# (The backward kernels come as their block twins, ``name_large``, which write into a
-# given buffer: the plan's scratch region, so nothing is allocated per call.)
+# The backward kernels come as their block kernels (``engine.kernels._entry``), which write
+# into a given buffer: the plan's scratch region, so nothing is allocated per call.  Numba
+# resolves a global dispatcher when it compiles ``run_plan``, hence names of their own.
+abs_bwd_block = elementwise.abs_bwd.block
+exp_bwd_block = elementwise.exp_bwd.block
+log_bwd_block = elementwise.log_bwd.block
+reciprocal_bwd_block = elementwise.reciprocal_bwd.block
+relu_bwd_block = elementwise.relu_bwd.block
+sigmoid_bwd_block = elementwise.sigmoid_bwd.block
+sqrt_bwd_block = elementwise.sqrt_bwd.block
+tanh_bwd_block = elementwise.tanh_bwd.block
+log_softmax_bwd_block = activation.log_softmax_bwd.block
+mse_bwd_block = loss.mse_bwd.block
 
 MAGIC = 0x6A6974677261  # "jitgra": anything else (e.g. warm-up's dummy array) is a no-op
 HEADER = 8  # magic, instruction count, float-constant base (in float64 slots), unused...
@@ -254,26 +253,26 @@ def run_plan(code, arena, start):
             g, res, ga, n, which, scratch = c[0], c[1], c[2], c[3], c[4], c[5]
             gv, rv, d = arena[g:g + n], arena[res:res + n], arena[scratch:scratch + n]
             if which == RELU:
-                relu_bwd_large(gv, rv, d)
+                relu_bwd_block(gv, rv, d)
             elif which == SIGMOID:
-                sigmoid_bwd_large(gv, rv, d)
+                sigmoid_bwd_block(gv, rv, d)
             elif which == TANH:
-                tanh_bwd_large(gv, rv, d)
+                tanh_bwd_block(gv, rv, d)
             elif which == EXP:
-                exp_bwd_large(gv, rv, d)
+                exp_bwd_block(gv, rv, d)
             elif which == LOG:
-                log_bwd_large(gv, rv, d)
+                log_bwd_block(gv, rv, d)
             elif which == SQRT:
-                sqrt_bwd_large(gv, rv, d)
+                sqrt_bwd_block(gv, rv, d)
             elif which == ABS:
-                abs_bwd_large(gv, rv, d)
+                abs_bwd_block(gv, rv, d)
             else:
-                reciprocal_bwd_large(gv, rv, d)
+                reciprocal_bwd_block(gv, rv, d)
             _add_into(arena, ga, scratch, 1, n, 0)
         elif op == B_LOG_SOFTMAX:
             g, y, ga, rows, cols, scratch = c[0], c[1], c[2], c[3], c[4], c[5]
             n = rows * cols
-            log_softmax_bwd_large(arena[g:g + n], arena[y:y + n], cols,
+            log_softmax_bwd_block(arena[g:g + n], arena[y:y + n], cols,
                                   arena[scratch:scratch + n])
             _add_into(arena, ga, scratch, 1, n, 0)
         elif op == B_NLL:
@@ -307,7 +306,7 @@ def run_plan(code, arena, start):
         elif op == B_MSE:
             g, x, y, gx, gy, n, scratch = c[0], c[1], c[2], c[3], c[4], c[5], c[7]
             d = arena[scratch:scratch + n]
-            mse_bwd_large(arena[g:g + 1], arena[x:x + n], arena[y:y + n],
+            mse_bwd_block(arena[g:g + 1], arena[x:x + n], arena[y:y + n],
                           float(n) if c[6] else 1.0, d)
             for i in range(n):
                 if gx >= 0:

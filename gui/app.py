@@ -34,7 +34,8 @@ def launch(*, preset: str | None = None, lang: str | None = None,
 
     from gui import i18n
     from gui.main_window import ICON_PATH, MainWindow
-    from gui.session import PRESETS, Session, preset_config
+    from gui.model.config import PRESETS, preset_config
+    from gui.model.session import Session
 
     if preset is not None and preset not in PRESETS:
         print(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}", file=sys.stderr)

@@ -42,17 +42,12 @@ from PySide6.QtWidgets import (
 
 import engine
 from gui import i18n
-from gui.i18n import tr
-from gui.script_runner import ScriptRun
-from gui.session import (
-    ConfigError,
-    Event,
-    Session,
-    explain_error,
-    parse_session_text,
-    read_session_file,
-    write_atomic,
-)
+from gui.i18n import explain_error, tr
+from gui.model.config import ConfigError, parse_session_text
+from gui.model.files import read_session_file, write_atomic
+from gui.model.graph_model import Event
+from gui.model.script_runner import ScriptRun
+from gui.model.session import Session
 from gui.widgets.accumulation import AccumulationTable
 from gui.widgets.graph_view import DONE_FILL, EDGE_LAST, LAST_FILL, NEXT_BORDER, GraphView
 from gui.widgets.inspector import Inspector

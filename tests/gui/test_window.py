@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from gui import i18n
 from gui.main_window import MainWindow
-from gui.session import PRESETS
+from gui.model.config import PRESETS
 
 
 def node_states(win) -> dict[str, str]:
@@ -285,7 +285,7 @@ def test_exports_and_log_tools(make_window, tmp_path):
 
 
 def test_window_state_is_remembered(qtbot, settings):
-    from gui.session import Session
+    from gui.model.session import Session
 
     win = MainWindow(Session(), settings)
     win.ask_unsaved = False

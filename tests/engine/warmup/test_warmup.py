@@ -358,7 +358,8 @@ for case in CASES:
         out = case.fn(engine, *xs)
         if getattr(out, "requires_grad", False):
             out.sum().backward()
-from gui.session import PRESETS, Session, preset_config
+from gui.model.config import PRESETS, preset_config
+from gui.model.session import Session
 for name in PRESETS:
     session = Session(preset_config(name))
     session.load_preset(name)

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 import gui.model.files as session_mod
-from gui.main_window import AUTOSAVE_MS, RECOVERY_NAME, MainWindow
+from gui.controllers.autosave import AUTOSAVE_MS, RECOVERY_NAME
+from gui.main_window import MainWindow
 from gui.model.config import ConfigError
 from gui.model.session import Session
 

@@ -242,7 +242,7 @@ class Monkey:
 
     def train_tick(self) -> None:
         if self.win.act_train.isChecked():
-            self.win._train_tick()  # what the timer does; called directly to stay seeded
+            self.win.trainer.tick()  # what the timer does; called directly to stay seeded
 
     def reset(self) -> None:
         self.win.act_reset.trigger()

@@ -18,6 +18,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import NoReturn
 
 PROG = "jitgrad"
@@ -198,11 +199,17 @@ def run_demo(name: str, lang: str | None = None) -> int:
     return 0
 
 
+def _warmup_module() -> ModuleType:
+    """``engine.warmup``, imported only by the commands that compile kernels."""
+    import engine.warmup  # why: the engine loads Numba; `jitgrad --help` must stay fast
+
+    return engine.warmup
+
+
 def _compile_missing_kernels() -> None:
     """On a cold kernel cache, compile first with progress on stderr, so the demo does not
     stop for Numba in the middle of its output (stdout stays the demo's own)."""
-    from engine import warmup as wu
-
+    wu = _warmup_module()
     if wu.missing():
         print("Compiling the Numba kernels first (once)...", file=sys.stderr, flush=True)
         wu.warmup(out=sys.stderr, load=False)
@@ -216,7 +223,7 @@ class AppUnavailableError(Exception):
 def _app() -> object:
     """Import ``gui.app`` (and so Qt) only when a window is really wanted."""
     try:
-        from gui import app
+        from gui import app  # why: Qt loads only when a window is really wanted
     except ImportError as err:
         raise AppUnavailableError(
             f"the desktop lab is not available ({err}); install it with "
@@ -265,8 +272,7 @@ def warmup(argv: Sequence[str] = ()) -> int:
     compiling 55 kernels (float32 and float64) in 2 processes...
     [ 1/55] accumulate.accumulate_  0.36 s  elapsed   0.7 s
     """
-    from engine import warmup as wu  # why: only this command needs the engine and Numba
-
+    wu = _warmup_module()
     try:
         return wu.main(list(argv), prog=f"{PROG} warmup", parser_class=_Parser,
                        header="Compiling the Numba kernels (cached on disk: slow once, "

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gui_reference import reference_grads
 
 from gui.model.config import (
     PRESETS,
@@ -19,8 +18,9 @@ from gui.model.config import (
     preset_config,
 )
 from gui.model.session import Session
+from tests.gui._support import reference_grads
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.parametrize("preset", PRESETS)

@@ -45,7 +45,7 @@ def bench_step(preset: str, n: int = 50) -> float:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     from gui.main_window import MainWindow
-    from gui.session import Session
+    from gui.model.session import Session
 
     s = Session()
     s.load_preset(preset)

@@ -474,24 +474,32 @@ def _stop_on_sigterm() -> None:
         pass
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m engine.warmup",
-                                     description=__doc__.split("\n\n")[0])
+def main(argv: Sequence[str] | None = None, *, prog: str = "python -m engine.warmup",
+         parser_class: type[argparse.ArgumentParser] = argparse.ArgumentParser,
+         header: str = "") -> int:
+    """The warm-up command; returns its exit code (0 ok, 1 failed, 2 bad usage, 130 stopped).
+
+    ``jitgrad warmup`` runs this same command under its own ``prog`` and ``parser_class``
+    (one-line usage errors) with a ``header`` line, so the options are declared only here.
+    """
+    parser = parser_class(prog=prog, description=__doc__.split("\n\n")[0])
     add_arguments(parser)
     args = parser.parse_args(argv)
     if args.jobs is not None and args.jobs < 1:
         parser.error("--jobs must be 1 or more")
+    if header and not (args.quiet or args.json):
+        print(header, flush=True)
     _stop_on_sigterm()
     try:
         warmup(out=sys.stdout, jobs=args.jobs, verbose=args.verbose, quiet=args.quiet,
                json_lines=args.json, load=False)
     except KeyboardInterrupt:
-        print("warm-up interrupted", file=sys.stderr)
+        print(f"{prog}: warm-up interrupted", file=sys.stderr)
         return 130
-    except WarmupError as err:
+    except WarmupError as err:  # one line naming the kernel; the traceback with --verbose
         if args.verbose and err.details:
             print(err.details.rstrip(), file=sys.stderr)
-        print(f"warm-up failed: {err}", file=sys.stderr)
+        print(f"{prog}: warm-up failed: {err}", file=sys.stderr)
         return 1
     return 0
 

@@ -2,8 +2,32 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+import tempfile
+import time
+import traceback
+
+from PySide6.QtCore import (
+    QCoreApplication,
+    QEvent,
+    QEventLoop,
+    QProcess,
+    QProcessEnvironment,
+    QSettings,
+    Qt,
+    QTimer,
+)
+from PySide6.QtGui import QGuiApplication, QIcon
+from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog
+
+import engine.warmup as wu
+from gui import i18n
+from gui.i18n import tr
+from gui.main_window import ICON_PATH, MainWindow
+from gui.model.config import PRESETS, preset_config
+from gui.model.session import Session
 
 # The child process that compiles the kernels and reports progress as JSON lines.
 WARMUP_ARGS = ("-m", "engine.warmup", "--json")
@@ -28,14 +52,6 @@ def launch(*, preset: str | None = None, lang: str | None = None,
     Otherwise unsaved work left by a crash is offered back, exceptions escaping Qt slots
     go to the log, and ``script`` runs in a worker thread (Stop interrupts it).
     """
-    from PySide6.QtCore import QSettings, Qt
-    from PySide6.QtGui import QIcon
-    from PySide6.QtWidgets import QApplication
-
-    from gui import i18n
-    from gui.main_window import ICON_PATH, MainWindow
-    from gui.session import PRESETS, Session, preset_config
-
     if preset is not None and preset not in PRESETS:
         print(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}", file=sys.stderr)
         return 2
@@ -48,8 +64,6 @@ def launch(*, preset: str | None = None, lang: str | None = None,
     app.setOrganizationName("JitGrad")
     app.setWindowIcon(QIcon(str(ICON_PATH)))
     if screenshot:  # never touch the user's saved settings when rendering offscreen
-        import tempfile
-
         ini = os.path.join(tempfile.gettempdir(), "jitgrad-screenshot.ini")
         settings = QSettings(ini, QSettings.Format.IniFormat)
     else:
@@ -102,8 +116,6 @@ def launch(*, preset: str | None = None, lang: str | None = None,
 
 def has_viewer() -> bool:
     """Whether windows reach a screen (not Qt's offscreen or minimal platform)."""
-    from PySide6.QtGui import QGuiApplication
-
     return QGuiApplication.platformName() not in ("offscreen", "minimal")
 
 
@@ -117,29 +129,12 @@ def warm_up_kernels(parent: object = None) -> bool:
     compiled and the seconds so far; the event loop keeps running.  Skip stops it: the
     remaining kernels then compile when first used.  A failure is reported, not fatal.
     """
-    import json
-    import time
-
-    from PySide6.QtCore import QEventLoop, QProcess, QProcessEnvironment, Qt, QTimer
-    from PySide6.QtWidgets import QMessageBox, QProgressDialog
-
-    import engine.warmup as wu
-    from gui.i18n import tr
-
     total = len(wu.kernels())
     todo = wu.missing()
     if not todo:
         return True
     state = {"done": total - len(todo), "kernel": "", "start": time.perf_counter()}
-    dialog = QProgressDialog(parent)
-    dialog.setWindowTitle("JitGrad")
-    dialog.setWindowModality(Qt.WindowModality.ApplicationModal)
-    dialog.setCancelButtonText(tr("Skip"))
-    dialog.setRange(0, total)
-    dialog.setAutoClose(False)
-    dialog.setAutoReset(False)
-    dialog.setMinimumDuration(0)
-    dialog.setMinimumWidth(480)
+    dialog = _progress_dialog(parent, total)
 
     def show_progress() -> None:
         lines = [tr("Preparing the compute kernels. Numba compiles them once for this "
@@ -154,14 +149,7 @@ def warm_up_kernels(parent: object = None) -> bool:
         dialog.setLabelText("\n".join(lines))
         dialog.setValue(int(state["done"]))
 
-    proc = QProcess()
-    env = QProcessEnvironment.systemEnvironment()
-    for key, value in os.environ.items():  # e.g. NUMBA_CACHE_DIR chosen by the engine
-        env.insert(key, value)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(wu.__file__)))
-    env.insert("PYTHONPATH", os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
-    proc.setProcessEnvironment(env)
-    proc.setWorkingDirectory(root)
+    proc = _warmup_process()
     pending = bytearray()
     stderr = bytearray()
 
@@ -223,10 +211,35 @@ def warm_up_kernels(parent: object = None) -> bool:
     return True
 
 
+def _progress_dialog(parent: object, total: int) -> QProgressDialog:
+    """The warm-up's modal progress dialog, with Skip as its cancel button."""
+    dialog = QProgressDialog(parent)
+    dialog.setWindowTitle("JitGrad")
+    dialog.setWindowModality(Qt.WindowModality.ApplicationModal)
+    dialog.setCancelButtonText(tr("Skip"))
+    dialog.setRange(0, total)
+    dialog.setAutoClose(False)
+    dialog.setAutoReset(False)
+    dialog.setMinimumDuration(0)
+    dialog.setMinimumWidth(480)
+    return dialog
+
+
+def _warmup_process() -> QProcess:
+    """A process (not started) that sees this engine and this environment."""
+    proc = QProcess()
+    env = QProcessEnvironment.systemEnvironment()
+    for key, value in os.environ.items():  # e.g. NUMBA_CACHE_DIR chosen by the engine
+        env.insert(key, value)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(wu.__file__)))
+    env.insert("PYTHONPATH", os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
+    proc.setProcessEnvironment(env)
+    proc.setWorkingDirectory(root)
+    return proc
+
+
 def _log_uncaught(window: object) -> None:
     """Report an exception that escapes a Qt slot in the log (and on stderr); keep running."""
-    import traceback
-
     previous = sys.excepthook
 
     def hook(kind: type, value: BaseException, tb: object) -> None:
@@ -242,8 +255,6 @@ def _log_uncaught(window: object) -> None:
 
 def _dispose(app: object, window: object) -> None:
     """Delete the window while Qt is alive (pyqtgraph items crash if left to exit time)."""
-    from PySide6.QtCore import QCoreApplication, QEvent
-
     window.deleteLater()  # type: ignore[attr-defined]
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     app.processEvents()  # type: ignore[attr-defined]

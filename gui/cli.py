@@ -18,6 +18,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import NoReturn
 
 PROG = "jitgrad"
@@ -97,27 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--open", action="store_true",
                       help="open the script in the lab instead of the terminal")
 
-    warm = sub.add_parser(
-        "warmup", help="compile every Numba kernel now (float32 and float64)",
-        description="Compile every Numba kernel that is not in the on-disk cache yet, in "
-                    "parallel worker processes, with progress per kernel (name, n/N, time).",
-        epilog="examples:\n  jitgrad warmup\n  jitgrad warmup --jobs 1 --verbose\n"
-               "  jitgrad warmup --json",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    # engine.warmup.add_arguments declares the same options for `python -m engine.warmup`;
-    # they are spelled out again so `jitgrad --help` does not import the engine and Numba
-    # (a third of a second); tests/engine/test_warmup.py checks that the two agree.
-    warm.add_argument("-j", "--jobs", type=int, metavar="N",
-                      help="worker processes for a cold compile (default: one per CPU, "
-                           "at most 8; 1 compiles in this process)")
-    shown = warm.add_mutually_exclusive_group()
-    shown.add_argument("-q", "--quiet", action="store_true",
-                       help="print only the summary line (and errors)")
-    shown.add_argument("-v", "--verbose", action="store_true",
-                       help="one line for every kernel, also those loaded from the cache; "
-                            "the full traceback on failure")
-    shown.add_argument("--json", action="store_true",
-                       help="one JSON object per line, for programs that show the progress")
+    # `python -m engine.warmup` owns the options: they reach it unparsed (see `warmup`), so
+    # `jitgrad --help` stays fast (no engine, no Numba) and the two never disagree.
+    sub.add_parser("warmup", help="compile every Numba kernel now (float32 and float64)",
+                   add_help=False)
     return parser
 
 
@@ -215,11 +199,17 @@ def run_demo(name: str, lang: str | None = None) -> int:
     return 0
 
 
+def _warmup_module() -> ModuleType:
+    """``engine.warmup``, imported only by the commands that compile kernels."""
+    import engine.warmup  # why: the engine loads Numba; `jitgrad --help` must stay fast
+
+    return engine.warmup
+
+
 def _compile_missing_kernels() -> None:
     """On a cold kernel cache, compile first with progress on stderr, so the demo does not
     stop for Numba in the middle of its output (stdout stays the demo's own)."""
-    from engine import warmup as wu
-
+    wu = _warmup_module()
     if wu.missing():
         print("Compiling the Numba kernels first (once)...", file=sys.stderr, flush=True)
         wu.warmup(out=sys.stderr, load=False)
@@ -233,7 +223,7 @@ class AppUnavailableError(Exception):
 def _app() -> object:
     """Import ``gui.app`` (and so Qt) only when a window is really wanted."""
     try:
-        from gui import app
+        from gui import app  # why: Qt loads only when a window is really wanted
     except ImportError as err:
         raise AppUnavailableError(
             f"the desktop lab is not available ({err}); install it with "
@@ -274,39 +264,28 @@ def open_app(*, preset: str | None = None, lang: str | None = None,
 
 
 # ----------------------------------------------------------------------------- warm-up
-def warmup(jobs: int | None = None, *, quiet: bool = False, verbose: bool = False,
-           json_lines: bool = False) -> int:
-    """Compile the kernels missing from the cache, with progress per kernel; 1 on failure.
+def warmup(argv: Sequence[str] = ()) -> int:
+    """``python -m engine.warmup`` under the name ``jitgrad warmup``, with its options.
 
-    >>> warmup(jobs=2)   # doctest: +SKIP
+    >>> warmup(["--jobs", "2"])   # doctest: +SKIP
     Compiling the Numba kernels (cached on disk: slow once, quick afterwards)...
     compiling 55 kernels (float32 and float64) in 2 processes...
     [ 1/55] accumulate.accumulate_  0.36 s  elapsed   0.7 s
     """
-    if jobs is not None and jobs < 1:
-        raise UsageError("--jobs must be 1 or more")
-    if not (quiet or json_lines):
-        print("Compiling the Numba kernels (cached on disk: slow once, quick afterwards)...",
-              flush=True)
-    from engine.warmup import WarmupError
-    from engine.warmup import warmup as run_warmup
-
+    wu = _warmup_module()
     try:
-        run_warmup(out=sys.stdout, jobs=jobs, quiet=quiet, verbose=verbose,
-                   json_lines=json_lines, load=False)
-    except WarmupError as err:  # one line naming the kernel; the traceback with --verbose
-        if verbose and err.details:
-            print(err.details.rstrip(), file=sys.stderr)
-        print(f"{PROG}: warm-up failed: {err}", file=sys.stderr)
-        return 1
+        return wu.main(list(argv), prog=f"{PROG} warmup", parser_class=_Parser,
+                       header="Compiling the Numba kernels (cached on disk: slow once, "
+                              "quick afterwards)...")
+    except (UsageError, SystemExit):  # bad options, --help: the caller reports them
+        raise
     except Exception as err:  # report on one line; the engine's own tests have the details
         print(f"{PROG}: warm-up failed: {type(err).__name__}: {err}", file=sys.stderr)
         return 1
-    return 0
 
 
 # ----------------------------------------------------------------------------- entry
-def _dispatch(args: argparse.Namespace) -> int:
+def _dispatch(args: argparse.Namespace, extra: list[str]) -> int:
     app_options = args.screenshot is not None or args.preset is not None or args.steps
     if args.command is not None and (app_options or args.app_lang is not None):
         raise UsageError("--screenshot, --preset, --steps and --lang before the command "
@@ -314,7 +293,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.steps < 0:
         raise UsageError("--steps must be 0 or more")
     if args.command == "warmup":
-        return warmup(args.jobs, quiet=args.quiet, verbose=args.verbose, json_lines=args.json)
+        return warmup(extra)
+    if extra:
+        raise UsageError(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "demo":
         if args.name == "list":
             if args.open:
@@ -337,8 +318,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     try:
-        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-        return _dispatch(args)
+        # Known args only: what follows `warmup` is engine.warmup's to parse.
+        args, extra = parser.parse_known_args(list(sys.argv[1:] if argv is None else argv))
+        return _dispatch(args, extra)
     except SystemExit as stop:  # --help and --version
         return stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
     except UsageError as err:

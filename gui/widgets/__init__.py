@@ -1,1 +1,1 @@
-"""Qt widgets that observe a :class:`gui.session.Session` and render it."""
+"""Qt widgets that observe a :class:`gui.model.session.Session` and render it."""

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.i18n import tr
-from gui.session import Session
+from gui.model.session import Session
 from gui.widgets.text_panels import _mono
 
 

@@ -24,9 +24,10 @@ from PySide6.QtWidgets import (
     QGraphicsView,
 )
 
-from gui.graph_layout import layered_layout
 from gui.i18n import tr
-from gui.session import GraphModel, Session, _fmt_shape, short_values
+from gui.model.graph_layout import layered_layout
+from gui.model.graph_model import GraphModel, fmt_shape, short_values
+from gui.model.session import Session
 
 FILL = {"op": "#dbe9f9", "leaf": "#dff3df", "param": "#dff3df", "const": "#eeeeee",
         "tensor": "#fff6d9", "fop": "#dbe9f9"}
@@ -239,7 +240,7 @@ class GraphView(QGraphicsView):
             scene.setSceneRect(self._empty.boundingRect().adjusted(-40, -40, 40, 40))
             return
         for nid, gn in gm.nodes.items():
-            sub = _fmt_shape(gn.shape)
+            sub = fmt_shape(gn.shape)
             if gn.kind == "leaf" and gn.tensor:
                 sub = f"{gn.tensor} · {sub}"
             elif gn.kind == "fop":
@@ -274,7 +275,7 @@ class GraphView(QGraphicsView):
             if item.subtitle.endswith("?") and v == "backward":
                 shape = s.node_shape(nid)
                 if shape is not None:
-                    item.subtitle = item.subtitle[:-1] + _fmt_shape(shape)
+                    item.subtitle = item.subtitle[:-1] + fmt_shape(shape)
                     item.update()
         for e, item in self.edges.items():
             g = s.edge_grad(v, e)
@@ -287,7 +288,7 @@ class GraphView(QGraphicsView):
     def tooltip_html(self, nid: str) -> str:
         """Value and gradient of a box, shown when the mouse rests on it."""
         d = self.session.node_details(self.view_name, nid)
-        return (f"<b>{d.get('title', '')}</b><br>{tr('shape')}: {_fmt_shape(d.get('shape'))}"
+        return (f"<b>{d.get('title', '')}</b><br>{tr('shape')}: {fmt_shape(d.get('shape'))}"
                 f"<br><b>{tr('value')}</b><pre>{array_text(d.get('value'))}</pre>"
                 f"<b>{tr('gradient')}</b><pre>{array_text(d.get('grad'))}</pre>")
 

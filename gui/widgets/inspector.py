@@ -9,7 +9,8 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from gui.i18n import tr
-from gui.session import Session, _fmt_shape
+from gui.model.graph_model import fmt_shape
+from gui.model.session import Session
 
 CMAP = "CET-D1"  # diverging blue-white-red: zero is white
 NUMBERS_UP_TO = 48  # cells; bigger tensors show colour only
@@ -172,7 +173,7 @@ class Inspector(QWidget):
                 name = d.get("name") or d.get("title", "")
                 self.header.setText(
                     f"<b>{tr('Selected')}:</b> {d.get('title', '')} — {tr('shape')} "
-                    f"{_fmt_shape(d.get('shape'))}")
+                    f"{fmt_shape(d.get('shape'))}")
                 if d.get("value") is not None or d.get("grad") is not None:
                     rows.append((name, d.get("value"), f"{name}.grad", d.get("grad")))
         else:

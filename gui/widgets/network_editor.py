@@ -21,19 +21,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.i18n import tr
-from gui.session import (
+from gui.i18n import preset_title, tr
+from gui.model.config import (
     ACTIVATIONS,
     LOSSES,
     MAX_SIZE,
     MIN_SIZE,
     PRESETS,
     ConfigError,
-    Session,
     parse_number,
-    preset_title,
     tensor_specs,
 )
+from gui.model.session import Session
 
 
 class SizeSpin(QSpinBox):

@@ -30,7 +30,7 @@ def settings(tmp_path):
 def make_window(qtbot, settings):
     """Build a MainWindow for a preset; the user sees it as after a fresh start."""
     from gui.main_window import MainWindow
-    from gui.session import Session
+    from gui.model.session import Session
 
     def make(preset: str = "one_layer"):
         session = Session()

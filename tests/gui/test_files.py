@@ -12,9 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import gui.session as session_mod
-from gui.main_window import AUTOSAVE_MS, RECOVERY_NAME, MainWindow
-from gui.session import ConfigError, Session
+import gui.model.files as session_mod
+from gui.controllers.autosave import AUTOSAVE_MS, RECOVERY_NAME
+from gui.main_window import MainWindow
+from gui.model.config import ConfigError
+from gui.model.session import Session
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gui import i18n
-from gui.i18n_zh import ZH_CN
+from gui.i18n.zh import ZH_CN
 
 GUI = Path(__file__).resolve().parents[2] / "gui"
 

@@ -25,7 +25,8 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 import engine
 from gui import i18n
 from gui.main_window import MainWindow
-from gui.session import PRESETS, Session, tensor_specs
+from gui.model.config import PRESETS, tensor_specs
+from gui.model.session import Session
 
 ACTIONS = int(os.environ.get("JITGRAD_MONKEY_ACTIONS", "2000"))
 SEED = int(os.environ.get("JITGRAD_MONKEY_SEED", "20261128"))
@@ -241,7 +242,7 @@ class Monkey:
 
     def train_tick(self) -> None:
         if self.win.act_train.isChecked():
-            self.win._train_tick()  # what the timer does; called directly to stay seeded
+            self.win.trainer.tick()  # what the timer does; called directly to stay seeded
 
     def reset(self) -> None:
         self.win.act_reset.trigger()

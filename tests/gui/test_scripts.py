@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QTimer
 
-from gui.script_runner import MAX_LINE_CHARS, ScriptOutput
+from gui.model.script_runner import MAX_LINE_CHARS, ScriptOutput
 
 
 def run(win, qtbot, path, timeout=20_000):

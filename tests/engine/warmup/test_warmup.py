@@ -329,22 +329,6 @@ def test_launch_with_a_cold_cache_shows_progress_before_the_window(tmp_path, vie
     assert expected in res.stdout, res.stdout + res.stderr[-2000:]
 
 
-def test_jitgrad_warmup_and_python_m_engine_warmup_take_the_same_options():
-    import argparse
-
-    from gui.cli import build_parser
-
-    def options(parser: argparse.ArgumentParser) -> dict[str, str | None]:
-        return {opt: a.help for a in parser._actions for opt in a.option_strings}
-
-    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-    engine_parser = argparse.ArgumentParser()
-    wu.add_arguments(engine_parser)
-    mine, theirs = options(sub.choices["warmup"]), options(engine_parser)
-    assert set(mine) == set(theirs)
-    assert mine["--jobs"] == theirs["--jobs"]
-
-
 OP_TABLE_AFTER_WARMUP = """
 from engine import warmup as wu
 wu.warmup(out=None)
@@ -358,7 +342,8 @@ for case in CASES:
         out = case.fn(engine, *xs)
         if getattr(out, "requires_grad", False):
             out.sum().backward()
-from gui.session import PRESETS, Session, preset_config
+from gui.model.config import PRESETS, preset_config
+from gui.model.session import Session
 for name in PRESETS:
     session = Session(preset_config(name))
     session.load_preset(name)

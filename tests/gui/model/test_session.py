@@ -9,18 +9,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gui_reference import reference_grads
 
-from gui.session import (
+from gui.model.config import (
     PRESETS,
     ConfigError,
-    Session,
     parse_number,
     parse_session_text,
     preset_config,
 )
+from gui.model.session import Session
+from tests.gui._support import reference_grads
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.parametrize("preset", PRESETS)
@@ -256,7 +256,7 @@ def test_script_mode_runs_demo_and_keeps_running_on_error(tmp_path):
 
 
 def test_session_and_layout_do_not_import_qt():
-    code = ("import sys, gui.session, gui.graph_layout, gui.i18n; "
+    code = ("import sys, gui.model.session, gui.model.graph_layout, gui.i18n; "
             "bad = [m for m in sys.modules if m.startswith(('PySide6', 'pyqtgraph', 'shiboken'))]; "
             "print(bad); sys.exit(1 if bad else 0)")
     res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)

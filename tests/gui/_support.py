@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import engine
-from gui.session import NetworkConfig, tensor_specs
+from gui.model.config import NetworkConfig, tensor_specs
 
 
 def reference_grads(cfg: NetworkConfig) -> dict[str, np.ndarray]:

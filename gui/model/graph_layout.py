@@ -116,25 +116,7 @@ def layered_layout(nodes: dict[Hashable, tuple[float, float]],
         nbrs_right[a].append(b)
         nbrs_left[b].append(a)
 
-    best = [list(r) for r in rows]
-    best_cross = count_crossings(best, links)
-    for sweep in range(sweeps):
-        rng = range(1, n_layers) if sweep % 2 == 0 else range(n_layers - 2, -1, -1)
-        for li in rng:
-            ref = rows[li - 1] if sweep % 2 == 0 else rows[li + 1]
-            idx = {n: i for i, n in enumerate(ref)}
-            side = nbrs_left if sweep % 2 == 0 else nbrs_right
-            cur = {n: i for i, n in enumerate(rows[li])}
-
-            def bary(n: Hashable, idx: dict = idx, side: dict = side, cur: dict = cur) -> float:
-                ns = [idx[m] for m in side[n] if m in idx]
-                return sum(ns) / len(ns) if ns else float(cur[n])
-
-            rows[li].sort(key=bary)
-        c = count_crossings(rows, links)
-        if c < best_cross:
-            best, best_cross = [list(r) for r in rows], c
-    rows = best
+    rows = _order_rows(rows, links, nbrs_left, nbrs_right, sweeps)
 
     # Columns: x from the widest box of each layer.
     col_w = [max((sizes[n][0] for n in row), default=0.0) for row in rows]
@@ -199,6 +181,36 @@ def layered_layout(nodes: dict[Hashable, tuple[float, float]],
     out.width = (col_x[-1] + col_w[-1] + margin) if rows else 2 * margin
     out.height = max((b.y + b.h for b in out.boxes.values()), default=0.0) + margin
     return out
+
+
+def _order_rows(rows: list[list[Hashable]], links: list[tuple[Hashable, Hashable]],
+                nbrs_left: dict[Hashable, list[Hashable]],
+                nbrs_right: dict[Hashable, list[Hashable]], sweeps: int) -> list[list[Hashable]]:
+    """The order of each row with the fewest crossings seen in ``sweeps`` barycentre sweeps.
+
+    Sweeps alternate left-to-right and back; each sorts a row by the mean position of its
+    neighbours in the row just placed.
+    """
+    n_layers = len(rows)
+    best = [list(r) for r in rows]
+    best_cross = count_crossings(best, links)
+    for sweep in range(sweeps):
+        rng = range(1, n_layers) if sweep % 2 == 0 else range(n_layers - 2, -1, -1)
+        for li in rng:
+            ref = rows[li - 1] if sweep % 2 == 0 else rows[li + 1]
+            idx = {n: i for i, n in enumerate(ref)}
+            side = nbrs_left if sweep % 2 == 0 else nbrs_right
+            cur = {n: i for i, n in enumerate(rows[li])}
+
+            def bary(n: Hashable, idx: dict = idx, side: dict = side, cur: dict = cur) -> float:
+                ns = [idx[m] for m in side[n] if m in idx]
+                return sum(ns) / len(ns) if ns else float(cur[n])
+
+            rows[li].sort(key=bary)
+        c = count_crossings(rows, links)
+        if c < best_cross:
+            best, best_cross = [list(r) for r in rows], c
+    return best
 
 
 def _place_row(row: list[Hashable], want: list[float], sizes: dict, ys: dict, gap: float,

@@ -11,7 +11,7 @@ import locale
 import os
 from collections.abc import Callable
 
-from gui.i18n_zh import ZH_CN
+from gui.i18n.zh import ZH_CN
 
 LANGUAGES = ("en", "zh_CN")
 _state = {"lang": "en"}
@@ -63,3 +63,25 @@ def tr(text: str, /, **fields: object) -> str:
     else:
         out = text
     return out.format(**fields) if fields else out
+
+
+def preset_title(name: str) -> str:
+    """The display name of a network preset."""
+    return {"one_layer": tr("One-layer network"), "accumulation": tr("Gradient accumulation"),
+            "mlp": tr("Two-layer MLP")}.get(name, name)
+
+
+def explain_error(msg: str) -> str:
+    """One sentence that tells a learner why the engine refused."""
+    if "second time" in msg:
+        return tr("The first backward pass freed the values this graph saved; tick "
+                  "retain_graph before backpropagating twice, or run Forward again.")
+    if "does not require grad" in msg:
+        return tr("The forward pass ran without tracking (no_grad), so there is no graph to "
+                  "backpropagate through; untick it and run Forward.")
+    if "inplace operation" in msg:
+        return tr("A value the backward pass needs was changed in place; run Forward again "
+                  "to record a fresh graph.")
+    if "diverged" in msg:
+        return tr("Lower the learning rate, or press Reset to start again.")
+    return tr("The engine refused this operation; its exact message is in the log.")

@@ -6,8 +6,9 @@ import itertools
 
 import pytest
 
-from gui.graph_layout import assign_layers, count_crossings, layered_layout
-from gui.session import PRESETS, Session, preset_config
+from gui.model.config import PRESETS, preset_config
+from gui.model.graph_layout import assign_layers, count_crossings, layered_layout
+from gui.model.session import Session
 
 
 def _sizes(gm):

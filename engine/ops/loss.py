@@ -2,8 +2,8 @@
 binary_cross_entropy, nll_loss and cross_entropy.
 
 ``binary_cross_entropy_with_logits``, ``mse_loss``, ``binary_cross_entropy`` and
-``nll_loss`` have their own nodes and Numba backward kernels (``engine.kernels.loss``); ``l1_loss`` and ``cross_entropy`` are built from other ops,
-the way torch builds them.
+``nll_loss`` have their own nodes and Numba backward kernels (``engine.kernels.loss``);
+``l1_loss`` and ``cross_entropy`` are built from other ops, the way torch builds them.
 """
 
 from __future__ import annotations

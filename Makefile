@@ -14,7 +14,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# The app needs Qt; the suite also needs torch (the test oracle), pytest and ruff.
+# The app needs Qt; the suite also needs torch (the test oracle), pytest, ruff and
+# import-linter.
 $(APP_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[app]"
 	touch $@
@@ -29,7 +30,9 @@ run: $(APP_STAMP)
 	$(BIN)/python -m engine.warmup $(WARMUP_FLAGS)
 	$(BIN)/python main.py
 
+# lint-imports first: an import that points up a layer (docs/architecture.md) fails the run.
 test: $(TEST_STAMP)
+	$(BIN)/lint-imports
 	$(BIN)/python -m engine.warmup $(WARMUP_FLAGS)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
 
@@ -38,6 +41,7 @@ warmup: $(APP_STAMP)
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 bench: $(TEST_STAMP)
 	$(BIN)/python -m engine.warmup $(WARMUP_FLAGS)

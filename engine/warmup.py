@@ -21,9 +21,11 @@ import argparse
 import importlib
 import io
 import json
+import multiprocessing
 import os
 import pkgutil
 import re
+import signal
 import sys
 import threading
 import time
@@ -31,6 +33,7 @@ import traceback
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.connection import wait as wait_ready
 from typing import TextIO
 
 import numpy as np
@@ -177,9 +180,6 @@ def default_jobs() -> int:
 def _worker_init() -> None:
     """Import the kernels, and exit if the parent goes away (killed, say, by an app that
     stopped waiting): a pool worker would otherwise wait for work forever."""
-    import multiprocessing
-    from multiprocessing.connection import wait as wait_ready
-
     parent = multiprocessing.parent_process()
     if parent is not None:
         def watch() -> None:
@@ -337,10 +337,9 @@ def _serial(todo: list[Kernel], step: Step) -> None:
 
 
 def _parallel(todo: list[Kernel], jobs: int, step: Step) -> None:
-    import multiprocessing
-
-    # Name the worker functions by their importable module, also under `python -m`.
-    from engine import warmup as this
+    # Name the worker functions by their importable module, also under `python -m`
+    # (where this file runs as __main__, which spawned workers cannot unpickle from).
+    from engine import warmup as this  # noqa: PLC0415
 
     # spawn, not fork: the caller may be a Qt application or hold threads.
     ctx = multiprocessing.get_context("spawn")
@@ -463,8 +462,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _stop_on_sigterm() -> None:
     """Let SIGTERM (an app giving up on the warm-up) stop the workers cleanly, as Ctrl+C."""
-    import signal
-
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 

@@ -11,12 +11,14 @@ only when a demo or the warm-up runs, and torch never.
 from __future__ import annotations
 
 import argparse
+import ast
 import difflib
 import os
 import runpy
 import sys
 import traceback
 from collections.abc import Sequence
+from importlib.metadata import version
 from pathlib import Path
 from types import ModuleType
 from typing import NoReturn
@@ -53,8 +55,6 @@ class _Parser(argparse.ArgumentParser):
 
 def _version() -> str:
     try:
-        from importlib.metadata import version
-
         return version("jitgrad")
     except Exception:  # not installed: running from a source checkout
         return VERSION
@@ -139,8 +139,6 @@ def demo_summary(path: Path) -> tuple[str, str]:
     >>> demo_summary(demo_path("accumulation"))[0]   # doctest: +ELLIPSIS
     'The vector-Jacobian product example: ...'
     """
-    import ast
-
     doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
     lines = [line.strip() for line in doc.splitlines()] + ["", ""]
     return lines[0], lines[1]
@@ -201,7 +199,8 @@ def run_demo(name: str, lang: str | None = None) -> int:
 
 def _warmup_module() -> ModuleType:
     """``engine.warmup``, imported only by the commands that compile kernels."""
-    import engine.warmup  # why: the engine loads Numba; `jitgrad --help` must stay fast
+    # late: the engine loads Numba, and `jitgrad --help` must stay fast
+    import engine.warmup  # noqa: PLC0415
 
     return engine.warmup
 
@@ -223,7 +222,7 @@ class AppUnavailableError(Exception):
 def _app() -> object:
     """Import ``gui.app`` (and so Qt) only when a window is really wanted."""
     try:
-        from gui import app  # why: Qt loads only when a window is really wanted
+        from gui import app  # noqa: PLC0415 - Qt loads only when a window is really wanted
     except ImportError as err:
         raise AppUnavailableError(
             f"the desktop lab is not available ({err}); install it with "

@@ -6,7 +6,11 @@ import platform
 import sys
 from pathlib import Path
 
+import networkx
+import numba
 import numpy as np
+import pyqtgraph
+import PySide6
 import shiboken6
 from PySide6.QtCore import (
     QByteArray,
@@ -14,6 +18,7 @@ from PySide6.QtCore import (
     QSettings,
     Qt,
     QTranslator,
+    qVersion,
 )
 from PySide6.QtGui import QCloseEvent, QFontDatabase, QIcon
 from PySide6.QtWidgets import (
@@ -466,12 +471,6 @@ class MainWindow(QMainWindow):
 
     # -- about -------------------------------------------------------------------------
     def about_text(self) -> str:
-        import networkx
-        import numba
-        import pyqtgraph
-        import PySide6
-        from PySide6.QtCore import qVersion
-
         rows = [("JitGrad", engine.__version__), ("Python", platform.python_version()),
                 ("Qt", qVersion()), ("PySide6", PySide6.__version__),
                 ("pyqtgraph", pyqtgraph.__version__), ("NumPy", np.__version__),

@@ -36,7 +36,8 @@ def _kernel_sources_stamp(files: list[Path]) -> tuple:
 
 def track_kernel_sources() -> None:
     """Put the kernel locators first in Numba's list (once; Numba must be importable)."""
-    from numba.core import caching
+    # late: this module must set NUMBA_CACHE_DIR before anything imports Numba
+    from numba.core import caching  # noqa: PLC0415
 
     folder = Path(__file__).resolve().parent.parent / "kernels"
     if any(getattr(c, "_jitgrad", False) for c in caching.CacheImpl._locator_classes):

@@ -35,7 +35,7 @@ def _swap_backend() -> None:
     """Point ``import engine`` at real PyTorch when ``JITGRAD_BACKEND=torch``."""
     backend = os.environ.get("JITGRAD_BACKEND", "engine").strip().lower()
     if backend == "torch":
-        import torch
+        import torch  # noqa: PLC0415 - torch is optional: only this backend needs it
 
         sys.modules["engine"] = torch
     elif backend not in ("", "engine", "jitgrad"):

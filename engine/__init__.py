@@ -18,56 +18,19 @@ from engine._base.dtypes import bool_ as bool  # noqa: A001 - torch's name
 from engine._base.dtypes import dtype, float32, float64, int64
 from engine._base.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from engine.ops import methods
-from engine.ops.activation import log_softmax, softmax
-from engine.ops.creation import (
-    arange,
-    eye,
-    from_numpy,
-    full,
-    full_like,
-    manual_seed,
-    ones,
-    ones_like,
-    rand,
-    randn,
-    randn_like,
-    tensor,
-    zeros,
-    zeros_like,
-)
-from engine.ops.elementwise import add, div, mul, neg, pow, square, sub
-from engine.ops.extrema import amax, amin, argmax, argmin, max, min  # noqa: A004 - torch's names
-from engine.ops.join import cat, chunk, gather, split, stack, unbind
-from engine.ops.layers import addmm
-from engine.ops.linalg import bmm, dot, matmul, mm, mv
-from engine.ops.reduce import logsumexp, mean, norm, prod, std, sum, var  # noqa: A004
-from engine.ops.selection import clamp, maximum, minimum, where
-from engine.ops.shape import (
-    clone,
-    expand,
-    flatten,
-    permute,
-    reshape,
-    squeeze,
-    t,
-    transpose,
-    unsqueeze,
-)
-from engine.ops.unary import (
-    abs,
-    cos,
-    exp,
-    expm1,
-    log,
-    log1p,
-    reciprocal,
-    relu,
-    rsqrt,
-    sigmoid,
-    sin,
-    sqrt,
-    tanh,
-)
+
+# Each op family lists its torch functions in its own __all__.
+from engine.ops.activation import *  # noqa: F403
+from engine.ops.creation import *  # noqa: F403
+from engine.ops.elementwise import *  # noqa: F403
+from engine.ops.extrema import *  # noqa: F403
+from engine.ops.join import *  # noqa: F403
+from engine.ops.layers import *  # noqa: F403
+from engine.ops.linalg import *  # noqa: F403
+from engine.ops.reduce import *  # noqa: F403
+from engine.ops.selection import *  # noqa: F403
+from engine.ops.shape import *  # noqa: F403
+from engine.ops.unary import *  # noqa: F403
 from engine.tensor import Size, Tensor
 
 # The one place that attaches the ops to Tensor: every layer below is imported by now.
@@ -76,8 +39,6 @@ methods.bind(autograd.backward)
 float = float32  # noqa: A001 - torch's aliases
 double = float64
 long = int64
-clip = clamp
-concat = cat
 
 # Plan's public name is ``engine.autograd.Plan``; autograd (L4) may not import engine.plan
 # (L5), so the top level, which sees every layer, attaches it.
@@ -86,98 +47,8 @@ autograd.Plan = plan.Plan
 __version__ = "0.1.0"
 
 __all__ = [
-    "Size",
-    "Tensor",
-    "abs",
-    "add",
-    "addmm",
-    "amax",
-    "amin",
-    "arange",
-    "argmax",
-    "argmin",
-    "autograd",
-    "bmm",
-    "bool",
-    "cat",
-    "chunk",
-    "clamp",
-    "clip",
-    "clone",
-    "concat",
-    "cos",
-    "div",
-    "dot",
-    "double",
-    "dtype",
-    "enable_grad",
-    "exp",
-    "expand",
-    "expm1",
-    "eye",
-    "flatten",
-    "float",
-    "float32",
-    "float64",
-    "from_numpy",
-    "full",
-    "full_like",
-    "gather",
-    "int64",
-    "is_grad_enabled",
-    "log",
-    "log1p",
-    "log_softmax",
-    "logsumexp",
-    "long",
-    "manual_seed",
-    "matmul",
-    "max",
-    "maximum",
-    "mean",
-    "min",
-    "minimum",
-    "mm",
-    "mul",
-    "mv",
-    "neg",
-    "nn",
-    "no_grad",
-    "norm",
-    "ones",
-    "ones_like",
-    "ops",
-    "optim",
-    "permute",
-    "pow",
-    "prod",
-    "rand",
-    "randn",
-    "randn_like",
-    "reciprocal",
-    "relu",
-    "reshape",
-    "rsqrt",
+    "Size", "Tensor", "autograd", "bool", "double", "dtype", "enable_grad", "float", "float32",
+    "float64", "int64", "is_grad_enabled", "long", "nn", "no_grad", "ops", "optim",
     "set_grad_enabled",
-    "sigmoid",
-    "sin",
-    "softmax",
-    "split",
-    "sqrt",
-    "square",
-    "squeeze",
-    "stack",
-    "std",
-    "sub",
-    "sum",
-    "t",
-    "tanh",
-    "tensor",
-    "transpose",
-    "unbind",
-    "unsqueeze",
-    "var",
-    "where",
-    "zeros",
-    "zeros_like",
+    *(name for family in methods.FAMILIES for name in family.__all__),
 ]

@@ -452,3 +452,8 @@ def _takes_view(index: Any) -> bool:
         if isinstance(i, Tensor) and i._data.ndim == 0 and i._data.dtype.kind in "iu":
             return True
     return False
+
+# engine.<name> and Tensor.<name> (collected by engine/__init__.py and engine.ops.methods)
+__all__ = []
+METHODS = {"zero_": zero_, "fill_": fill_, "copy_": copy_, "add_": add_, "sub_": sub_,
+           "mul_": mul_, "div_": div_}

@@ -353,3 +353,9 @@ def gather(a: Tensor, dim: int, index: Tensor) -> Tensor:
         np.zeros(idx.shape, np.int64)
     node.positions = np.ascontiguousarray(pos).reshape(-1)
     return out(np.asarray(res, order="C"), node)
+
+concat = cat  # torch's alias
+
+# engine.<name> and Tensor.<name> (collected by engine/__init__.py and engine.ops.methods)
+__all__ = ["cat", "chunk", "concat", "gather", "split", "stack", "unbind"]
+METHODS = {"split": split, "chunk": chunk, "unbind": unbind, "repeat": repeat, "gather": gather}

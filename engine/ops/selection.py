@@ -213,3 +213,19 @@ def where(condition: Tensor, input: Any, other: Any) -> Tensor:  # noqa: A002
     node.b = operand_meta(other) or (bd.shape, bd.dtype)
     node.mask = cond
     return out(res, node)
+
+clip = clamp  # torch's alias
+
+
+def _where_method(a: Tensor, condition: Tensor, other: Any) -> Tensor:
+    """``a.where(condition, other)``: torch's method order for ``where``.
+
+    >>> x = engine.tensor([-1.0, 2.0]); x.where(x > 0, 0.0)
+    tensor([0., 2.])
+    """
+    return where(condition, a, other)
+
+# engine.<name> and Tensor.<name> (collected by engine/__init__.py and engine.ops.methods)
+__all__ = ["clamp", "clip", "maximum", "minimum", "where"]
+METHODS = {"clamp": clamp, "clip": clamp, "maximum": maximum, "minimum": minimum,
+           "where": _where_method}

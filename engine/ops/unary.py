@@ -1,7 +1,10 @@
-"""Elementwise functions of one tensor: exp, log, sqrt, abs, sigmoid, tanh, relu, reciprocal.
+"""Elementwise functions of one tensor: exp, log, sqrt, abs, sigmoid, tanh, relu,
+reciprocal, sin, cos, log1p, expm1, rsqrt.
 
-Each op is its forward (numpy) beside its node, whose ``apply`` calls the paired
-Numba backward kernel in ``engine.kernels.elementwise``.
+Each op is its node class (the Numba backward kernel from ``engine.kernels.elementwise``
+or ``engine.kernels.activation``, and the same formula in tensor ops for a second
+derivative) directly above the one line that builds its forward with ``unary_op``.
+The numpy forwards for large inputs (``_blockwise``) come first.
 """
 
 from __future__ import annotations
@@ -16,106 +19,6 @@ from engine.kernels import buffers
 from engine.kernels import elementwise as ek
 from engine.ops.base import const, edge, flat, float_dtype, out, recording, unpack
 from engine.tensor import Tensor
-
-
-class _Unary(Node):
-    """A one-input node whose backward is ``kernel(g, saved)``; ``graph(g, saved)`` is the
-    same formula written with tensor ops, used to differentiate the backward pass."""
-
-    __slots__ = ()
-    fresh_grads = True
-    kernel: Callable
-    graph: Callable
-
-    def apply(self, grads: list) -> tuple:
-        g = grads[0]
-        (s,) = self.saved()
-        return (type(self).kernel(flat(g), flat(s)).reshape(g.shape),)
-
-    def apply_graph(self, grads: list) -> tuple:
-        (s,) = unpack(self)
-        return (type(self).graph(grads[0], s),)
-
-
-class ExpBackward0(_Unary):
-    __slots__ = ()
-    kernel = ek.exp_bwd
-    graph = staticmethod(lambda g, r: g * r)
-
-
-class LogBackward0(_Unary):
-    __slots__ = ()
-    kernel = ek.log_bwd
-    graph = staticmethod(lambda g, x: g / x)
-
-
-class SqrtBackward0(_Unary):
-    __slots__ = ()
-    kernel = ek.sqrt_bwd
-    graph = staticmethod(lambda g, r: g / (2 * r))
-
-
-class AbsBackward0(_Unary):
-    __slots__ = ()
-    kernel = ek.abs_bwd
-    # torch: g * sgn(x), with sgn(NaN) = 0
-    graph = staticmethod(lambda g, x: g * const(np.nan_to_num(np.sign(x._data), nan=0.0)))
-
-
-class SigmoidBackward0(_Unary):
-    __slots__ = ()
-    kernel = ek.sigmoid_bwd
-    graph = staticmethod(lambda g, r: g * ((1 - r) * r))
-
-
-class TanhBackward0(_Unary):
-    __slots__ = ()
-    kernel = ek.tanh_bwd
-    graph = staticmethod(lambda g, r: g * (1 - r * r))
-
-
-class ReluBackward0(_Unary):
-    __slots__ = ()
-    kernel = ek.relu_bwd
-    # torch's threshold_backward zeroes where x <= 0 only, so NaN keeps the gradient
-    graph = staticmethod(lambda g, r: g * const((~(r._data <= 0)).astype(r._data.dtype)))
-
-
-class ReciprocalBackward0(_Unary):
-    __slots__ = ()
-    kernel = ek.reciprocal_bwd
-    graph = staticmethod(lambda g, r: -g * (r * r))
-
-
-# ---------------------------------------------------------------- sin, cos, log1p, expm1, rsqrt
-class SinBackward0(_Unary):
-    __slots__ = ()
-    kernel = ak.sin_bwd
-    graph = staticmethod(lambda g, x: g * x.cos())
-
-
-class CosBackward0(_Unary):
-    __slots__ = ()
-    kernel = ak.cos_bwd
-    graph = staticmethod(lambda g, x: g * -x.sin())
-
-
-class Log1PBackward0(_Unary):
-    __slots__ = ()
-    kernel = ak.log1p_bwd
-    graph = staticmethod(lambda g, x: g / (x + 1))
-
-
-class Expm1Backward0(_Unary):
-    __slots__ = ()
-    kernel = ak.expm1_bwd
-    graph = staticmethod(lambda g, r: g * (r + 1))
-
-
-class RsqrtBackward0(_Unary):
-    __slots__ = ()
-    kernel = ak.rsqrt_bwd
-    graph = staticmethod(lambda g, r: g * (r ** 3) * -0.5)
 
 
 def _sigmoid_steps(x: np.ndarray, res: np.ndarray) -> np.ndarray:
@@ -184,6 +87,10 @@ _log = _blockwise(_ufunc_steps(np.log))
 _sqrt = _blockwise(_ufunc_steps(np.sqrt))
 _tanh = _blockwise(_ufunc_steps(np.tanh))
 _reciprocal = _blockwise(_ufunc_steps(np.reciprocal))
+_sin = _blockwise(_ufunc_steps(np.sin))
+_cos = _blockwise(_ufunc_steps(np.cos))
+_log1p = _blockwise(_ufunc_steps(np.log1p))
+_expm1 = _blockwise(_ufunc_steps(np.expm1))
 
 
 def _relu_steps(x: np.ndarray, res: np.ndarray) -> np.ndarray:
@@ -200,6 +107,9 @@ def _rsqrt_steps(x: np.ndarray, res: np.ndarray) -> np.ndarray:
     return np.divide(1.0, res, out=res)
 
 
+_rsqrt = _blockwise(_rsqrt_steps)
+
+
 def _relu(x: np.ndarray) -> np.ndarray:
     if x.dtype.kind == "f":
         return _relu_float(x)
@@ -210,45 +120,30 @@ def _abs(x: np.ndarray) -> np.ndarray:
     return _abs_float(x) if x.dtype.kind == "f" else np.abs(x)
 
 
-# name -> (forward, node class, save "input" or "result", needs a float input)
-_TABLE: dict[str, tuple[Callable, type, str, bool]] = {
-    "exp": (_exp, ExpBackward0, "result", True),
-    "log": (_log, LogBackward0, "input", True),
-    "sqrt": (_sqrt, SqrtBackward0, "result", True),
-    "abs": (_abs, AbsBackward0, "input", False),
-    "sigmoid": (_sigmoid, SigmoidBackward0, "result", True),
-    "tanh": (_tanh, TanhBackward0, "result", True),
-    "relu": (_relu, ReluBackward0, "result", False),
-    "reciprocal": (_reciprocal, ReciprocalBackward0, "result", True),
-    "sin": (_blockwise(_ufunc_steps(np.sin)), SinBackward0, "input", True),
-    "cos": (_blockwise(_ufunc_steps(np.cos)), CosBackward0, "input", True),
-    "log1p": (_blockwise(_ufunc_steps(np.log1p)), Log1PBackward0, "input", True),
-    "expm1": (_blockwise(_ufunc_steps(np.expm1)), Expm1Backward0, "result", True),
-    "rsqrt": (_blockwise(_rsqrt_steps), RsqrtBackward0, "result", True),
-}
+class _Unary(Node):
+    """A one-input node whose backward is ``kernel(g, saved)``; ``graph(g, saved)`` is the
+    same formula written with tensor ops, used to differentiate the backward pass."""
 
-# name -> (docstring example input, what the engine prints for it)
-_EXAMPLES: dict[str, tuple[str, str]] = {
-    "exp": ("[0.0, 1.0]", "tensor([1.0000, 2.7183])"),
-    "log": ("[1.0, 4.0]", "tensor([0.0000, 1.3863])"),
-    "sqrt": ("[4.0, 9.0]", "tensor([2., 3.])"),
-    "abs": ("[-1.5, 2.0]", "tensor([1.5000, 2.0000])"),
-    "sigmoid": ("[0.0, 2.0]", "tensor([0.5000, 0.8808])"),
-    "tanh": ("[0.0, 1.0]", "tensor([0.0000, 0.7616])"),
-    "relu": ("[-1.0, 2.0]", "tensor([0., 2.])"),
-    "reciprocal": ("[2.0, 4.0]", "tensor([0.5000, 0.2500])"),
-    "sin": ("[0.0, 0.5]", "tensor([0.0000, 0.4794])"),
-    "cos": ("[0.0, 0.5]", "tensor([1.0000, 0.8776])"),
-    "log1p": ("[0.0, 1.0]", "tensor([0.0000, 0.6931])"),
-    "expm1": ("[0.0, 1.0]", "tensor([0.0000, 1.7183])"),
-    "rsqrt": ("[4.0, 16.0]", "tensor([0.5000, 0.2500])"),
-}
+    __slots__ = ()
+    fresh_grads = True
+    kernel: Callable
+    graph: Callable
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        (s,) = self.saved()
+        return (type(self).kernel(flat(g), flat(s)).reshape(g.shape),)
+
+    def apply_graph(self, grads: list) -> tuple:
+        (s,) = unpack(self)
+        return (type(self).graph(grads[0], s),)
 
 
-def unary_op(name: str, fwd: Callable, node_cls: type, keep: str, float_only: bool,
-             example: tuple[str, str]) -> Callable[[Tensor], Tensor]:
+def unary_op(name: str, fwd: Callable, node_cls: type, keep: str, example: tuple[str, str],
+             float_only: bool = True) -> Callable[[Tensor], Tensor]:
     """Build the function for a one-input op: numpy ``fwd``, its node class, whether the
-    backward needs the "input" or the "result", and a docstring ``example``."""
+    backward needs the "input" or the "result", a docstring ``example`` (an input and what
+    the engine prints for it), and whether an integer input is first cast to float."""
 
     def op(a: Tensor) -> Tensor:
         x = a._data
@@ -272,20 +167,135 @@ def unary_op(name: str, fwd: Callable, node_cls: type, keep: str, float_only: bo
     return op
 
 
-def _make(name: str) -> Callable[[Tensor], Tensor]:
-    return unary_op(name, *_TABLE[name], _EXAMPLES[name])
+class ExpBackward0(_Unary):
+    __slots__ = ()
+    kernel = ek.exp_bwd
+    graph = staticmethod(lambda g, r: g * r)
 
 
-exp = _make("exp")
-log = _make("log")
-sqrt = _make("sqrt")
-abs = _make("abs")  # noqa: A001 - torch's name
-sigmoid = _make("sigmoid")
-tanh = _make("tanh")
-relu = _make("relu")
-reciprocal = _make("reciprocal")
-sin = _make("sin")
-cos = _make("cos")
-log1p = _make("log1p")
-expm1 = _make("expm1")
-rsqrt = _make("rsqrt")
+exp = unary_op("exp", _exp, ExpBackward0, "result", ("[0.0, 1.0]", "tensor([1.0000, 2.7183])"))
+
+
+class LogBackward0(_Unary):
+    __slots__ = ()
+    kernel = ek.log_bwd
+    graph = staticmethod(lambda g, x: g / x)
+
+
+log = unary_op("log", _log, LogBackward0, "input", ("[1.0, 4.0]", "tensor([0.0000, 1.3863])"))
+
+
+class SqrtBackward0(_Unary):
+    __slots__ = ()
+    kernel = ek.sqrt_bwd
+    graph = staticmethod(lambda g, r: g / (2 * r))
+
+
+sqrt = unary_op("sqrt", _sqrt, SqrtBackward0, "result", ("[4.0, 9.0]", "tensor([2., 3.])"))
+
+
+class AbsBackward0(_Unary):
+    __slots__ = ()
+    kernel = ek.abs_bwd
+    # torch: g * sgn(x), with sgn(NaN) = 0
+    graph = staticmethod(lambda g, x: g * const(np.nan_to_num(np.sign(x._data), nan=0.0)))
+
+
+abs = unary_op("abs", _abs, AbsBackward0, "input",  # noqa: A001 - torch's name
+               ("[-1.5, 2.0]", "tensor([1.5000, 2.0000])"), float_only=False)
+
+
+class SigmoidBackward0(_Unary):
+    __slots__ = ()
+    kernel = ek.sigmoid_bwd
+    graph = staticmethod(lambda g, r: g * ((1 - r) * r))
+
+
+sigmoid = unary_op("sigmoid", _sigmoid, SigmoidBackward0, "result",
+                   ("[0.0, 2.0]", "tensor([0.5000, 0.8808])"))
+
+
+class TanhBackward0(_Unary):
+    __slots__ = ()
+    kernel = ek.tanh_bwd
+    graph = staticmethod(lambda g, r: g * (1 - r * r))
+
+
+tanh = unary_op("tanh", _tanh, TanhBackward0, "result", ("[0.0, 1.0]", "tensor([0.0000, 0.7616])"))
+
+
+class ReluBackward0(_Unary):
+    __slots__ = ()
+    kernel = ek.relu_bwd
+    # torch's threshold_backward zeroes where x <= 0 only, so NaN keeps the gradient
+    graph = staticmethod(lambda g, r: g * const((~(r._data <= 0)).astype(r._data.dtype)))
+
+
+relu = unary_op("relu", _relu, ReluBackward0, "result",
+                ("[-1.0, 2.0]", "tensor([0., 2.])"), float_only=False)
+
+
+class ReciprocalBackward0(_Unary):
+    __slots__ = ()
+    kernel = ek.reciprocal_bwd
+    graph = staticmethod(lambda g, r: -g * (r * r))
+
+
+reciprocal = unary_op("reciprocal", _reciprocal, ReciprocalBackward0, "result",
+                      ("[2.0, 4.0]", "tensor([0.5000, 0.2500])"))
+
+
+class SinBackward0(_Unary):
+    __slots__ = ()
+    kernel = ak.sin_bwd
+    graph = staticmethod(lambda g, x: g * x.cos())
+
+
+sin = unary_op("sin", _sin, SinBackward0, "input",
+               ("[0.0, 0.5]", "tensor([0.0000, 0.4794])"))
+
+
+class CosBackward0(_Unary):
+    __slots__ = ()
+    kernel = ak.cos_bwd
+    graph = staticmethod(lambda g, x: g * -x.sin())
+
+
+cos = unary_op("cos", _cos, CosBackward0, "input",
+               ("[0.0, 0.5]", "tensor([1.0000, 0.8776])"))
+
+
+class Log1PBackward0(_Unary):
+    __slots__ = ()
+    kernel = ak.log1p_bwd
+    graph = staticmethod(lambda g, x: g / (x + 1))
+
+
+log1p = unary_op("log1p", _log1p, Log1PBackward0, "input",
+                 ("[0.0, 1.0]", "tensor([0.0000, 0.6931])"))
+
+
+class Expm1Backward0(_Unary):
+    __slots__ = ()
+    kernel = ak.expm1_bwd
+    graph = staticmethod(lambda g, r: g * (r + 1))
+
+
+expm1 = unary_op("expm1", _expm1, Expm1Backward0, "result",
+                 ("[0.0, 1.0]", "tensor([0.0000, 1.7183])"))
+
+
+class RsqrtBackward0(_Unary):
+    __slots__ = ()
+    kernel = ak.rsqrt_bwd
+    graph = staticmethod(lambda g, r: g * (r ** 3) * -0.5)
+
+
+rsqrt = unary_op("rsqrt", _rsqrt, RsqrtBackward0, "result",
+                 ("[4.0, 16.0]", "tensor([0.5000, 0.2500])"))
+
+
+# engine.<name> and Tensor.<name> (collected by engine/__init__.py and engine.ops.methods)
+__all__ = ["abs", "cos", "exp", "expm1", "log", "log1p", "reciprocal", "relu", "rsqrt",
+           "sigmoid", "sin", "sqrt", "tanh"]
+METHODS = {name: globals()[name] for name in __all__}

@@ -363,23 +363,27 @@ def test_large_sum_and_mean_backward_match_torch():
 
 
 # ---------------------------------------------------------------- activation kernels
-# entry point -> arrays after the first, trailing scalars
-ACTIVATIONS = {
-    "sin_bwd": (1, ()), "cos_bwd": (1, ()), "log1p_bwd": (1, ()), "expm1_bwd": (1, ()),
-    "rsqrt_bwd": (1, ()), "clamp_bwd": (1, (-0.5, 0.7)), "pick_bwd": (2, ()),
-    "mask_bwd": (1, (1.0,)), "leaky_relu_bwd": (1, (0.01,)), "gelu_bwd": (1, ()),
-    "gelu_tanh_bwd": (1, ()), "softplus_bwd": (1, (1.5, 2.0)), "silu_bwd": (1, ()),
-    "gelu_fwd": (0, ()),
-}
+# Trailing scalars of the kernels that take some (any values do: each entry point is
+# compared with its own serial kernel); the row kernels take a row length instead.
+SCALARS = {"clamp_bwd": (-0.5, 0.7), "mask_bwd": (1.0,), "leaky_relu_bwd": (0.01,),
+           "softplus_bwd": (1.5, 2.0)}
+ROW_KERNELS = {"softmax_bwd", "log_softmax_bwd"}
+# entry point -> arrays after the first, trailing scalars: every elementwise kernel of the
+# group, read from the registry, so a new one is tested without being listed here
+ACTIVATIONS = {k.name: (k.sig.count("a") - 1, SCALARS.get(k.name, ()))
+               for k in REGISTRY if k.group == "activation"
+               and k.name not in ROW_KERNELS | {"sigmoid_tail"}}
 
 
 def test_every_activation_kernel_has_an_entry_and_a_block_kernel():
     from engine.kernels import activation as ak
 
-    names = {k.name for k in REGISTRY if k.group == "activation"} - {"sigmoid_tail"}
-    assert names == set(ACTIVATIONS) | {"softmax_bwd", "log_softmax_bwd"}
+    sigs = {k.name: k.sig for k in REGISTRY if k.group == "activation"}
+    assert set(SCALARS) <= set(ACTIVATIONS) and ROW_KERNELS <= set(sigs)
+    for name, (_, scalars) in ACTIVATIONS.items():
+        assert sigs[name].count("s") == len(scalars), name
     large = {k.name for k in REGISTRY if k.group == "block"}
-    for name in names:
+    for name in set(ACTIVATIONS) | ROW_KERNELS:
         assert name + "_block" in large
         assert getattr(ak, name).serial is next(k.fn for k in REGISTRY if k.name == name)
 
@@ -443,7 +447,7 @@ MORE_FORWARDS = {"sin": np.sin, "cos": np.cos, "log1p": np.log1p, "expm1": np.ex
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("op", sorted(MORE_FORWARDS))
 def test_more_forwards_blockwise_equal_one_numpy_call(op, dtype):
-    fwd = unary._TABLE[op][0]
+    fwd = getattr(unary, "_" + op)
     for n in (*SIZES, SPLIT + 77):
         x = _data(n, dtype, 5) * 4
         with np.errstate(all="ignore"):

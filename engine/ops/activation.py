@@ -294,6 +294,7 @@ def log_softmax(input: Tensor, dim: int | None = None,  # noqa: A002
     """
     return _softmax(input, dim, dtype, log=True)
 
+
 # engine.<name> and Tensor.<name> (collected by engine/__init__.py and engine.ops.methods)
 __all__ = ["log_softmax", "softmax"]
 METHODS = {name: globals()[name] for name in __all__}

@@ -76,6 +76,7 @@ def caster(name: str) -> Any:
     convert.__name__ = name
     return convert
 
+
 # engine.<name> and Tensor.<name> (collected by engine/__init__.py and engine.ops.methods)
 __all__ = []
 METHODS = {"to": to, "float": caster("float32"), "double": caster("float64"),

@@ -192,6 +192,7 @@ def randn_like(t: Tensor, dtype: dtypes.dtype | None = None,
         raise NotImplementedError(f'"normal_kernel_cpu" not implemented for \'{kind}\'')
     return _finish(_rng.standard_normal(shape).astype(d), requires_grad)
 
+
 # engine.<name> and Tensor.<name> (collected by engine/__init__.py and engine.ops.methods)
 __all__ = ["arange", "eye", "from_numpy", "full", "full_like", "manual_seed", "ones",
            "ones_like", "rand", "randn", "randn_like", "tensor", "zeros", "zeros_like"]

@@ -479,6 +479,7 @@ def square(a: Tensor) -> Tensor:
     """
     return pow(a, 2)
 
+
 # engine.<name> and Tensor.<name> (collected by engine/__init__.py and engine.ops.methods)
 __all__ = ["add", "div", "mul", "neg", "pow", "square", "sub"]
 METHODS = {name: globals()[name] for name in __all__}

@@ -243,6 +243,7 @@ def argmin(a: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     """
     return _arg(a, dim, keepdim, False)
 
+
 # engine.<name> and Tensor.<name> (collected by engine/__init__.py and engine.ops.methods)
 __all__ = ["amax", "amin", "argmax", "argmin", "max", "min"]
 METHODS = {name: globals()[name] for name in __all__}

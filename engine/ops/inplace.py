@@ -453,6 +453,7 @@ def _takes_view(index: Any) -> bool:
             return True
     return False
 
+
 # engine.<name> and Tensor.<name> (collected by engine/__init__.py and engine.ops.methods)
 __all__ = []
 METHODS = {"zero_": zero_, "fill_": fill_, "copy_": copy_, "add_": add_, "sub_": sub_,

@@ -356,6 +356,7 @@ def gather(a: Tensor, dim: int, index: Tensor) -> Tensor:
 
 concat = cat  # torch's alias
 
+
 # engine.<name> and Tensor.<name> (collected by engine/__init__.py and engine.ops.methods)
 __all__ = ["cat", "chunk", "concat", "gather", "split", "stack", "unbind"]
 METHODS = {"split": split, "chunk": chunk, "unbind": unbind, "repeat": repeat, "gather": gather}

@@ -102,6 +102,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True,  # noqa: A002
         mask = ((creation._rng.random(x.shape) >= p) / (1.0 - p)).astype(x.dtype)
     return mul(input, out(mask))
 
+
 # engine.<name> and Tensor.<name> (collected by engine/__init__.py and engine.ops.methods)
 __all__ = ["addmm"]
 METHODS = {}

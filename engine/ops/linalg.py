@@ -320,6 +320,7 @@ def _batched(a: Tensor, b: Tensor) -> Tensor:
     shape = batch + ((n,) if len(sa) > 1 else ()) + ((p,) if len(sb) > 1 else ())
     return _unsafe_view(res, shape)
 
+
 # engine.<name> and Tensor.<name> (collected by engine/__init__.py and engine.ops.methods)
 __all__ = ["bmm", "dot", "matmul", "mm", "mv"]
 METHODS = {name: globals()[name] for name in __all__}

@@ -454,6 +454,7 @@ def norm(a: Tensor, p: float | str | None = "fro", dim: Dims = None, keepdim: bo
     node.save_as((a, lay.rows), (a, vals))
     return out(res, node)
 
+
 # engine.<name> and Tensor.<name> (collected by engine/__init__.py and engine.ops.methods)
 __all__ = ["logsumexp", "mean", "norm", "prod", "std", "sum", "var"]
 METHODS = {name: globals()[name] for name in __all__}

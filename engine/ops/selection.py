@@ -225,6 +225,7 @@ def _where_method(a: Tensor, condition: Tensor, other: Any) -> Tensor:
     """
     return where(condition, a, other)
 
+
 # engine.<name> and Tensor.<name> (collected by engine/__init__.py and engine.ops.methods)
 __all__ = ["clamp", "clip", "maximum", "minimum", "where"]
 METHODS = {"clamp": clamp, "clip": clamp, "maximum": maximum, "minimum": minimum,

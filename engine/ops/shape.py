@@ -575,6 +575,7 @@ def _mixed_index(a: Tensor, items: tuple) -> Tensor:
 def _alias(a: Tensor) -> Tensor:
     return _view_out(a, a._data.view(), _unary_node(AliasBackward0, a))
 
+
 # engine.<name> and Tensor.<name> (collected by engine/__init__.py and engine.ops.methods)
 __all__ = ["clone", "expand", "flatten", "permute", "reshape", "squeeze", "t", "transpose",
            "unsqueeze"]

@@ -690,6 +690,16 @@ TORCH_CASES = [
         x, t, label_smoothing=0.3), ((5, 4), (5, 4)), None, domain="unit"),
 ]
 
+# Misuse, run on both libraries: the engine raises torch's exception with torch's text.
+TORCH_ERRORS: dict[str, Callable[[Any], Any]] = {
+    "clamp_without_bounds": lambda lib: lib.randn(3, 4).clamp(),
+    "cat_sizes": lambda lib: lib.cat([lib.randn(3, 4), lib.randn(2, 3)]),
+    "stack_sizes": lambda lib: lib.stack([lib.randn(3, 4), lib.randn(4, 3)]),
+    "split_sizes": lambda lib: lib.randn(3, 4).split([1, 1]),
+    "nll_target": lambda lib: nnf(lib).nll_loss(lib.randn(3, 4), lib.tensor([0, 7, 1])),
+    "bce_range": lambda lib: nnf(lib).binary_cross_entropy(lib.randn(3, 4), lib.rand(3, 4)),
+}
+
 
 def torch_case_inputs(case: Case) -> list[np.ndarray]:
     """float64 inputs of a ``Case``: its fixed values, or seeded draws from its domain."""

@@ -30,6 +30,31 @@ def cos_bwd(g, x, out):
 
 
 @elementwise_kernel("activation", "aa")
+def sinh_bwd(g, x, out):
+    for i in range(g.size):
+        out[i] = g[i] * math.cosh(x[i])
+
+
+@elementwise_kernel("activation", "aa")
+def cosh_bwd(g, x, out):
+    for i in range(g.size):
+        out[i] = g[i] * math.sinh(x[i])
+
+
+# atan2(a, b): d/da = b / (a^2 + b^2), d/db = -a / (a^2 + b^2), as torch's atan2_backward
+@elementwise_kernel("activation", "aaa")
+def atan2_bwd_a(g, a, b, out):
+    for i in range(g.size):
+        out[i] = g[i] * (b[i] / (a[i] * a[i] + b[i] * b[i]))
+
+
+@elementwise_kernel("activation", "aaa")
+def atan2_bwd_b(g, a, b, out):
+    for i in range(g.size):
+        out[i] = g[i] * (-a[i] / (a[i] * a[i] + b[i] * b[i]))
+
+
+@elementwise_kernel("activation", "aa")
 def log1p_bwd(g, x, out):
     for i in range(g.size):
         out[i] = g[i] / (x[i] + 1.0)

@@ -1,5 +1,5 @@
-"""Arithmetic: + - * / ** (and ``square``), negation, with broadcasting and torch's type
-promotion."""
+"""Arithmetic: + - * / ** (and ``square``), negation and ``atan2``, with broadcasting and
+torch's type promotion."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import numpy as np
 from engine._base import dtypes, grad_mode
 from engine._base.arrays import broadcast_shape
 from engine.graph import Node
+from engine.kernels import activation as ak
 from engine.kernels import elementwise as ek
 from engine.ops.base import (
     const,
@@ -480,6 +481,55 @@ def square(a: Tensor) -> Tensor:
     return pow(a, 2)
 
 
+# ---------------------------------------------------------------- atan2
+class Atan2Backward0(Node):
+    __slots__ = ("a", "b")
+    fresh_grads = True
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        (fa, _), (fb, _) = self.next_functions
+        x, y = self.saved()
+        shape = g.shape
+        xf, yf = expand_flat(x, shape), expand_flat(y, shape)
+        ga = gb = None
+        if fa is not None:
+            ga = unbroadcast(ak.atan2_bwd_a(flat(g), xf, yf).reshape(shape), *self.a)
+        if fb is not None:
+            gb = unbroadcast(ak.atan2_bwd_b(flat(g), xf, yf).reshape(shape), *self.b)
+        return ga, gb
+
+    def apply_graph(self, grads: list) -> tuple:
+        g = grads[0]
+        (fa, _), (fb, _) = self.next_functions
+        x, y = unpack(self)
+        norm = x * x + y * y
+        ga = sum_to(g * (y / norm), *self.a) if fa is not None else None
+        gb = sum_to(g * (-x / norm), *self.b) if fb is not None else None
+        return ga, gb
+
+
+def atan2(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002 - torch's name
+    """The angle of the point (other, input) in radians, elementwise with broadcasting:
+    arctan(input / other) in the right quadrant.
+
+    >>> engine.atan2(engine.tensor([1.0, -1.0]), engine.tensor([1.0, 1.0]))
+    tensor([ 0.7854, -0.7854])
+    """
+    if not isinstance(other, Tensor):
+        raise TypeError("atan2(): argument 'other' (position 2) must be Tensor, not "
+                        f"{type(other).__name__}")
+    ad, bd, _ = _prep(input, other, true_div=True)
+    with np.errstate(all="ignore"):
+        res = np.arctan2(ad, bd)
+    if not recording(input, other):
+        return out(res)
+    node = Atan2Backward0(_edges(input, other))
+    node.a, node.b = operand_meta(input), operand_meta(other)
+    node.save_as((input, ad), (other, bd))
+    return out(res, node)
+
+
 # engine.<name> and Tensor.<name> (collected by engine/__init__.py and engine.ops.methods)
-__all__ = ["add", "div", "mul", "neg", "pow", "square", "sub"]
+__all__ = ["add", "atan2", "div", "mul", "neg", "pow", "square", "sub"]
 METHODS = {name: globals()[name] for name in __all__}

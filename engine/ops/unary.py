@@ -1,5 +1,5 @@
 """Elementwise functions of one tensor: exp, log, sqrt, abs, sigmoid, tanh, relu,
-reciprocal, sin, cos, log1p, expm1, rsqrt.
+reciprocal, sin, cos, sinh, cosh, log1p, expm1, rsqrt.
 
 Each op is its node class (the Numba backward kernel from ``engine.kernels.elementwise``
 or ``engine.kernels.activation``, and the same formula in tensor ops for a second
@@ -89,6 +89,8 @@ _tanh = _blockwise(_ufunc_steps(np.tanh))
 _reciprocal = _blockwise(_ufunc_steps(np.reciprocal))
 _sin = _blockwise(_ufunc_steps(np.sin))
 _cos = _blockwise(_ufunc_steps(np.cos))
+_sinh = _blockwise(_ufunc_steps(np.sinh))
+_cosh = _blockwise(_ufunc_steps(np.cosh))
 _log1p = _blockwise(_ufunc_steps(np.log1p))
 _expm1 = _blockwise(_ufunc_steps(np.expm1))
 
@@ -265,6 +267,26 @@ cos = unary_op("cos", _cos, CosBackward0, "input",
                ("[0.0, 0.5]", "tensor([1.0000, 0.8776])"))
 
 
+class SinhBackward0(_Unary):
+    __slots__ = ()
+    kernel = ak.sinh_bwd
+    graph = staticmethod(lambda g, x: g * x.cosh())
+
+
+sinh = unary_op("sinh", _sinh, SinhBackward0, "input",
+                ("[0.0, 1.0]", "tensor([0.0000, 1.1752])"))
+
+
+class CoshBackward0(_Unary):
+    __slots__ = ()
+    kernel = ak.cosh_bwd
+    graph = staticmethod(lambda g, x: g * x.sinh())
+
+
+cosh = unary_op("cosh", _cosh, CoshBackward0, "input",
+                ("[0.0, 1.0]", "tensor([1.0000, 1.5431])"))
+
+
 class Log1PBackward0(_Unary):
     __slots__ = ()
     kernel = ak.log1p_bwd
@@ -296,6 +318,6 @@ rsqrt = unary_op("rsqrt", _rsqrt, RsqrtBackward0, "result",
 
 
 # engine.<name> and Tensor.<name> (collected by engine/__init__.py and engine.ops.methods)
-__all__ = ["abs", "cos", "exp", "expm1", "log", "log1p", "reciprocal", "relu", "rsqrt",
-           "sigmoid", "sin", "sqrt", "tanh"]
+__all__ = ["abs", "cos", "cosh", "exp", "expm1", "log", "log1p", "reciprocal", "relu",
+           "rsqrt", "sigmoid", "sin", "sinh", "sqrt", "tanh"]
 METHODS = {name: globals()[name] for name in __all__}

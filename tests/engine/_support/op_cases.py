@@ -551,6 +551,10 @@ TORCH_CASES = [
     # elementwise
     Case("sin", lambda lib, x: lib.sin(x), ((3, 4),), "SinBackward0"),
     Case("cos", lambda lib, x: x.cos(), ((3, 4),), "CosBackward0"),
+    Case("sinh", lambda lib, x: lib.sinh(x), ((3, 4),), "SinhBackward0"),
+    Case("cosh", lambda lib, x: x.cosh(), ((3, 4),), "CoshBackward0"),
+    Case("atan2", lambda lib, x, y: lib.atan2(x, y), ((3, 4), (4,)), "Atan2Backward0"),
+    Case("atan2_method", lambda lib, x, y: x.atan2(y), ((2, 1, 3), (4, 1)), "Atan2Backward0"),
     Case("log1p", lambda lib, x: lib.log1p(x), ((3, 4),), "Log1PBackward0", domain="pos"),
     Case("expm1", lambda lib, x: x.expm1(), ((3, 4),), "Expm1Backward0"),
     Case("rsqrt", lambda lib, x: lib.rsqrt(x), ((3, 4),), "RsqrtBackward0", domain="pos"),
@@ -698,6 +702,7 @@ TORCH_ERRORS: dict[str, Callable[[Any], Any]] = {
     "split_sizes": lambda lib: lib.randn(3, 4).split([1, 1]),
     "nll_target": lambda lib: nnf(lib).nll_loss(lib.randn(3, 4), lib.tensor([0, 7, 1])),
     "bce_range": lambda lib: nnf(lib).binary_cross_entropy(lib.randn(3, 4), lib.rand(3, 4)),
+    "atan2_number": lambda lib: lib.atan2(lib.ones(2), 2.0),
 }
 
 

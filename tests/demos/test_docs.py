@@ -50,5 +50,5 @@ def test_readme_has_the_required_sections(readme: str) -> None:
                    "fonts-wqy-microhei", "backward_steps", "register_hook", "no_grad",
                    "detach", "SqueezeBackward4", "MmBackward0", "AccumulateGrad", "F5", "F10",
                    "Ctrl+Enter", "Ctrl+0", "retain_graph", "jitgrad demo list",
-                   "engine/kernels", "tests/engine/op_cases.py"):
+                   "engine/kernels", "tests/engine/_support/op_cases.py"):
         assert needle in text, needle

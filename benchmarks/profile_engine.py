@@ -90,15 +90,12 @@ def cprofile(step: Callable[[], Any], iterations: int, top: int = 18) -> str:
 
 # ----------------------------------------------------------------------------- 2. backward
 def _graph_nodes(loss: Any) -> list[Any]:
-    seen: list[Any] = []
-    stack = [loss.grad_fn]
-    while stack:
-        node = stack.pop()
-        if node is None or node in seen:
-            continue
-        seen.append(node)
-        stack.extend(n for n, _ in node.next_functions)
-    return seen
+    """Every node backward from ``loss`` would run, found by the engine's own walk."""
+    from engine.autograd._pass import _Pass
+
+    p = _Pass(False, True, (), False)
+    p.discover([(loss.grad_fn, 0)], check=False)
+    return p.order
 
 
 def node_apply_times(build: Callable[[], Any]) -> list[tuple[str, float]]:

@@ -1,15 +1,7 @@
 """Custom differentiable operations, as ``torch.autograd.Function``.
 
->>> class Cube(engine.autograd.Function):
-...     @staticmethod
-...     def forward(ctx, x):
-...         ctx.save_for_backward(x)
-...         return x ** 3
-...     @staticmethod
-...     def backward(ctx, grad):
-...         (x,) = ctx.saved_tensors
-...         return grad * 3 * x ** 2
->>> y = Cube.apply(engine.tensor([2.0], requires_grad=True))   # grad_fn=<CubeBackward>
+Subclass ``Function`` (its docstring has an example), write ``forward`` and ``backward``,
+and call ``apply``; the node it records is named after the class (``CubeBackward``).
 
 The context object *is* the graph node (as in torch): ``ctx.needs_input_grad``,
 ``ctx.save_for_backward``, ``ctx.saved_tensors``, ``ctx.mark_non_differentiable``,

@@ -78,28 +78,21 @@ class Module:
         if "_parameters" not in self.__dict__:
             raise AttributeError("cannot assign before Module.__init__() call")
         params, mods, bufs = self._parameters, self._modules, self._buffers
-
-        def drop(*stores: dict) -> None:
-            for store in stores:
-                store.pop(name, None)
-
-        if isinstance(value, Parameter):
-            drop(self.__dict__, bufs, mods)
-            params[name] = value
-        elif name in params:
-            if value is not None:
-                raise TypeError(f"cannot assign '{type(value).__name__}' as parameter "
-                                f"'{name}' (torch.nn.Parameter or None expected)")
-            params[name] = None
-        elif isinstance(value, Module):
-            drop(self.__dict__, params, bufs)
-            mods[name] = value
-        elif name in mods:
-            if value is not None:
-                raise TypeError(f"cannot assign '{type(value).__name__}' as child module "
-                                f"'{name}' (torch.nn.Module or None expected)")
-            mods[name] = None
-        elif name in bufs:
+        # (store, the class it holds, what torch calls it, the stores a new entry leaves)
+        for store, cls, kind, others in ((params, Parameter, "parameter", (bufs, mods)),
+                                         (mods, Module, "child module", (params, bufs))):
+            if isinstance(value, cls):
+                for other in (self.__dict__, *others):
+                    other.pop(name, None)
+                store[name] = value
+                return
+            if name in store:
+                if value is not None:
+                    raise TypeError(f"cannot assign '{type(value).__name__}' as {kind} "
+                                    f"'{name}' (torch.nn.{cls.__name__} or None expected)")
+                store[name] = None
+                return
+        if name in bufs:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}'")
             bufs[name] = value

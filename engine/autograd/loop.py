@@ -179,6 +179,7 @@ def _loop(tensors: Any, grad_tensors: Any, retain_graph: bool | None, create_gra
     finished = False
     index = 0
     remaining = len(p.order)
+    run_node, route, buffers = p.run, p.route, p.buffers  # looked up once, not per node
     try:
         # Hooks and nodes record only with create_graph, as in torch; the caller's mode
         # is back while a Step is out and when the pass ends.
@@ -187,7 +188,7 @@ def _loop(tensors: Any, grad_tensors: Any, retain_graph: bool | None, create_gra
             node = p.next_ready()
             while node is not None:
                 remaining -= 1
-                buf, ins = p.run(node, p.buffers.pop(node, None))
+                buf, ins = run_node(node, buffers.pop(node, None))
                 if ins is not None:
                     if not keep and (node._saved is not None or type(node) is CopySlices):
                         node.release()
@@ -199,7 +200,7 @@ def _loop(tensors: Any, grad_tensors: Any, retain_graph: bool | None, create_gra
                         finally:
                             caller, state.enabled = state.enabled, graph
                     index += 1
-                node = p.route(node, buf, ins)
+                node = route(node, buf, ins)
         finally:
             state.enabled = caller
         if p.deferred:

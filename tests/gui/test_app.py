@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 from PySide6.QtGui import QImage
 
 from gui import app
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.gui._support import run_app_child
 
 
 def pixel_spread(path) -> float:
@@ -62,17 +56,8 @@ def test_has_display(monkeypatch):
 
 
 def test_event_loop_runs_and_returns(tmp_path):
-    """Without --screenshot the window opens and the event loop's exit code comes back.
-
-    Run in a child process: once a QApplication has quit, it cannot host more tests.
-    """
-    child = (
-        "import sys\n"
-        "from PySide6.QtCore import QSettings, QTimer\n"
-        "from PySide6.QtWidgets import QApplication\n"
-        f"QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, "
-        f"{str(tmp_path)!r})\n"
-        "app = QApplication(sys.argv[:1])\n"
+    """Without --screenshot the window opens and the event loop's exit code comes back."""
+    out = run_app_child(tmp_path, (
         "seen = []\n"
         "def close_all():\n"
         "    for w in app.topLevelWidgets():\n"
@@ -86,9 +71,5 @@ def test_event_loop_runs_and_returns(tmp_path):
         "code = launch(preset='mlp', lang='en')\n"
         "s = QSettings('JitGrad', 'JitGrad')\n"
         "print('RESULT', code, seen, s.value('language'), s.value('geometry') is not None)\n"
-    )
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    res = subprocess.run([sys.executable, "-c", child], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0, res.stderr[-2000:]
-    assert "RESULT 0 ['mlp'] en True" in res.stdout
+    ))
+    assert "RESULT 0 ['mlp'] en True" in out

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import tracemalloc
 from pathlib import Path
 
@@ -17,8 +15,7 @@ from gui.controllers.autosave import AUTOSAVE_MS, RECOVERY_NAME
 from gui.main_window import MainWindow
 from gui.model.config import ConfigError
 from gui.model.session import Session
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.gui._support import ROOT, run_app_child
 
 
 def _good() -> dict:
@@ -296,13 +293,7 @@ def test_launch_restores_work_after_a_crash(tmp_path):
     """Write a recovery file as a crashed run would, launch the app, find the work back."""
     rdir = tmp_path / "rec"
     _recovery_file(rdir)
-    child = (
-        "import sys\n"
-        "from PySide6.QtCore import QSettings, QTimer\n"
-        "from PySide6.QtWidgets import QApplication\n"
-        f"QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, "
-        f"{str(tmp_path)!r})\n"
-        "app = QApplication(sys.argv[:1])\n"
+    out = run_app_child(tmp_path, (
         "QSettings('JitGrad', 'JitGrad').setValue('recovery/answer', 'restore')\n"
         "seen = []\n"
         "def check():\n"
@@ -317,12 +308,8 @@ def test_launch_restores_work_after_a_crash(tmp_path):
         "from gui.app import launch\n"
         "code = launch(lang='en')\n"
         "print('RESULT', code, seen)\n"
-    )
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", JITGRAD_RECOVERY_DIR=str(rdir))
-    res = subprocess.run([sys.executable, "-c", child], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0, res.stderr[-2000:]
-    assert "RESULT 0 [('mlp', 0.42, 0.875, True)]" in res.stdout, res.stdout
+    ), JITGRAD_RECOVERY_DIR=str(rdir))
+    assert "RESULT 0 [('mlp', 0.42, 0.875, True)]" in out, out
     assert not (rdir / RECOVERY_NAME).exists()  # closed cleanly this time
 
 

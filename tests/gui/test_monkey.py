@@ -109,6 +109,15 @@ def reference(s: Session) -> dict[str, np.ndarray | None] | None:
             if k not in det and v.requires_grad}
 
 
+def _trigger(name: str):
+    """The monkey action ``name``: trigger the window's ``act_<name>``."""
+    def action(self: Monkey) -> None:
+        getattr(self.win, f"act_{name}").trigger()
+
+    action.__name__ = name
+    return action
+
+
 class Monkey:
     """Chooses and performs actions; keeps counts."""
 
@@ -149,14 +158,9 @@ class Monkey:
         self.win.act_forward.trigger()
         self._settle_script()
 
-    def step(self) -> None:
-        self.win.act_step.trigger()
-
-    def run(self) -> None:
-        self.win.act_run.trigger()
-
-    def zero(self) -> None:
-        self.win.act_zero.trigger()
+    step = _trigger("step")
+    run = _trigger("run")
+    zero = _trigger("zero")
 
     def shortcut(self) -> None:
         key, mod = self.pick(SHORTCUTS)
@@ -234,11 +238,8 @@ class Monkey:
         self.select()
         self.win.act_detach.trigger()
 
-    def sgd(self) -> None:
-        self.win.act_sgd.trigger()
-
-    def train(self) -> None:
-        self.win.act_train.trigger()
+    sgd = _trigger("sgd")
+    train = _trigger("train")
 
     def train_tick(self) -> None:
         if self.win.act_train.isChecked():
@@ -260,8 +261,7 @@ class Monkey:
         else:
             self.win.act_save_as.trigger()
 
-    def open(self) -> None:
-        self.win.act_open.trigger()
+    open = _trigger("open")
 
     def recent(self) -> None:
         menu = self.win.menu_recent

@@ -65,3 +65,10 @@ def same_error(engine_fn: Callable[[], Any], torch_fn: Callable[[], Any],
 def plain_name(fn: Any) -> str:
     """A node's name without torch's C++ namespace (``torch::autograd::AccumulateGrad``)."""
     return fn.name().replace("torch::autograd::", "")
+
+
+
+def function_of(lib: Any, forward: Callable[..., Any], backward: Callable[..., Any]) -> type:
+    """A custom ``lib.autograd.Function`` with these ``forward`` and ``backward``."""
+    return type("Custom", (lib.autograd.Function,),
+                {"forward": staticmethod(forward), "backward": staticmethod(backward)})

@@ -152,12 +152,18 @@ def test_non_leaf_grad_warns_like_torch():
     assert ew[0].filename == __file__  # points at the user's line, as torch's does
 
 
-def test_leaf_grad_and_retained_grad_are_silent():
-    ea, ta = twin((3,))
-    results = []
-    for m, a in ((engine, ea), (torch, ta)):
+def _retaining():
+    """``(m, a, h)`` for the engine and for torch: a twin leaf ``a`` and ``h = a * 2``,
+    which retains its grad."""
+    for m, a in zip((engine, torch), twin((3,))):
         h = a * 2
         h.retain_grad()
+        yield m, a, h
+
+
+def test_leaf_grad_and_retained_grad_are_silent():
+    results = []
+    for m, a, h in _retaining():
         assert h.retains_grad and not a.retains_grad
         with warnings.catch_warnings():
             warnings.simplefilter("error")
@@ -168,11 +174,8 @@ def test_leaf_grad_and_retained_grad_are_silent():
 
 
 def test_retain_grad_accumulates_and_is_a_fresh_tensor():
-    ea, ta = twin((3,))
     grads = []
-    for m, a in ((engine, ea), (torch, ta)):
-        h = a * 2
-        h.retain_grad()
+    for m, a, h in _retaining():
         out = h * 3
         out.backward(m.ones(3), retain_graph=True)
         first = h.grad

@@ -24,6 +24,7 @@ import engine.nn.functional as ef
 from engine.autograd import _pass as ae
 from engine.autograd import loop
 from engine.ops import unary
+from tests.engine._support.autograd_helpers import function_of
 
 BIG = 1 << 13  # a .grad this large makes a plain pass hold its additions back
 
@@ -203,17 +204,8 @@ def test_a_pass_is_held_back_only_without_user_code():
     h = ep[0].register_hook(lambda g: None)
     assert not ae._pure(nodes, seeds)
     h.remove()
-
-    class Twice(engine.autograd.Function):
-        @staticmethod
-        def forward(ctx, a):
-            return a * 2
-
-        @staticmethod
-        def backward(ctx, g):
-            return g * 2
-
-    assert not ae._pure(_all_nodes(Twice.apply(ep[0]).sum()), seeds)
+    twice = function_of(engine, lambda ctx, a: a * 2, lambda ctx, g: g * 2)
+    assert not ae._pure(_all_nodes(twice.apply(ep[0]).sum()), seeds)
 
 
 def _stepwise_grads(make_loss, leaves, **kw):
@@ -262,14 +254,10 @@ def test_a_seed_gradient_that_is_a_grad_is_read_as_the_stepwise_pass_reads_it():
 
 
 def _all_nodes(loss):
-    seen, stack = [], [loss.grad_fn]
-    while stack:
-        node = stack.pop()
-        if node is None or node in seen:
-            continue
-        seen.append(node)
-        stack.extend(n for n, _ in node.next_functions)
-    return seen
+    """The nodes of ``loss``'s graph, in the order the engine's own walk discovers them."""
+    p = ae._Pass(False, True, (), False)
+    p.discover([(loss.grad_fn, 0)], False)
+    return p.order
 
 
 class BoomError(Exception):

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import engine
-from tests.engine._support.autograd_helpers import same_error
+from tests.engine._support.autograd_helpers import function_of, same_error
 
 LIBS = (engine, torch)
 
@@ -125,22 +125,20 @@ def test_saving_an_output() -> None:
 
 def test_mark_non_differentiable() -> None:
     got = []
+
+    def forward(ctx, x):
+        idx = x.argmax()
+        doubled = x * 2
+        ctx.mark_non_differentiable(idx, doubled)
+        return x * 3, idx, doubled
+
+    def backward(ctx, g, g_idx, g_doubled):
+        got.append((_np(g_idx).tolist(), _np(g_doubled).tolist()))
+        return g * 3
+
     for lib in LIBS:
-        class SortedWithIndex(lib.autograd.Function):
-            @staticmethod
-            def forward(ctx, x):
-                idx = x.argmax()
-                doubled = x * 2
-                ctx.mark_non_differentiable(idx, doubled)
-                return x * 3, idx, doubled
-
-            @staticmethod
-            def backward(ctx, g, g_idx, g_doubled):
-                got.append((_np(g_idx).tolist(), _np(g_doubled).tolist()))
-                return g * 3
-
         x = lib.tensor([1.0, 4.0, 2.0], requires_grad=True)
-        v, i, d = SortedWithIndex.apply(x)
+        v, i, d = function_of(lib, forward, backward).apply(x)
         assert v.requires_grad and not i.requires_grad and not d.requires_grad
         assert i.grad_fn is None and d.grad_fn is None
         v.sum().backward()
@@ -150,24 +148,22 @@ def test_mark_non_differentiable() -> None:
 
 def test_set_materialize_grads_false_passes_none() -> None:
     seen = []
+
+    def forward(ctx, x):
+        ctx.set_materialize_grads(False)
+        return x * 2, x * 3
+
+    def backward(ctx, g1, g2):
+        seen.append((g1 is None, g2 is None))
+        total = None
+        for g, k in ((g1, 2), (g2, 3)):
+            if g is not None:
+                total = g * k if total is None else total + g * k
+        return total
+
     for lib in LIBS:
-        class Pair(lib.autograd.Function):
-            @staticmethod
-            def forward(ctx, x):
-                ctx.set_materialize_grads(False)
-                return x * 2, x * 3
-
-            @staticmethod
-            def backward(ctx, g1, g2):
-                seen.append((g1 is None, g2 is None))
-                total = None
-                for g, k in ((g1, 2), (g2, 3)):
-                    if g is not None:
-                        total = g * k if total is None else total + g * k
-                return total
-
         x = lib.tensor([1.0, 2.0], requires_grad=True)
-        a, b = Pair.apply(x)
+        a, b = function_of(lib, forward, backward).apply(x)
         a.sum().backward()
         b.sum().backward()  # nothing saved: a second pass is allowed, as in torch
         assert _np(x.grad).tolist() == [5.0, 5.0]
@@ -197,17 +193,10 @@ def test_backward_result_errors_match_torch(body) -> None:
 def test_broadcast_gradient_is_summed_and_cast_like_torch() -> None:
     res = []
     for lib in LIBS:
-        class Wide(lib.autograd.Function):
-            @staticmethod
-            def forward(ctx, x):
-                return x * 2
-
-            @staticmethod
-            def backward(ctx, g):
-                return (g * 2).expand(3, 2).double()
-
+        wide = function_of(lib, lambda ctx, x: x * 2,
+                           lambda ctx, g: (g * 2).expand(3, 2).double())
         x = lib.tensor([1.0, 2.0], requires_grad=True)
-        (Wide.apply(x * 1.0) * 1.0).sum().backward()
+        (wide.apply(x * 1.0) * 1.0).sum().backward()
         res.append(x.grad)
     assert str(res[0].dtype).split(".")[-1] == str(res[1].dtype).split(".")[-1] == "float32"
     np.testing.assert_array_equal(_np(res[0]), _np(res[1]))

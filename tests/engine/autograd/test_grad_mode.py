@@ -54,15 +54,21 @@ def test_context_manager_restores_after_an_exception():
     assert _both(body) is True
 
 
+def _decorated(make, m):
+    """A function decorated with ``make(m)`` that reports the grad mode it runs in and
+    whether it records, and a leaf to call it with."""
+    @make(m)
+    def f(x):
+        return m.is_grad_enabled(), (x * 2).requires_grad
+
+    return f, m.ones(2, requires_grad=True)
+
+
 @pytest.mark.parametrize("make", [lambda m: m.no_grad(), lambda m: m.no_grad,
                                   lambda m: m.set_grad_enabled(False)])
 def test_decorators_disable(make):
     def body(m):
-        @make(m)
-        def f(x):
-            return m.is_grad_enabled(), (x * 2).requires_grad
-
-        a = m.ones(2, requires_grad=True)
+        f, a = _decorated(make, m)
         return m.is_grad_enabled(), f(a), f(a), m.is_grad_enabled()
 
     assert _both(body) == (True, (False, False), (False, False), True)
@@ -72,11 +78,7 @@ def test_decorators_disable(make):
                                   lambda m: m.set_grad_enabled(True)])
 def test_decorators_enable_inside_no_grad(make):
     def body(m):
-        @make(m)
-        def f(x):
-            return m.is_grad_enabled(), (x * 2).requires_grad
-
-        a = m.ones(2, requires_grad=True)
+        f, a = _decorated(make, m)
         with m.no_grad():
             return f(a), m.is_grad_enabled()
 

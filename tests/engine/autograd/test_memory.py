@@ -241,7 +241,11 @@ def _state(*leaves):
     return [(id(t.grad), None if t.grad is None else t.grad.numpy().copy()) for t in leaves]
 
 
-def _assert_untouched(before, leaves):
+def _assert_fails_untouched(run, leaves, exc=BoomError):
+    """``run()`` raises ``exc`` and leaves every leaf's ``.grad`` as it was."""
+    before = _state(*leaves)
+    with pytest.raises(exc):
+        run()
     after = _state(*leaves)
     for (id0, v0), (id1, v1), t in zip(before, after, leaves):
         if v0 is None:
@@ -255,10 +259,7 @@ def _assert_untouched(before, leaves):
 def test_tensor_hook_raising_leaves_grads_untouched(victim):
     a, b, c = _leaves()
     {"b": b, "c": c}[victim].register_hook(_raise)
-    before = _state(a, b, c)
-    with pytest.raises(BoomError):
-        _loss(a, b, c)[0].backward()
-    _assert_untouched(before, (a, b, c))
+    _assert_fails_untouched(lambda: _loss(a, b, c)[0].backward(), (a, b, c))
 
 
 def test_hook_raising_on_first_leaf_leaves_grads_untouched():
@@ -266,30 +267,15 @@ def test_hook_raising_on_first_leaf_leaves_grads_untouched():
     a, b, c = _leaves()
     loss = (a * 2).sum()
     a.register_hook(_raise)
-    before = _state(a, b, c)
-    with pytest.raises(BoomError):
-        loss.backward()
-    _assert_untouched(before, (a, b, c))
+    _assert_fails_untouched(loss.backward, (a, b, c))
 
 
-def test_node_hook_raising_leaves_grads_untouched():
+@pytest.mark.parametrize("register", ["register_hook", "register_prehook"])
+def test_node_hook_raising_leaves_grads_untouched(register):
     a, b, c = _leaves()
     loss, e = _loss(a, b, c)
-    e.grad_fn.register_hook(_raise)  # ExpBackward0: runs after a and b are accumulated
-    before = _state(a, b, c)
-    with pytest.raises(BoomError):
-        loss.backward()
-    _assert_untouched(before, (a, b, c))
-
-
-def test_node_prehook_raising_leaves_grads_untouched():
-    a, b, c = _leaves()
-    loss, e = _loss(a, b, c)
-    e.grad_fn.register_prehook(_raise)
-    before = _state(a, b, c)
-    with pytest.raises(BoomError):
-        loss.backward()
-    _assert_untouched(before, (a, b, c))
+    getattr(e.grad_fn, register)(_raise)  # ExpBackward0: runs after a and b are accumulated
+    _assert_fails_untouched(loss.backward, (a, b, c))
 
 
 def test_bad_hook_return_shape_leaves_grads_untouched():
@@ -297,10 +283,7 @@ def test_bad_hook_return_shape_leaves_grads_untouched():
 
     a, b, c = _leaves()
     c.register_hook(lambda g: engine.ones(3))  # wrong shape
-    before = _state(a, b, c)
-    with pytest.raises(RuntimeError):
-        _loss(a, b, c)[0].backward()
-    _assert_untouched(before, (a, b, c))
+    _assert_fails_untouched(lambda: _loss(a, b, c)[0].backward(), (a, b, c), RuntimeError)
     # torch refuses the same hook with a RuntimeError too
     tc = torch.tensor([3.0, -0.5], requires_grad=True)
     tc.register_hook(lambda g: torch.ones(3))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
 
-SCRIPT = """
+READ_ONLY = """
 import os
 real_access = os.access
 # Pretend the installed package is read-only (root ignores file modes, so patch the check).
@@ -15,6 +15,19 @@ os.access = lambda path, mode, *a, **k: False if "engine" in str(path) else real
     path, mode, *a, **k)
 import engine
 os.access = real_access
+"""
+
+
+def _run_read_only(tmp_path: Path, script: str) -> str:
+    """What ``script`` prints, run after ``import engine`` found its package folder
+    read-only, with no NUMBA_CACHE_DIR set and the user cache folder in ``tmp_path``."""
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env["XDG_CACHE_HOME"] = str(tmp_path)
+    return subprocess.run([sys.executable, "-c", READ_ONLY + script], cwd=ROOT, env=env,
+                          text=True, capture_output=True, timeout=300, check=True).stdout
+
+
+SCRIPT = """
 x = engine.tensor([1.0, 2.0], requires_grad=True)
 (x.exp() * 2).sum().backward()
 print(os.environ["NUMBA_CACHE_DIR"])
@@ -23,10 +36,7 @@ print(x.grad.tolist() == [2 * v for v in x.exp().tolist()])
 
 
 def test_read_only_package_uses_a_per_user_cache(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
-    env["XDG_CACHE_HOME"] = str(tmp_path)
-    out = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, text=True,
-                         capture_output=True, timeout=300, check=True).stdout.split()
+    out = _run_read_only(tmp_path, SCRIPT).split()
     cache = tmp_path / "jitgrad" / "numba"
     assert out == [str(cache), "True"]
     assert any(cache.rglob("*.nbi")), "kernels were compiled into the per-user cache"
@@ -41,12 +51,6 @@ def test_an_explicit_cache_dir_is_respected(tmp_path):
 
 
 WORKERS = """
-import os
-real_access = os.access
-os.access = lambda path, mode, *a, **k: False if "engine" in str(path) else real_access(
-    path, mode, *a, **k)
-import engine
-os.access = real_access
 from engine import warmup as wu
 first = wu.kernels()[:4]
 wu.warmup(out=None, jobs=2, load=False, names=[wu.label(k) for k in first])
@@ -57,10 +61,7 @@ print(*sorted(k.fn.py_func.__qualname__ for k in first))
 
 def test_warmup_workers_write_into_the_redirected_cache(tmp_path):
     """The parent picks the per-user folder; its spawned warm-up workers inherit it."""
-    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
-    env["XDG_CACHE_HOME"] = str(tmp_path)
-    out = subprocess.run([sys.executable, "-c", WORKERS], cwd=ROOT, env=env, text=True,
-                         capture_output=True, timeout=300, check=True).stdout.splitlines()
+    out = _run_read_only(tmp_path, WORKERS).splitlines()
     cache = tmp_path / "jitgrad" / "numba"
     assert out[0] == str(cache)
     # Numba names an index after the compiled function's qualname

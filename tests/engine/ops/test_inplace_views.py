@@ -212,12 +212,18 @@ def test_no_grad_view_goes_stale_when_its_base_is_modified():
     assert "its base or another view of its base has been modified" in str(err)
 
 
+def _no_grad_view(m):
+    """A leaf ``a``, ``b = a * 1.0`` and a view ``v`` of ``b`` taken under no_grad."""
+    a = m.ones(3, requires_grad=True)
+    b = a * 1.0
+    with m.no_grad():
+        v = b[0:2]
+    return a, b, v
+
+
 def test_stale_no_grad_view_prints_invalid_grad_fn():
     for m in (engine, torch):
-        a = m.ones(3, requires_grad=True)
-        b = a * 1.0
-        with m.no_grad():
-            v = b[0:2]
+        _, b, v = _no_grad_view(m)
         b.mul_(2.0)
         assert "grad_fn=<Invalid>" in repr(v)
 
@@ -235,10 +241,8 @@ def test_write_into_no_grad_view_with_grad_value_raises():
 
 def test_no_grad_view_written_under_no_grad_is_allowed():
     for m in (engine, torch):
-        a = m.ones(3, requires_grad=True)
-        b = a * 1.0
+        a, b, v = _no_grad_view(m)
         with m.no_grad():
-            v = b[0:2]
             v.add_(1.0)
         b.sum().backward()
         assert a.grad.tolist() == [1.0, 1.0, 1.0]

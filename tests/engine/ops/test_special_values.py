@@ -120,15 +120,18 @@ UNARY_XFAIL: dict[str, str] = {}
 ORACLE_F64 = {"gelu", "gelu_tanh"}
 
 
-def _maybe_xfail(name: str, table: dict[str, str]) -> list:
-    if name in table:
-        return [pytest.mark.xfail(strict=True, reason=table[name])]
-    return []
+def _names(table: dict, xfail: dict[str, str]) -> pytest.MarkDecorator:
+    """Parametrize ``name`` over ``table``; the names in ``xfail`` are strict xfails."""
+    return pytest.mark.parametrize("name", [
+        pytest.param(n, marks=[pytest.mark.xfail(strict=True, reason=xfail[n])] if n in xfail
+                     else []) for n in table])
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("name", [pytest.param(n, marks=_maybe_xfail(n, UNARY_XFAIL))
-                                  for n in UNARY])
+FLOATS = pytest.mark.parametrize("dtype", ["float32", "float64"])
+
+
+@FLOATS
+@_names(UNARY, UNARY_XFAIL)
 def test_unary_non_finite(name, dtype):
     x = SPECIAL.astype(dtype)
     if dtype == "float32":
@@ -160,8 +163,7 @@ BINARY: dict[str, Callable] = {
 BINARY_XFAIL: dict[str, str] = {}
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=_maybe_xfail(n, BINARY_XFAIL))
-                                  for n in BINARY])
+@_names(BINARY, BINARY_XFAIL)
 def test_binary_non_finite(name):
     # every pair of special values, once as (a, b) with broadcasting: (9, 1) op (9,)
     a = np.repeat(SPECIAL[:, None], 1, axis=1)
@@ -196,9 +198,8 @@ ROWS = np.array([[1.0, 2.0, 3.0], [1.0, INF, 3.0], [1.0, -INF, 3.0], [1.0, NAN, 
 REDUCTION_XFAIL: dict[str, str] = {}
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("name", [pytest.param(n, marks=_maybe_xfail(n, REDUCTION_XFAIL))
-                                  for n in REDUCTIONS])
+@FLOATS
+@_names(REDUCTIONS, REDUCTION_XFAIL)
 def test_reduction_non_finite(name, dtype):
     check(REDUCTIONS[name], ROWS.astype(dtype))
 
@@ -214,8 +215,7 @@ LOSSES: dict[str, Callable] = {
 LOSS_XFAIL: dict[str, str] = {}
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=_maybe_xfail(n, LOSS_XFAIL))
-                                  for n in LOSSES])
+@_names(LOSSES, LOSS_XFAIL)
 def test_loss_non_finite(name):
     x = SPECIAL.astype(np.float32)
     t = np.array([1.0, 0.0, 0.5, 1.0, 0.0, 0.5, 1.0, 0.0, 1.0], np.float32)
@@ -266,9 +266,8 @@ EMPTY: dict[str, tuple[Callable, tuple]] = {
 EMPTY_XFAIL: dict[str, str] = {}
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("name", [pytest.param(n, marks=_maybe_xfail(n, EMPTY_XFAIL))
-                                  for n in EMPTY])
+@FLOATS
+@_names(EMPTY, EMPTY_XFAIL)
 def test_zero_size(name, dtype):
     fn, shapes = EMPTY[name]
     arrays = [np.random.default_rng(1).uniform(-1, 1, s).astype(dtype) for s in shapes]
@@ -317,9 +316,8 @@ ZERO_D: dict[str, tuple[Callable, int]] = {  # name: (fn, number of 0-d operands
 ZERO_D_XFAIL: dict[str, str] = {}
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("name", [pytest.param(n, marks=_maybe_xfail(n, ZERO_D_XFAIL))
-                                  for n in ZERO_D])
+@FLOATS
+@_names(ZERO_D, ZERO_D_XFAIL)
 def test_zero_d(name, dtype):
     fn, n = ZERO_D[name]
     arrays = [np.array(v, dtype) for v in (0.7, -1.3)[:n]]
@@ -359,9 +357,8 @@ EXTREME: dict[str, Callable] = {
 EXTREME_XFAIL: dict[str, str] = {}
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("name", [pytest.param(n, marks=_maybe_xfail(n, EXTREME_XFAIL))
-                                  for n in EXTREME])
+@FLOATS
+@_names(EXTREME, EXTREME_XFAIL)
 def test_extreme_magnitudes(name, dtype):
     # float64 tolerance 1e-8: 1 - sigmoid(30) style cancellations differ in the last bits
     value, grads = check(EXTREME[name], _logits(dtype), rtol=1e-5 if dtype == "float32" else 1e-8)
@@ -369,7 +366,7 @@ def test_extreme_magnitudes(name, dtype):
     assert value is not None and grads[0] is not None
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@FLOATS
 def test_bce_with_logits_stays_finite(dtype):
     """The issue's headline case, spelled out: huge logits give finite loss and grads."""
     x = engine.tensor(np.array([1e4, -1e4, 1e30, -1e30, 88.0, -88.0], dtype),
@@ -422,8 +419,7 @@ INT_OPS: dict[str, Callable] = {
 INT_XFAIL: dict[str, str] = {}
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=_maybe_xfail(n, INT_XFAIL))
-                                  for n in INT_OPS])
+@_names(INT_OPS, INT_XFAIL)
 def test_int_inputs(name):
     check(INT_OPS[name], np.array([1, 2, 3, 4], np.int64), grad=False)
 
@@ -500,8 +496,7 @@ VIEW_XFAIL: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("view", sorted(VIEWS))
-@pytest.mark.parametrize("name", [pytest.param(n, marks=_maybe_xfail(n, VIEW_XFAIL))
-                                  for n in VIEW_OPS])
+@_names(VIEW_OPS, VIEW_XFAIL)
 def test_non_contiguous_inputs(name, view):
     x = np.random.default_rng(3).uniform(-1.5, 1.5, (4, 6)).astype(np.float32)
     check(lambda lib, leaf: VIEW_OPS[name](lib, VIEWS[view](leaf)), x, rtol=2e-5)
@@ -519,7 +514,7 @@ def test_non_contiguous_numpy_leaf(view):
     np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@FLOATS
 def test_clamp_passes_gradient_at_its_own_bound(dtype):
     """A value already clamped to a bound sits exactly on it (in its dtype): clamping it
     again passes the gradient, as torch does (found by tools/fuzz.py)."""

@@ -16,10 +16,11 @@ import engine.autograd.functional
 import engine.nn.functional
 import engine.nn.init
 import engine.optim.lr_scheduler
+import engine.utils.data
 
 # Modules whose public names are read from ``__all__``, and those read from their namespace
 # (every public name defined in the engine).
-_BY_ALL = (engine, engine.nn, engine.autograd)
+_BY_ALL = (engine, engine.nn, engine.autograd, engine.utils.data)
 _BY_NAMESPACE = (engine.nn.functional, engine.nn.init, engine.optim, engine.optim.lr_scheduler,
                  engine.autograd.functional)
 # Classes whose public methods and properties are part of the surface.

@@ -13,7 +13,7 @@ engine.Size([5, 3])
 
 # First: it sets NUMBA_CACHE_DIR before any module imports numba.
 from engine._base import numba_cache  # noqa: F401  # isort: skip
-from engine import autograd, nn, ops, optim, plan
+from engine import autograd, nn, ops, optim, plan, utils
 from engine._base.dtypes import bool_ as bool  # noqa: A001 - torch's name
 from engine._base.dtypes import dtype, float32, float64, int64
 from engine._base.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
@@ -31,6 +31,7 @@ from engine.ops.reduce import *  # noqa: F403
 from engine.ops.selection import *  # noqa: F403
 from engine.ops.shape import *  # noqa: F403
 from engine.ops.unary import *  # noqa: F403
+from engine.serialization import load, save
 from engine.tensor import Size, Tensor
 
 # The one place that attaches the ops to Tensor: every layer below is imported by now.
@@ -49,6 +50,6 @@ __version__ = "0.1.0"
 __all__ = [
     "Size", "Tensor", "autograd", "bool", "double", "dtype", "enable_grad", "float", "float32",
     "float64", "int64", "is_grad_enabled", "long", "nn", "no_grad", "ops", "optim",
-    "set_grad_enabled",
+    "set_grad_enabled", "save", "load", "utils",
     *(name for family in methods.FAMILIES for name in family.__all__),
 ]

@@ -80,7 +80,9 @@ def default_collate(batch: Sequence[Any]) -> Any:
     if isinstance(first, (np.bool_, np.number)):
         return tensor(np.array(batch))
     if isinstance(first, float):
-        return tensor(batch, dtype=dtypes.float64)
+        # Built as float64 from the start: engine.tensor(list, dtype=float64) passes through
+        # float32 today and would round (1e300 becomes inf).
+        return tensor(np.array(batch, dtype=np.float64))
     if isinstance(first, int):  # bool too: all bools give a bool tensor
         return tensor(batch)
     if isinstance(first, (str, bytes)):

@@ -15,6 +15,7 @@ import torch
 import torch.utils.data as tdata
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import engine
 import engine.utils.data as edata
@@ -240,6 +241,45 @@ def test_default_collate_matches_torch(case):
     else:
         e, t = edata.default_collate(batch), tdata.default_collate(batch)
     assert plain(e) == plain(t)
+
+
+LEAF_KINDS = {
+    "int": st.integers(-50, 50), "float": st.floats(-1e6, 1e6), "bool": st.booleans(),
+    "str": st.text(max_size=3),
+    "f64_array": hnp.arrays(np.float64, 2, elements=st.floats(-10, 10)),
+    "i64_array": hnp.arrays(np.int64, (1, 2), elements=st.integers(-9, 9)),
+}
+
+
+def _schemas():
+    leaf = st.sampled_from(sorted(LEAF_KINDS))
+    return st.recursive(leaf, lambda inner: (
+        st.tuples(st.just("tuple"), st.lists(inner, min_size=1, max_size=3))
+        | st.tuples(st.just("list"), st.lists(inner, min_size=1, max_size=3))
+        | st.tuples(st.just("dict"), st.dictionaries(st.sampled_from("abc"), inner,
+                                                     min_size=1))), max_leaves=6)
+
+
+def _sample(draw, schema):
+    if isinstance(schema, str):
+        return draw(LEAF_KINDS[schema])
+    kind, parts = schema
+    if kind == "dict":
+        return {k: _sample(draw, v) for k, v in parts.items()}
+    items = [_sample(draw, p) for p in parts]
+    return tuple(items) if kind == "tuple" else items
+
+
+@st.composite
+def batches(draw):
+    schema = draw(_schemas())
+    return [_sample(draw, schema) for _ in range(draw(st.integers(1, 4)))]
+
+
+@SETTINGS
+@given(batches())
+def test_default_collate_of_nested_samples_matches_torch(batch):
+    assert plain(edata.default_collate(batch)) == plain(tdata.default_collate(batch))
 
 
 def test_default_collate_of_tensors_keeps_the_graph():

@@ -48,8 +48,11 @@ def to_array(data: Any, dtype: dtypes.dtype | None = None) -> np.ndarray:
         arr = np.asarray(data)
         arr = arr.astype(dtypes.canonical_np(arr.dtype))
     else:
+        inferred = infer_np_dtype(data)  # also refuses elements a tensor cannot hold
         try:
-            arr = np.array(data, dtype=infer_np_dtype(data))
+            # straight into the asked-for dtype: a float64 tensor of Python floats must not
+            # round through float32 first
+            arr = np.array(data, dtype=inferred if dtype is None else np_dtype(dtype))
         except ValueError as exc:
             raise ValueError(f"can't build a tensor from ragged data: {exc}") from None
     if dtype is not None:

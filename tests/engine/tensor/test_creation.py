@@ -160,3 +160,14 @@ def test_import_engine_loads_neither_torch_nor_qt():
                          text=True, timeout=120, check=False)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("data", [[1e300], [524288.59375], [0.1, 1 / 3], [[2.0 ** -1074]]])
+@pytest.mark.parametrize("dtype", ["float64", "int64", "bool"])
+def test_explicit_dtype_builds_python_data_without_a_float32_detour(data, dtype):
+    """float64 data keeps every bit; ints and bools convert as torch converts them."""
+    if dtype == "int64" and data == [1e300]:
+        pytest.skip("out of int64's range: undefined in torch")
+    ours = engine.tensor(data, dtype=getattr(engine, dtype))
+    theirs = torch.tensor(data, dtype=getattr(torch, dtype))
+    assert ours.tolist() == theirs.tolist()

@@ -18,7 +18,7 @@ near 0 are compared on their absolute difference instead, with ``atol`` 1e-5 (th
 is 0 is float noise (1e-9 on one side, -7e-10 on the other) and has no meaningful relative
 error. A number is also never blamed for the digits it did not print: ``0.0093`` and
 ``0.0094`` may be the same float32 rounded differently, so the difference that counts is what
-is left after one unit of the last printed digit.
+is left after half a unit of each side's last printed digit.
 
 Nothing here imports Qt, torch or the engine: the children do.
 
@@ -327,7 +327,8 @@ def _difference(a: Printed, b: Printed, rtol: float, atol: float) -> tuple[float
             (math.inf, "absolute", math.inf)
     if math.isinf(x) or math.isinf(y):
         return (0.0, "absolute", 0.0) if x == y else (math.inf, "absolute", math.inf)
-    excess = max(0.0, abs(x - y) - max(a.unit, b.unit))
+    # each printed value is within half a unit of its last digit of what was computed
+    excess = max(0.0, abs(x - y) - (a.unit + b.unit) / 2)
     scale = max(abs(x), abs(y))
     if rtol * scale >= atol:
         return excess / scale, "relative", excess / (rtol * scale)

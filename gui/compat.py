@@ -258,8 +258,10 @@ def run_script(path: Path, lib: str, *, timeout: float = TIMEOUT, seed: int = SE
             return Run(ok=False, error=f"exit code {proc.returncode}", stdout=out,
                        seconds=seconds)
         result = json.loads(report.read_text(encoding="utf-8"))
-    return Run(ok=result["ok"], error=result["error"], line=result["line"], stdout=out,
-               seconds=seconds)
+    error = result["error"]
+    if error:  # e.g. "cannot import name 'Variable' from 'engine.autograd' (/home/.../engine/...)"
+        error = error.replace(str(PROJECT_ROOT) + os.sep, "")
+    return Run(ok=result["ok"], error=error, line=result["line"], stdout=out, seconds=seconds)
 
 
 # ----------------------------------------------------------------------------- numbers

@@ -326,7 +326,15 @@ def run_compat(args: argparse.Namespace) -> int:
         raise UsageError(str(err)) from err
     if not scripts:
         raise UsageError(f"no Python scripts in {' '.join(args.paths)}")
+    before = i18n.language()
     i18n.set_language("zh_CN" if args.lang == "zh" else "en")
+    try:
+        return _compat_table(args, scripts)
+    finally:
+        i18n.set_language(before)
+
+
+def _compat_table(args: argparse.Namespace, scripts: list[Path]) -> int:
     with_torch = compat.torch_available()
     if not with_torch:
         print(f"{PROG}: torch is not installed; running on the engine only", file=sys.stderr)

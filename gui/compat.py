@@ -357,14 +357,14 @@ def compare(torch_numbers: Sequence[Printed], engine_numbers: Sequence[Printed],
 # ----------------------------------------------------------------------------- a file
 @dataclass
 class FileReport:
-    """What ``check`` found for one script; ``status`` is one of ``STATUSES``.
+    """What ``check`` found for one script. ``status`` is ``match``, ``numbers differ``,
+    ``engine error``, ``torch error`` (the script fails on torch too), ``timeout``, or
+    ``engine only`` (torch is not installed).
 
     >>> FileReport("a.py", Run(ok=True), Run(ok=True), status="match").matched
     True
     """
 
-    STATUSES = ("match", "numbers differ", "engine error", "torch error", "timeout",
-                "engine only")
     file: str
     torch: Run | None
     engine: Run

@@ -309,6 +309,20 @@ def test_bad_paths_are_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert cli.main(["compat", str(tmp_path), "--json", "--markdown"]) == 2
 
 
+def test_without_torch_the_engine_runs_alone_in_chinese(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "one.py").write_text("import torch\nprint(torch.ones(2))\n", encoding="utf-8")
+    monkeypatch.setattr(compat, "torch_available", lambda: False)
+    assert cli.main(["compat", str(tmp_path), "--lang", "zh"]) == 0
+    out, err = capsys.readouterr()
+    assert "torch is not installed; running on the engine only" in err
+    assert out.splitlines()[0].split()[:2] == ["文件", "能在引擎上运行？"]
+    assert out.rstrip().endswith(
+        "1 个脚本中有 1 个无需修改即可在引擎上运行（未安装 torch：没有比较）")
+    assert i18n.language() == "en"  # the command leaves the language as it found it
+
+
 def test_the_real_command_on_a_tiny_script(tmp_path: Path) -> None:
     (tmp_path / "tiny.py").write_text("import torch\nprint(torch.ones(3).sum())\n",
                                       encoding="utf-8")

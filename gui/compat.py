@@ -67,9 +67,14 @@ def _engine_name(name: str) -> str:
     return "engine" + name[len("torch"):]
 
 
+def _lines(source: str) -> list[str]:
+    # Python's own line ends only (str.splitlines would also split at form feeds)
+    return io.StringIO(source, newline="").readlines()
+
+
 def _line_offsets(source: str) -> list[int]:
     starts, pos = [0], 0
-    for line in source.splitlines(keepends=True):
+    for line in _lines(source):
         pos += len(line)
         starts.append(pos)
     return starts
@@ -90,7 +95,7 @@ def _from_module_span(tokens: list[tokenize.TokenInfo], start: tuple[int, int],
 
 def _edits(source: str) -> list[tuple[tuple[int, int], tuple[int, int], str]]:
     tree = ast.parse(source)
-    lines = source.splitlines(keepends=True)
+    lines = _lines(source)
 
     def at(line: int | None, byte_col: int | None) -> tuple[int, int]:
         # ast counts UTF-8 bytes within a line; tokenize and str slicing count characters

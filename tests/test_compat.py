@@ -49,6 +49,8 @@ REWRITES = [
     ("try:\n    import torch\nexcept ImportError:\n    torch = None\n",
      "try:\n    import engine as torch\nexcept ImportError:\n    torch = None\n"),
     ('s = "é"; import torch\n', 's = "é"; import engine as torch\n'),
+    ("x = 1\x0c\nimport torch\r\nfrom torch import nn\n",
+     "x = 1\x0c\nimport engine as torch\r\nfrom engine import nn\n"),
 ]
 UNCHANGED = [
     "import torchvision\n",

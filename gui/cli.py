@@ -1,4 +1,4 @@
-"""The ``jitgrad`` command line: open the lab, run the demos, warm up the kernels.
+"""The ``jitgrad`` command line: open the lab, run the demos, check scripts, warm up the kernels.
 
 Nothing heavy is imported at module level: Qt loads only when a window is opened, the engine
 only when a demo or the warm-up runs, and torch never.
@@ -23,6 +23,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import NoReturn
 
+from gui import compat, i18n
+
 PROG = "jitgrad"
 VERSION = "0.1.0"
 DEMOS_DIR = Path(__file__).resolve().parent.parent / "resources" / "demos"
@@ -38,6 +40,7 @@ examples:
   jitgrad demo list                         list the demo scripts
   jitgrad demo tutorial --lang zh           run the tutorial walkthrough in Chinese
   jitgrad demo training --open              open the training demo in the lab
+  jitgrad compat lessons/                   do my PyTorch scripts run unchanged on JitGrad?
   jitgrad warmup                            compile the Numba kernels ahead of time
 """
 
@@ -97,6 +100,32 @@ def build_parser() -> argparse.ArgumentParser:
                       help="print only English or only Chinese (default: both)")
     demo.add_argument("--open", action="store_true",
                       help="open the script in the lab instead of the terminal")
+
+    check = sub.add_parser(
+        "compat", help="run PyTorch scripts on torch and on JitGrad and compare what they print",
+        description="Run each script once on torch and once on JitGrad with only its import\n"
+                    "statements rewritten (import torch -> import engine as torch), pair the\n"
+                    "numbers the two runs print, and report which scripts run unchanged and\n"
+                    "match torch. Exit code 0 when all of them do, 1 otherwise.",
+        epilog="examples:\n  jitgrad compat lesson1.py lesson2.py\n"
+               "  jitgrad compat course/ --lang zh\n  jitgrad compat course/ --markdown\n"
+               "  jitgrad compat course/ --json > compat.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    check.add_argument("paths", nargs="+", metavar="PATH",
+                       help="a script, or a folder searched for *.py")
+    check.add_argument("--timeout", type=float, default=compat.TIMEOUT, metavar="S",
+                       help=f"seconds each run may take (default {compat.TIMEOUT:g})")
+    check.add_argument("--rtol", type=float, default=compat.RTOL,
+                       help=f"relative tolerance (default {compat.RTOL:g})")
+    check.add_argument("--atol", type=float, default=compat.ATOL,
+                       help=f"absolute tolerance for values near 0 (default {compat.ATOL:g})")
+    check.add_argument("--seed", type=int, default=compat.SEED,
+                       help=f"seed both runs get before the script starts (default {compat.SEED})")
+    out = check.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print JSON for tools")
+    out.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    check.add_argument("--lang", choices=("en", "zh"), default="en",
+                       help="language of the table: en (default) or zh (简体中文)")
 
     # `python -m engine.warmup` owns the options: they reach it unparsed (see `warmup`), so
     # `jitgrad --help` stays fast (no engine, no Numba) and the two never disagree.
@@ -283,6 +312,49 @@ def warmup(argv: Sequence[str] = ()) -> int:
         return 1
 
 
+# ----------------------------------------------------------------------------- compat
+def run_compat(args: argparse.Namespace) -> int:
+    """``jitgrad compat``: print the table (or JSON); 0 when every script matches torch.
+
+    >>> run_compat(build_parser().parse_args(["compat", "lessons/"]))   # doctest: +SKIP
+    """
+    if args.timeout <= 0 or args.rtol < 0 or args.atol < 0:
+        raise UsageError("--timeout must be positive, --rtol and --atol 0 or more")
+    try:
+        scripts = compat.find_scripts(args.paths)
+    except FileNotFoundError as err:
+        raise UsageError(str(err)) from err
+    if not scripts:
+        raise UsageError(f"no Python scripts in {' '.join(args.paths)}")
+    before = i18n.language()
+    i18n.set_language("zh_CN" if args.lang == "zh" else "en")
+    try:
+        return _compat_table(args, scripts)
+    finally:
+        i18n.set_language(before)
+
+
+def _compat_table(args: argparse.Namespace, scripts: list[Path]) -> int:
+    with_torch = compat.torch_available()
+    if not with_torch:
+        print(f"{PROG}: torch is not installed; running on the engine only", file=sys.stderr)
+    _compile_missing_kernels()
+
+    def progress(i: int, n: int, path: Path) -> None:
+        if sys.stderr.isatty():
+            print(f"[{i}/{n}] {path}", file=sys.stderr, flush=True)
+
+    reports = compat.check(scripts, rtol=args.rtol, atol=args.atol, timeout=args.timeout,
+                           seed=args.seed, with_torch=with_torch, progress=progress)
+    if args.json:
+        print(compat.to_json(reports, rtol=args.rtol, atol=args.atol, seed=args.seed,
+                             with_torch=with_torch))
+    else:
+        print(compat.render(reports, markdown=args.markdown, with_torch=with_torch))
+    ok = all(r.matched for r in reports) if with_torch else all(r.engine.ok for r in reports)
+    return 0 if ok else 1
+
+
 # ----------------------------------------------------------------------------- entry
 def _dispatch(args: argparse.Namespace, extra: list[str]) -> int:
     app_options = args.screenshot is not None or args.preset is not None or args.steps
@@ -295,6 +367,8 @@ def _dispatch(args: argparse.Namespace, extra: list[str]) -> int:
         return warmup(extra)
     if extra:
         raise UsageError(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "compat":
+        return run_compat(args)
     if args.command == "demo":
         if args.name == "list":
             if args.open:

@@ -312,4 +312,27 @@ ZH_CN: dict[str, str] = {
     "Training diverged: {names} left the range ±1e6 (or became NaN) and were clamped.":
         "训练发散：{names} 超出了 ±1e6 的范围（或变成了 NaN），已被截断。",
     "Lower the learning rate, or press Reset to start again.": "请降低学习率，或按“重置”重新开始。",
+    # jitgrad compat (gui/compat.py)
+    "file": "文件",
+    "runs on engine?": "能在引擎上运行？",
+    "first error": "第一个错误",
+    "numbers compared": "比较的数值个数",
+    "largest difference": "最大差异",
+    "match?": "一致？",
+    "yes": "是",
+    "no": "否",
+    "abs": "绝对",
+    "no (numbers differ)": "否（数值不同）",
+    "no (engine error)": "否（引擎出错）",
+    "no (torch error)": "否（torch 出错）",
+    "no (timeout)": "否（超时）",
+    "timed out after {s:g} s": "{s:g} 秒后超时",
+    "the engine raises the same error": "引擎抛出同样的错误",
+    "torch: {error}": "torch：{error}",
+    "torch printed {a} numbers, the engine {b}": "torch 打印了 {a} 个数值，引擎打印了 {b} 个",
+    "no such file or folder: {path}": "没有这个文件或文件夹：{path}",
+    "{n} of {m} run unchanged and match torch":
+        "{m} 个脚本中有 {n} 个无需修改即可运行，且与 torch 一致",
+    "{n} of {m} run unchanged on the engine (torch is not installed: nothing compared)":
+        "{m} 个脚本中有 {n} 个无需修改即可在引擎上运行（未安装 torch：没有比较）",
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine._base.dtypes import from_np
 from engine.graph import Node
 from engine.ops import creation
 from engine.ops.base import edge, out, recording, sum_to, unbroadcast, unpack
@@ -45,11 +46,10 @@ def addmm(bias: Tensor, mat1: Tensor, mat2: Tensor) -> Tensor:
     """
     m1, m2 = mat1._data, mat2._data
     check_matrices(m1, m2, "mat1")
-    names = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}
     for what, a, b in (("mat1 and mat2", m1, m2), ("self and mat2", bias._data, m2)):
         if a.dtype != b.dtype:
             raise RuntimeError(f"{what} must have the same dtype, but got "
-                               f"{names[a.dtype.name]} and {names[b.dtype.name]}")
+                               f"{from_np(a.dtype).scalar_name} and {from_np(b.dtype).scalar_name}")
     res = bias._data + m1 @ m2
     if not recording(bias, mat1, mat2):
         return out(res)

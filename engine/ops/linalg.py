@@ -33,9 +33,8 @@ from engine.tensor import Tensor
 
 def _same_dtype(a: Tensor, b: Tensor, what: str) -> None:
     if a._data.dtype != b._data.dtype:
-        names = {"float32": "float", "float64": "double", "int64": "long", "bool": "bool"}
-        an = names[dtypes.from_np(a._data.dtype).name]
-        bn = names[dtypes.from_np(b._data.dtype).name]
+        an = dtypes.from_np(a._data.dtype).cpp_name
+        bn = dtypes.from_np(b._data.dtype).cpp_name
         raise RuntimeError(f"expected {what} to have the same dtype, but got: {an} != {bn}")
 
 

@@ -100,7 +100,7 @@ def _reduce(a: Tensor, dim: int | Sequence[int] | None, keepdim: bool, mean: boo
             "mean(): could not infer output dtype. Input dtype must be either a floating point "
             f"or complex dtype. Got: {dtypes.from_np(x.dtype).name.capitalize()}")
     np_dtype = dtype.np if dtype is not None else (
-        np.int64 if x.dtype.kind in "bi" else x.dtype)
+        np.int64 if x.dtype.kind in "biu" else x.dtype)
     if dtype is not None:
         x = x.astype(np_dtype)
     count = 1
@@ -227,7 +227,7 @@ def prod(a: Tensor, dim: int | None = None, keepdim: bool = False,
     x = a._data
     if dtype is not None:
         x = x.astype(dtype.np)
-    elif x.dtype.kind in "bi":
+    elif x.dtype.kind in "biu":
         x = x.astype(np.int64)
     dims = tuple(range(x.ndim)) if dim is None else ((wrap_dim(dim, x.ndim),) if x.ndim else ())
     lay = _Rows(x, dims, keepdim and dim is not None)

@@ -46,6 +46,8 @@ def _prep(a: Tensor, b: Any, true_div: bool = False) -> tuple[np.ndarray, Any, n
         want = dtypes.DEFAULT.np
     if ad.dtype != want:
         ad = ad.astype(want)
+    if bdt is None and want.kind in "iu":  # wraps around as in torch: uint8 tensor + -2
+        bd = np.asarray(bd).astype(want)[()]
     if bdt is not None:
         if bdt != want:
             bd = bd.astype(want)

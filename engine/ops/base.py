@@ -5,6 +5,10 @@ Broadcast reduction lives here once (MyGrad's lesson) so each op writes only its
 
 from __future__ import annotations
 
+import functools
+import inspect
+import warnings
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -170,3 +174,77 @@ def operand_meta(t: Any) -> tuple[tuple[int, ...], np.dtype] | None:
 def float_dtype(d: np.dtype) -> np.dtype:
     """Integer/bool inputs of float-only ops compute in the default float32, as torch."""
     return d if d.kind == "f" else dtypes.DEFAULT.np
+
+
+# ---------------------------------------------------------------- out=
+_RESIZED = (
+    "An output with one or more elements was resized since it had shape {}, which does not "
+    "match the required output shape {}. This behavior is deprecated, and in a future PyTorch "
+    "release outputs will not be resized unless they have zero elements. You can explicitly "
+    "reuse an out tensor t by resizing it, inplace, to zero elements with t.resize_(0).")
+
+
+def takes_out(fn: Callable | None = None, *, rule: str = "cast", message: str | None = None,
+              name: str | None = None, error: type = RuntimeError) -> Any:
+    """Give ``fn`` torch's keyword-only ``out=``: with a tensor there, the result is written
+    into it (resized if its shape differs, cast to its dtype) and ``out`` is returned.
+
+    torch's ops differ in the dtypes ``out`` may have, so ``rule`` says which: ``"cast"`` (the
+    result must be castable: no float into an integer ``out``), ``"dtype"`` (sum and prod
+    compute in ``out``'s dtype, whatever it is) or ``"same"`` (matrix products: the result's
+    own dtype). ``message`` is the
+    op's text for a refused dtype, a format string with ``res``/``out`` (torch's ScalarType
+    names) and ``res_cpp``/``out_cpp`` (its C++ names), raised as ``error``. ``name`` is the
+    op torch names in its errors, when not ``fn``'s own.
+    """
+    if fn is None:
+        return functools.partial(takes_out, rule=rule, message=message, name=name, error=error)
+    text = message or (_CAST if rule == "cast" else _SAME)
+    name = name or fn.__name__
+
+    @functools.wraps(fn)
+    def op(*args: Any, out: Tensor | None = None, **kwargs: Any) -> Any:
+        if out is None:
+            return fn(*args, **kwargs)
+        _check_out(name, out, args, kwargs)
+        if rule == "dtype" and kwargs.get("dtype") is None:
+            kwargs["dtype"] = dtypes.from_np(out._data.dtype)
+        return _write_out(name, out, fn(*args, **kwargs), rule, error(text))
+
+    sig = inspect.signature(fn)
+    op.__signature__ = sig.replace(parameters=[*sig.parameters.values(), inspect.Parameter(
+        "out", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="Tensor | None")])
+    return op
+
+
+_CAST = "result type {res} can't be cast to the desired output type {out}"
+_SAME = "Expected out tensor to have dtype {res_cpp}, but got {out_cpp} instead"
+
+
+def _check_out(name: str, target: Any, args: tuple, kwargs: dict) -> None:
+    if not isinstance(target, Tensor):
+        raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(target).__name__}")
+    given = [target, *args, *kwargs.values()]
+    given += [t for a in given if isinstance(a, (list, tuple)) for t in a]  # cat's tensors
+    if grad_mode._state.enabled and any(isinstance(t, Tensor) and t.requires_grad
+                                        for t in given):
+        raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic "
+                           "differentiation, but one of the arguments requires grad.")
+
+
+def _write_out(name: str, target: Tensor, res: Any, rule: str, refusal: Exception) -> Tensor:
+    if not isinstance(res, Tensor):  # (values, indices) pairs: torch takes a tuple there
+        raise TypeError(f"{name}(): out= takes one tensor; this call returns several")
+    res, od = res._data, target._data
+    r, o = dtypes.from_np(res.dtype), dtypes.from_np(od.dtype)
+    if rule == "same" and r is not o or rule == "cast" and not dtypes.can_cast(r.np, o.np):
+        raise type(refusal)(str(refusal).format(res=r.scalar_name, out=o.scalar_name,
+                                                res_cpp=r.cpp_name, out_cpp=o.cpp_name))
+    if od.shape != res.shape:
+        if od.size:
+            warnings.warn(_RESIZED.format(list(od.shape), list(res.shape)), UserWarning,
+                          stacklevel=3)
+        target._data = od = np.empty(res.shape, od.dtype)
+    np.copyto(od, res, casting="unsafe")
+    target._vc[0] += 1
+    return target

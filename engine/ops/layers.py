@@ -7,7 +7,7 @@ import numpy as np
 from engine._base.dtypes import from_np
 from engine.graph import Node
 from engine.ops import creation
-from engine.ops.base import edge, out, recording, sum_to, unbroadcast, unpack
+from engine.ops.base import edge, out, recording, sum_to, takes_out, unbroadcast, unpack
 from engine.ops.elementwise import mul
 from engine.ops.linalg import check_matrices, matmul, mm, save_other
 from engine.ops.shape import reshape, t
@@ -38,7 +38,8 @@ class AddmmBackward0(Node):
         return gb, g1, g2
 
 
-def addmm(bias: Tensor, mat1: Tensor, mat2: Tensor) -> Tensor:
+@takes_out(rule="same")
+def addmm(input: Tensor, mat1: Tensor, mat2: Tensor) -> Tensor:
     """``bias + mat1 @ mat2`` for matrices, with ``bias`` broadcast to the product.
 
     >>> engine.addmm(engine.zeros(2), engine.ones(1, 3), engine.ones(3, 2))
@@ -46,15 +47,15 @@ def addmm(bias: Tensor, mat1: Tensor, mat2: Tensor) -> Tensor:
     """
     m1, m2 = mat1._data, mat2._data
     check_matrices(m1, m2, "mat1")
-    for what, a, b in (("mat1 and mat2", m1, m2), ("self and mat2", bias._data, m2)):
+    for what, a, b in (("mat1 and mat2", m1, m2), ("self and mat2", input._data, m2)):
         if a.dtype != b.dtype:
             raise RuntimeError(f"{what} must have the same dtype, but got "
                                f"{from_np(a.dtype).scalar_name} and {from_np(b.dtype).scalar_name}")
-    res = bias._data + m1 @ m2
-    if not recording(bias, mat1, mat2):
+    res = input._data + m1 @ m2
+    if not recording(input, mat1, mat2):
         return out(res)
-    node = AddmmBackward0((edge(bias), edge(mat1), edge(mat2)))
-    node.bias_shape, node.bias_dtype = bias._data.shape, bias._data.dtype
+    node = AddmmBackward0((edge(input), edge(mat1), edge(mat2)))
+    node.bias_shape, node.bias_dtype = input._data.shape, input._data.dtype
     save_other(node, mat1, mat2)
     return out(res, node)
 

@@ -195,6 +195,7 @@ class WhereBackward0(Node):
         return ga, gb
 
 
+@takes_out(rule="same", message="Expected out type to be {res} but got {out}")
 def where(condition: Tensor, input: Any, other: Any) -> Tensor:  # noqa: A002
     """``input`` where ``condition`` holds, else ``other`` (tensors or numbers).
 

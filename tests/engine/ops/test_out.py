@@ -28,6 +28,7 @@ CALLS = {  # name: (call(lib, out, *inputs), input arrays)
     "atan2": (lambda lib, o, a, b: lib.atan2(a, b, out=o), (A, B)),
     "clamp": (lambda lib, o, a: lib.clamp(a, -0.5, 0.5, out=o), (A,)),
     "maximum": (lambda lib, o, a, b: lib.maximum(a, b, out=o), (A, B)),
+    "where": (lambda lib, o, a, b: lib.where(a > 0, a, b, out=o), (A, B)),
     "sum": (lambda lib, o, a: lib.sum(a, 1, out=o), (A,)),
     "sum_keepdim": (lambda lib, o, a: lib.sum(a, dim=0, keepdim=True, out=o), (A,)),
     "mean": (lambda lib, o, a: lib.mean(a, (0, 1), out=o), (A,)),
@@ -180,7 +181,7 @@ def test_casts_torch_allows(src, dst):
                                  out=torch.zeros(2, dtype=torch.bool)))
 
 
-@pytest.mark.parametrize("name", sorted(MATRIX | {"amin", "clamp"}))
+@pytest.mark.parametrize("name", sorted(MATRIX | {"amin", "clamp", "where"}))
 @pytest.mark.parametrize("target", ["float32", "int64"])
 def test_some_ops_want_outs_of_their_own_dtype(name, target):
     shape = tuple(_plain(torch, name).shape)

@@ -302,13 +302,51 @@ class DivBackward0(Node):
         return ga, gb
 
 
-@takes_out
-def div(input: Tensor, other: Any) -> Tensor:
-    """a / b (true division: integer inputs give float32, as torch).
+class DivBackward2(Node):
+    """A rounded division: its gradient is zero wherever it is defined, as torch's."""
 
-    >>> engine.div(engine.tensor([1, 3]), 2)
-    tensor([0.5000, 1.5000])
-    """
+    __slots__ = ("a", "b")
+
+    def apply(self, grads: list) -> tuple:
+        return tuple(None if fn is None else np.zeros(*meta) for (fn, _), meta in
+                     zip(self.next_functions, (self.a, self.b)))
+
+    def apply_graph(self, grads: list) -> tuple:
+        return tuple(None if g is None else const(g) for g in self.apply(grads))
+
+
+def _rounded(ad: np.ndarray, bd: Any, mode: str) -> np.ndarray:
+    """``ad / bd`` rounded down (``floor``) or toward zero (``trunc``), in their dtype."""
+    if ad.dtype.kind == "f":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.floor_divide(ad, bd) if mode == "floor" else np.trunc(ad / bd)
+    if np.any(np.asarray(bd) == 0):
+        raise RuntimeError("ZeroDivisionError")
+    q = np.floor_divide(ad, bd)
+    if mode == "trunc":  # floor rounds the negative quotients with a remainder one too far
+        q = q + ((np.remainder(ad, bd) != 0) & ((ad < 0) != (np.asarray(bd) < 0)))
+    return np.asarray(q, ad.dtype)
+
+
+@takes_out
+def div(input: Tensor, other: Any, *, rounding_mode: str | None = None) -> Tensor:
+    """input / other: true division (integer inputs give float32, as torch), or rounded
+    down (``rounding_mode="floor"``) or toward zero (``"trunc"``) in the promoted dtype.
+
+    >>> engine.div(engine.tensor([1, 3]), 2), engine.div(engine.tensor([-7, 7]), 2, rounding_mode="trunc")
+    (tensor([0.5000, 1.5000]), tensor([-3,  3]))
+    """  # noqa: E501 - a doctest line
+    if rounding_mode is not None:
+        if rounding_mode not in ("trunc", "floor"):
+            raise RuntimeError("div expected rounding_mode to be one of None, 'trunc', or "
+                               f"'floor' but found '{rounding_mode}'")
+        ad, bd, _ = _prep(input, other)
+        res = _rounded(ad, bd, rounding_mode)
+        if not recording(input, other):
+            return out(res)
+        node = DivBackward2(_edges(input, other))
+        node.a, node.b = operand_meta(input), operand_meta(other)
+        return out(res, node)
     ad, bd, _ = _prep(input, other, true_div=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         res = ad / bd

@@ -144,3 +144,15 @@ def test_dtype_names_for_messages():
         ("Int", "int"), ("Char", "signed char"), ("Byte", "unsigned char")]
     a, b = engine.ones(2, 2), engine.ones(2, 2, dtype=engine.int16)
     same_error(lambda: a.mm(b), lambda: torch.ones(2, 2).mm(torch.ones(2, 2, dtype=torch.int16)))
+
+
+@settings(max_examples=100, deadline=None)
+@given(a=st.sampled_from(NAMES[2:7]), b=st.sampled_from(NAMES[:7]), seed=st.integers(0, 2**16),
+       mode=st.sampled_from(["floor", "trunc"]), scalar=st.sampled_from([None, 3, -2, 2.5]))
+def test_rounded_division_keeps_torchs_dtype_and_values(a, b, seed, mode, scalar):
+    (ea, ta), (eb, tb) = _both(a, (6,), seed), _both(b, (6,), seed + 1)
+    if scalar is not None:
+        eb = tb = scalar
+    else:
+        eb, tb = engine.where(eb == 0, 3, eb).to(eb.dtype), torch.where(tb == 0, 3, tb).to(tb.dtype)
+    _same(engine.div(ea, eb, rounding_mode=mode), torch.div(ta, tb, rounding_mode=mode))

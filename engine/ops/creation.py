@@ -10,6 +10,7 @@ import numpy as np
 from engine._base import device as dev
 from engine._base import dtypes
 from engine._base.arrays import infer_np_dtype, np_dtype, to_array
+from engine.ops.base import takes_out
 from engine.tensor import Tensor, _wrap
 
 _rng = np.random.default_rng()
@@ -25,6 +26,15 @@ def manual_seed(seed: int) -> np.random.Generator:
     global _rng
     _rng = np.random.default_rng(seed)
     return _rng
+
+
+# factories compute in out's dtype, and resize out silently (arange warns, as in torch)
+_FACTORY_DTYPE = "dtype {res} does not match dtype of out parameter ({out})"
+
+
+def _factory(name: str, resize_warning: bool = False) -> Any:
+    return takes_out(rule="dtype", message=_FACTORY_DTYPE, name=f"aten::{name}",
+                     resize_warning=resize_warning)
 
 
 def _finish(arr: np.ndarray, requires_grad: bool, device: Any = None) -> Tensor:
@@ -70,6 +80,7 @@ def _shape(size: Sequence[Any]) -> tuple[int, ...]:
     return shape
 
 
+@_factory("zeros")
 def zeros(*size: Any, dtype: dtypes.dtype | None = None, device: Any = None,
           requires_grad: bool = False) -> Tensor:
     """A tensor of zeros: ``zeros(3)``, ``zeros(2, 3)`` or ``zeros((2, 3))``.
@@ -81,6 +92,7 @@ def zeros(*size: Any, dtype: dtypes.dtype | None = None, device: Any = None,
     return _finish(np.zeros(_shape(size), np_dtype(dtype)), requires_grad, device)
 
 
+@_factory("ones")
 def ones(*size: Any, dtype: dtypes.dtype | None = None, device: Any = None,
           requires_grad: bool = False) -> Tensor:
     """A tensor of ones: ``ones(5)``.
@@ -91,6 +103,7 @@ def ones(*size: Any, dtype: dtypes.dtype | None = None, device: Any = None,
     return _finish(np.ones(_shape(size), np_dtype(dtype)), requires_grad, device)
 
 
+@_factory("full")
 def full(size: Sequence[int], fill_value: float, *, dtype: dtypes.dtype | None = None,
          device: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of one value; its dtype follows the value like torch (float -> float32).
@@ -102,6 +115,7 @@ def full(size: Sequence[int], fill_value: float, *, dtype: dtypes.dtype | None =
     return _finish(np.full(_shape((size,)), fill_value, dt), requires_grad, device)
 
 
+@_factory("eye")
 def eye(n: int, m: int | None = None, *, dtype: dtypes.dtype | None = None,
         device: Any = None, requires_grad: bool = False) -> Tensor:
     """The identity matrix: ``eye(5, requires_grad=True)``.
@@ -113,6 +127,7 @@ def eye(n: int, m: int | None = None, *, dtype: dtypes.dtype | None = None,
     return _finish(np.eye(n, m, dtype=np_dtype(dtype)), requires_grad, device)
 
 
+@_factory("arange", resize_warning=True)
 def arange(start: float = 0, end: float | None = None, step: float = 1, *,
            dtype: dtypes.dtype | None = None, device: Any = None,
            requires_grad: bool = False) -> Tensor:
@@ -218,6 +233,7 @@ def _spaced(start: Any, end: Any, steps: int, dt: np.dtype) -> np.ndarray:
         return np.concatenate([up, down]).astype(dt)
 
 
+@_factory("linspace")
 def linspace(start: float, end: float, steps: int, *, dtype: dtypes.dtype | None = None,
              device: Any = None, requires_grad: bool = False) -> Tensor:
     """``steps`` values from ``start`` to ``end`` (both included), evenly spaced; float32
@@ -229,6 +245,7 @@ def linspace(start: float, end: float, steps: int, *, dtype: dtypes.dtype | None
     return _finish(_spaced(start, end, steps, np_dtype(dtype)), requires_grad, device)
 
 
+@_factory("logspace")
 def logspace(start: float, end: float, steps: int, base: float = 10.0, *,
              dtype: dtypes.dtype | None = None, device: Any = None,
              requires_grad: bool = False) -> Tensor:
@@ -243,6 +260,7 @@ def logspace(start: float, end: float, steps: int, base: float = 10.0, *,
         return _finish(np.power(np.float64(base), exps).astype(dt), requires_grad, device)
 
 
+@_factory("empty")
 def empty(*size: Any, dtype: dtypes.dtype | None = None, device: Any = None,
           requires_grad: bool = False) -> Tensor:
     """A tensor of the given shape whose values must not be relied on (zeros here).

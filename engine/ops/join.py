@@ -319,15 +319,20 @@ class ScatterAddBackward0(Node):
         return (advanced_index(grads[0].reshape(-1), self.positions).reshape(self.shape),)
 
 
-def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
+@takes_out(rule="same")
+def gather(input: Tensor, dim: int, index: Tensor, *,  # noqa: A002
+           sparse_grad: bool = False) -> Tensor:
     """``out[i][j] = a[i][index[i][j]]`` for ``dim=1`` (and likewise for other dims).
 
-    The gradient scatter-adds, so repeated indices accumulate.
+    The gradient scatter-adds, so repeated indices accumulate; it is always dense (the
+    engine has no sparse tensors, so ``sparse_grad=True`` refuses).
 
     >>> engine.tensor([[1, 2], [3, 4]]).gather(1, engine.tensor([[1], [0]]))
     tensor([[2],
             [3]])
     """
+    if sparse_grad:
+        raise NotImplementedError("gather(sparse_grad=True): JitGrad has no sparse tensors")
     x = input._data
     idx = index._data if isinstance(index, Tensor) else np.asarray(index)
     if idx.dtype != np.int64:

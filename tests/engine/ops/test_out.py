@@ -37,6 +37,7 @@ CALLS = {  # name: (call(lib, out, *inputs), input arrays)
     "amin": (lambda lib, o, a: lib.amin(a, 0, out=o), (A,)),
     "logsumexp": (lambda lib, o, a: lib.logsumexp(a, 1, out=o), (A,)),
     "var": (lambda lib, o, a: lib.var(a, 1, out=o), (A,)),
+    "gather": (lambda lib, o, a: lib.gather(a, 1, lib.tensor([[2, 0], [1, 1]]), out=o), (A,)),
     "cat": (lambda lib, o, a, b: lib.cat([a, b], out=o), (A, B)),
     "stack": (lambda lib, o, a, b: lib.stack([a, b], 1, out=o), (A, B)),
     "mm": (lambda lib, o, a, m: lib.mm(a, m, out=o), (A, M)),
@@ -46,7 +47,7 @@ CALLS = {  # name: (call(lib, out, *inputs), input arrays)
     "dot": (lambda lib, o, a, b: lib.dot(a[0], b[0], out=o), (A, B)),
     "addmm": (lambda lib, o, a, m: lib.addmm(a[:, :1], a, m[:, :1], out=o), (A, M)),
 }
-MATRIX = {"mm", "matmul", "bmm", "mv", "dot", "addmm"}
+MATRIX = {"mm", "matmul", "bmm", "mv", "dot", "addmm", "gather"}  # (and gather) out's dtype
 
 
 def _inputs(lib, arrays, dtype="float64", requires_grad=False):
@@ -193,3 +194,43 @@ def test_methods_and_operators_still_work_without_out():
     x = engine.ones(2)
     assert (x + x).tolist() == x.add(x).tolist() == [2.0, 2.0]
     assert x.sum(0).item() == 2.0 and (x @ x).item() == 2.0
+
+
+FACTORIES = {
+    "zeros": lambda lib, o, **kw: lib.zeros(2, 3, out=o, **kw),
+    "ones": lambda lib, o, **kw: lib.ones((2, 3), out=o, **kw),
+    "full": lambda lib, o, **kw: lib.full((2, 3), 1.5, out=o, **kw),
+    "eye": lambda lib, o, **kw: lib.eye(3, out=o, **kw),
+    "arange": lambda lib, o, **kw: lib.arange(1, 6, 2, out=o, **kw),
+    "linspace": lambda lib, o, **kw: lib.linspace(0, 1, 5, out=o, **kw),
+    "logspace": lambda lib, o, **kw: lib.logspace(0, 1, 5, out=o, **kw),
+    "empty": lambda lib, o, **kw: lib.empty(2, 3, out=o, **kw),
+}
+
+
+@pytest.mark.parametrize("target", ["float32", "float64", "int32", "int64"])
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_factories_fill_out_in_its_dtype(name, target):
+    got = []
+    for lib in (engine, torch):
+        o = lib.ones(2, dtype=getattr(lib, target))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert FACTORIES[name](lib, o) is o
+        assert len(caught) == (name == "arange")  # torch warns about the resize for arange
+        assert str(o.dtype).split(".")[-1] == target
+        got.append((tuple(o.shape), o.numpy() if name != "empty" else 0))
+    assert got[0][0] == got[1][0]
+    np.testing.assert_allclose(got[0][1], got[1][1], rtol=1e-6)  # logspace: pow's last bit
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_factories_refuse_a_dtype_other_than_outs(name):
+    same_error(lambda: FACTORIES[name](engine, engine.ones(2), dtype=engine.float64),
+               lambda: FACTORIES[name](torch, torch.ones(2), dtype=torch.float64))
+
+
+@pytest.mark.parametrize("name", sorted(set(FACTORIES) - {"empty"}))  # torch: "cannot resize"
+def test_factories_refuse_an_out_that_requires_grad(name):
+    same_error(lambda: FACTORIES[name](engine, engine.ones(2, requires_grad=True)),
+               lambda: FACTORIES[name](torch, torch.ones(2, requires_grad=True)))

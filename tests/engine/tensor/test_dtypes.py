@@ -156,3 +156,34 @@ def test_rounded_division_keeps_torchs_dtype_and_values(a, b, seed, mode, scalar
     else:
         eb, tb = engine.where(eb == 0, 3, eb).to(eb.dtype), torch.where(tb == 0, 3, tb).to(tb.dtype)
     _same(engine.div(ea, eb, rounding_mode=mode), torch.div(ta, tb, rounding_mode=mode))
+
+
+def _outcome(fn):
+    try:
+        r = fn()
+    except Exception as exc:  # noqa: BLE001 - compared with torch's
+        return type(exc).__name__, str(exc).replace("torch.", "engine.")
+    return str(r.dtype).split(".")[-1], np.asarray(r.tolist(), float).round(4).tolist()
+
+
+MIXED = {  # two operands of possibly different dtypes, forward only
+    "cat": lambda lib, a, b: lib.cat([a, b]), "stack": lambda lib, a, b: lib.stack([a, b]),
+    "where": lambda lib, a, b: lib.where(a > 1, a, b), "maximum": lambda lib, a, b:
+    lib.maximum(a, b), "sub": lambda lib, a, b: a - b, "rsub": lambda lib, a, b: 1 - a,
+    "rpow": lambda lib, a, b: 2 ** a, "eq": lambda lib, a, b: a == b,
+    "index_int32": lambda lib, a, b: a[lib.tensor([0, 2], dtype=lib.int32)],
+    "add_": lambda lib, a, b: a.clone().add_(b), "mul_": lambda lib, a, b: a.clone().mul_(b),
+    "setitem": lambda lib, a, b: (lambda c: (c.__setitem__(0, b[1]), c)[1])(a.clone()),
+    "matmul": lambda lib, a, b: a.reshape(3, 1) @ b.reshape(1, 3),
+    "sum_float64": lambda lib, a, b: a.sum(dtype=lib.float64),
+    "clamp_floats": lambda lib, a, b: a.clamp(0.5, 2.5),
+}
+
+
+@pytest.mark.parametrize("b", ["int8", "uint8", "float32", "int64"])
+@pytest.mark.parametrize("a", ["int32", "int16", "int8", "uint8"])
+@pytest.mark.parametrize("op", sorted(MIXED))
+def test_mixed_dtype_ops_match_torch_values_or_errors(op, a, b):
+    av, bv = np.array([1, 2, 3], a), np.array([2, 1, 3], b)
+    assert _outcome(lambda: MIXED[op](engine, engine.tensor(av), engine.tensor(bv))) == \
+        _outcome(lambda: MIXED[op](torch, torch.tensor(av), torch.tensor(bv)))

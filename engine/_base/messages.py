@@ -20,11 +20,7 @@ CAN_CAST = (  # torch's text for max/min(out=) of a dtype the result can't be ca
     "to be true, but got false.  (Could this error message be improved?  If so, please report "
     "an enhancement request to PyTorch.)")
 LEAF_INPLACE = "a leaf Variable that requires grad is being used in an in-place operation."
-VIEW_OF_CAN_CAST = (  # torch's text for max/min(out=) of a dtype the result can't be cast to
-    "Expected canCast( typeMetaToScalarType(self.dtype()), typeMetaToScalarType(out.dtype())) "
-    "to be true, but got false.  (Could this error message be improved?  If so, please report "
-    "an enhancement request to PyTorch.)")
-LEAF_INPLACE = "a view of " + LEAF_INPLACE
+VIEW_OF_LEAF_INPLACE = "a view of " + LEAF_INPLACE
 NO_GRAD_VIEW = (
     "A view was created in no_grad mode and {} modified inplace with grad mode enabled. "
     "Given that this use case is ambiguous and error-prone, it is forbidden. You can clarify "

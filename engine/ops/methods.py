@@ -33,7 +33,7 @@ from engine.tensor import Tensor, _ViewInfo, _wrap
 
 
 def _compare(ufunc: np.ufunc) -> Any:
-    def op(a: Tensor, b: Any) -> Tensor:
+    def op(self: Tensor, other: Any) -> Tensor:
         """Elementwise comparison (``eq``, ``ne``, ``lt``, ``le``, ``gt``, ``ge``) with a
         tensor or number: a bool tensor, outside the graph.
 
@@ -41,10 +41,10 @@ def _compare(ufunc: np.ufunc) -> Any:
         (tensor([ True, False, False]), tensor([False,  True,  True]))
         """
         try:
-            bd, _, _ = scalar_or_data(b)
+            bd, _, _ = scalar_or_data(other)
         except TypeError:
             return NotImplemented
-        return _wrap(np.asarray(ufunc(a._data, bd)))
+        return _wrap(np.asarray(ufunc(self._data, bd)))
 
     return op
 

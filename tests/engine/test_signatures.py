@@ -107,6 +107,9 @@ def test_the_engine_takes_torchs_parameter_names(name):
      [[0.0, 2.0, 3.0]]),
     (lambda lib, x: lib.full_like(input=x, fill_value=7).sum(), 21.0),
     (lambda lib, x: lib.split(tensor=x, split_size_or_sections=2, dim=1)[1], [[3.0]]),
+    (lambda lib, x: x.lt(other=2.5).float(), [[1.0, 1.0, 0.0]]),
+    (lambda lib, x: x.add(other=x, alpha=2), [[3.0, 6.0, 9.0]]),
+    (lambda lib, x: x.div(other=2, rounding_mode="floor"), [[0.0, 1.0, 1.0]]),
 ])
 def test_keyword_calls_with_torchs_names(call, expect):
     for lib in (engine, torch):

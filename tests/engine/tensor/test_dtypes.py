@@ -187,3 +187,22 @@ def test_mixed_dtype_ops_match_torch_values_or_errors(op, a, b):
     av, bv = np.array([1, 2, 3], a), np.array([2, 1, 3], b)
     assert _outcome(lambda: MIXED[op](engine, engine.tensor(av), engine.tensor(bv))) == \
         _outcome(lambda: MIXED[op](torch, torch.tensor(av), torch.tensor(bv)))
+
+
+def test_integer_dtypes_never_reach_a_numba_kernel():
+    """Kernels are compiled for float32 and float64 only: integer tensors compute in numpy,
+    so running every op above on them adds no kernel signature with an integer array."""
+    from engine.kernels import REGISTRY
+
+    for name in ("int32", "int16", "int8", "uint8"):
+        for op in INT_OPS.values():
+            op(engine.tensor(_values(name, (2, 3), 5)))
+        for op in MIXED.values():
+            _outcome(lambda op=op, name=name: op(engine, engine.tensor(_values(name, (3,), 1)),
+                                      engine.tensor(_values("uint8", (3,), 2))))
+        w = engine.ones(3, requires_grad=True)  # and float work beside them, which does
+        (w * engine.tensor(_values(name, (3,), 3))).exp().sum().backward()
+    small_ints = ("int32", "int16", "int8", "uint8")
+    compiled = [(k.name, str(sig)) for k in REGISTRY for sig in k.fn.signatures]
+    assert any("float32" in sig for _, sig in compiled)
+    assert not [c for c in compiled if any(f"array({t}," in c[1].lower() for t in small_ints)]

@@ -98,9 +98,12 @@ def test_device_objects_match_torch(spec):
     assert e == engine.device(e) and hash(e) == hash(engine.device(spec))
 
 
-@pytest.mark.parametrize("spec", ["gpu", "cpu:x", "cpu:-1"])
-def test_bad_device_strings_get_torch_errors(spec):
-    same_error(lambda: engine.device(spec), lambda: torch.device(spec))
+@pytest.mark.parametrize("args", [
+    ("gpu",), ("cpu:x",), ("cpu:-1",), ("Cpu",), (" cpu",), ("cuda:01",), ("cpu:",), ("a:b:c",),
+    ("cuda_x",), ("cpu", -1), ("cpu:0", 1), ("cpu", "x"), (0,), (3.5,), (None,), (),
+])
+def test_bad_device_arguments_get_torch_errors(args):
+    same_error(lambda: engine.device(*args), lambda: torch.device(*args))
 
 
 def test_the_device_check_lets_only_the_cpu_through():

@@ -112,3 +112,19 @@ def test_the_device_check_lets_only_the_cpu_through():
     assert dev.check(None) == dev.check("cpu") == dev.check(engine.device("cpu", 0)) == dev.CPU
     assert "'cuda:2'" in str(error_of(lambda: dev.check(2)))  # an int is a CUDA ordinal
     np.testing.assert_array_equal(engine.zeros(2, device="cpu").numpy(), np.zeros(2))
+
+
+@pytest.mark.parametrize("call", [
+    lambda m: m.to("cuda"), lambda m: m.to(device="mps"), lambda m: m.to(engine.device("cuda", 1)),
+    lambda m: m.cuda(), lambda m: m.cuda(0), lambda m: m.to(0),
+])
+def test_modules_refuse_other_devices(call):
+    err = error_of(lambda: call(engine.nn.Linear(2, 1)))
+    assert type(err) is RuntimeError and str(err).startswith("JitGrad runs on the CPU only")
+
+
+def test_modules_stay_on_the_cpu():
+    m = engine.nn.Linear(2, 1)
+    assert m.cpu() is m and m.to("cpu") is m and m.to(engine.device("cpu")) is m
+    assert m.to("cpu", engine.float64).weight.dtype is engine.float64
+    assert m.weight.device == engine.device("cpu")

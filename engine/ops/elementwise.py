@@ -105,7 +105,7 @@ class AddBackward0(Node):
 
 @takes_out
 def add(input: Tensor, other: Any, alpha: float = 1) -> Tensor:
-    """a + alpha * b, elementwise with broadcasting.
+    """input + alpha * other, elementwise with broadcasting.
 
     >>> engine.add(engine.tensor([1.0, 2.0]), engine.tensor([10.0, 20.0]), alpha=2)
     tensor([21., 42.])
@@ -156,7 +156,7 @@ class SubBackward0(AddBackward0):
 
 @takes_out
 def sub(input: Tensor, other: Any, alpha: float = 1) -> Tensor:
-    """a - alpha * b, elementwise with broadcasting.
+    """input - alpha * other, elementwise with broadcasting.
 
     >>> engine.sub(engine.tensor([5.0, 6.0]), 1)
     tensor([4., 5.])
@@ -236,7 +236,7 @@ class MulBackward0(Node):
 
 @takes_out
 def mul(input: Tensor, other: Any) -> Tensor:
-    """a * b, elementwise with broadcasting.
+    """input * other, elementwise with broadcasting.
 
     >>> engine.mul(engine.tensor([[1.0], [2.0]]), engine.tensor([1.0, 3.0]))
     tensor([[1., 3.],
@@ -482,7 +482,7 @@ def _power(x: np.ndarray, p: Any) -> np.ndarray:
 
 @takes_out
 def pow(input: Tensor, exponent: Any) -> Tensor:  # noqa: A001 - torch's name
-    """a ** b, for a number or tensor exponent.
+    """input ** exponent, for a number or tensor exponent.
 
     >>> engine.pow(engine.tensor([2.0, 3.0]), 2)
     tensor([4., 9.])

@@ -168,7 +168,7 @@ class SplitWithSizesBackward0(SplitBackward0):
 
 def split(tensor: Tensor, split_size_or_sections: int | Sequence[int], dim: int = 0
           ) -> tuple[Tensor, ...]:
-    """Views of ``a`` cut along ``dim``: equal pieces of a size, or a list of sizes.
+    """Views of ``tensor`` cut along ``dim``: equal pieces of a size, or a list of sizes.
 
     >>> [p.shape[0] for p in engine.arange(5).split(2)]
     [2, 2, 1]

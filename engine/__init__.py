@@ -13,9 +13,10 @@ engine.Size([5, 3])
 
 # First: it sets NUMBA_CACHE_DIR before any module imports numba.
 from engine._base import numba_cache  # noqa: F401  # isort: skip
-from engine import autograd, nn, ops, optim, plan, utils
+from engine import accelerator, autograd, backends, cuda, nn, ops, optim, plan, utils
+from engine._base.device import device
 from engine._base.dtypes import bool_ as bool  # noqa: A001 - torch's name
-from engine._base.dtypes import dtype, float32, float64, int64
+from engine._base.dtypes import dtype, float32, float64, int8, int16, int32, int64, uint8
 from engine._base.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from engine.ops import methods
 
@@ -40,6 +41,8 @@ methods.bind(autograd.backward)
 float = float32  # noqa: A001 - torch's aliases
 double = float64
 long = int64
+int = int32  # noqa: A001
+short = int16
 
 # Plan's public name is ``engine.autograd.Plan``; autograd (L4) may not import engine.plan
 # (L5), so the top level, which sees every layer, attaches it.
@@ -51,5 +54,7 @@ __all__ = [
     "Size", "Tensor", "autograd", "bool", "double", "dtype", "enable_grad", "float", "float32",
     "float64", "int64", "is_grad_enabled", "long", "nn", "no_grad", "ops", "optim",
     "set_grad_enabled", "save", "load", "utils",
+    "accelerator", "backends", "cuda", "device", "int", "int8", "int16", "int32", "short",
+    "uint8",
     *(name for family in methods.FAMILIES for name in family.__all__),
 ]

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import builtins
+import re
 from typing import Any
 
 # torch's list, in torch's order, so a misspelt device gets torch's message.
 _KNOWN = ("cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep", "hip", "ve",
           "fpga", "maia", "xla", "lazy", "vulkan", "mps", "meta", "hpu", "mtia",
           "privateuseone")
+
+
+_MISSING = object()
+_FORMS = " * (engine.device device)\n{} * (str type, int index = -1)\n"
+_SPEC = re.compile(r"([a-zA-Z_]+)(?::(0|[1-9][0-9]*))?")
+
+
+def _bad_arguments(got: str, mismatch: str = "") -> TypeError:
+    return TypeError(f"device() received an invalid combination of arguments - got ({got}), "
+                     f"but expected one of:\n{_FORMS.format(mismatch)}")
 
 
 class device:  # noqa: N801 - named as in torch
@@ -19,27 +31,36 @@ class device:  # noqa: N801 - named as in torch
 
     __slots__ = ("type", "index")
 
-    def __init__(self, type: Any, index: int | None = None) -> None:  # noqa: A002 - torch's name
+    def __init__(self, type: Any = _MISSING, index: int | None = None) -> None:  # noqa: A002
+        if type is _MISSING:
+            raise _bad_arguments("")
         if isinstance(type, device):
             type, index = type.type, type.index
+        elif builtins.type(type) is int:  # torch reads a bare int as an accelerator's index
+            raise RuntimeError("Cannot access accelerator device when none is available.")
         elif not isinstance(type, str):
-            raise TypeError("device() received an invalid combination of arguments - got "
-                            f"({type.__class__.__name__})")
+            name = builtins.type(type).__name__
+            raise _bad_arguments(name, "      didn't match because some of the arguments have "
+                                       f"invalid types: (!{name}!)\n")
         else:
-            name, _, idx = type.partition(":")
+            if index is not None and builtins.type(index) is not int:
+                raise TypeError("device(): argument 'index' (position 2) must be int, not "
+                                f"{builtins.type(index).__name__}")
+            match = _SPEC.fullmatch(type)
+            if match is None:
+                raise RuntimeError(f"Invalid device string: '{type}'")
+            name, idx = match.groups()
             if name not in _KNOWN:
                 raise RuntimeError(f"Expected one of {', '.join(_KNOWN)} device type at start "
                                    f"of device string: {type}")
-            if idx:
-                if not idx.isdigit():
-                    raise RuntimeError(f"Invalid device string: '{type}'")
+            if idx is not None:
                 if index is not None:
                     raise RuntimeError(f"type (string) must not include an index because index "
                                        f"was passed explicitly: {type}")
                 index = int(idx)
             type = name
         if index is not None and index < 0:
-            raise RuntimeError(f"Device index must not be negative, got {index}")
+            raise RuntimeError("Device index must not be negative")
         self.type = type
         self.index = index
 

@@ -10,18 +10,33 @@ import numpy as np
 class dtype:  # noqa: N801 - named as in torch
     """An element type; wraps a numpy dtype and knows its torch-style names.
 
+    ``tensor_type`` is torch's legacy tensor class name (``t.type()``), ``scalar_name`` its
+    ScalarType name and ``cpp_name`` its C++ type name, as torch's messages spell them.
+
     >>> engine.tensor([1.0]).dtype, engine.float64.is_floating_point, engine.int64.itemsize
     (engine.float32, True, 8)
+    >>> engine.int8.scalar_name, engine.uint8.cpp_name, engine.int16.is_signed
+    ('Char', 'unsigned char', True)
     """
 
-    __slots__ = ("name", "np", "is_floating_point", "tensor_type", "_cat")
+    __slots__ = ("name", "np", "is_floating_point", "tensor_type", "cpp_name", "_cat")
 
-    def __init__(self, name: str, np_dtype: type, tensor_type: str, cat: int) -> None:
+    def __init__(self, name: str, np_dtype: type, tensor_type: str, cpp_name: str,
+                 cat: int) -> None:
         self.name = name
         self.np = np.dtype(np_dtype)
         self.is_floating_point = cat == 2
         self.tensor_type = tensor_type
+        self.cpp_name = cpp_name
         self._cat = cat  # 0 bool, 1 integer, 2 floating
+
+    @property
+    def scalar_name(self) -> str:
+        return self.tensor_type.removesuffix("Tensor")
+
+    @property
+    def is_signed(self) -> bool:
+        return self.np.kind in "if"
 
     @property
     def itemsize(self) -> int:
@@ -34,13 +49,19 @@ class dtype:  # noqa: N801 - named as in torch
         return self.name
 
 
-float32 = dtype("float32", np.float32, "FloatTensor", 2)
-float64 = dtype("float64", np.float64, "DoubleTensor", 2)
-int64 = dtype("int64", np.int64, "LongTensor", 1)
-bool_ = dtype("bool", np.bool_, "BoolTensor", 0)
+float32 = dtype("float32", np.float32, "FloatTensor", "float", 2)
+float64 = dtype("float64", np.float64, "DoubleTensor", "double", 2)
+int64 = dtype("int64", np.int64, "LongTensor", "long int", 1)
+int32 = dtype("int32", np.int32, "IntTensor", "int", 1)
+int16 = dtype("int16", np.int16, "ShortTensor", "short int", 1)
+int8 = dtype("int8", np.int8, "CharTensor", "signed char", 1)
+uint8 = dtype("uint8", np.uint8, "ByteTensor", "unsigned char", 1)
+bool_ = dtype("bool", np.bool_, "BoolTensor", "bool", 0)
 
 DEFAULT = float32
-_BY_NP = {d.np: d for d in (float32, float64, int64, bool_)}
+ALL = (float32, float64, int64, int32, int16, int8, uint8, bool_)
+_BY_NP = {d.np: d for d in ALL}
+BY_NAME = {d.name: d for d in ALL}
 
 
 def from_np(np_dtype: np.dtype) -> dtype:
@@ -50,7 +71,8 @@ def from_np(np_dtype: np.dtype) -> dtype:
     except KeyError:
         raise TypeError(
             f"can't convert np.ndarray of type numpy.{np.dtype(np_dtype).name}. "
-            "The only supported types are: float64, float32, int64, and bool."
+            "The only supported types are: float64, float32, int64, int32, int16, int8, uint8, "
+            "and bool."
         ) from None
 
 
@@ -61,11 +83,17 @@ def canonical_np(np_dtype: np.dtype) -> np.dtype:
     kind = np_dtype.kind
     if kind == "f":
         return float32.np if np_dtype.itemsize <= 4 else float64.np
-    if kind in "iu":
+    if kind in "iu":  # uint16/32/64: torch stores them, the engine widens them
         return int64.np
     if kind == "b":
         return bool_.np
-    raise TypeError(f"unsupported element type {np_dtype} (use float32, float64, int64 or bool)")
+    raise TypeError(f"unsupported element type {np_dtype} (use float32, float64, int64, int32, "
+                    "int16, int8, uint8 or bool)")
+
+
+def can_cast(src: np.dtype, dst: np.dtype) -> bool:
+    """torch's ``can_cast``: never from floating to integer or bool, nor integer to bool."""
+    return _BY_NP[src]._cat <= _BY_NP[dst]._cat
 
 
 def _scalar_cat(value: object) -> int:

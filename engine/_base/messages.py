@@ -15,9 +15,10 @@ NON_LEAF_GRAD_WARNING = (
     "If you access the non-leaf Tensor by mistake, make sure you access the leaf Tensor "
     "instead."
 )
-# torch's C++ names of the element types, used in its grad-assignment message
-CPP_NAMES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double",
-             np.dtype(np.int64): "long int", np.dtype(np.bool_): "bool"}
+CAN_CAST = (  # torch's text for max/min(out=) of a dtype the result can't be cast to
+    "Expected canCast( typeMetaToScalarType(self.dtype()), typeMetaToScalarType(out.dtype())) "
+    "to be true, but got false.  (Could this error message be improved?  If so, please report "
+    "an enhancement request to PyTorch.)")
 LEAF_INPLACE = "a leaf Variable that requires grad is being used in an in-place operation."
 VIEW_OF_LEAF_INPLACE = "a view of " + LEAF_INPLACE
 NO_GRAD_VIEW = (

@@ -19,15 +19,12 @@ from engine.ops.base import const, edge, flat, out, recording, unpack
 from engine.ops.selection import where
 from engine.tensor import Tensor, _wrap
 
-_TORCH_TYPE_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char",
-                     "uint8": "Byte", "bool": "Bool"}
-
 
 def _float(a: Tensor, kernel: str) -> np.ndarray:
     """The input as a float array; integer and bool inputs refuse, as torch's kernels do."""
     x = a._data
     if x.dtype.kind != "f":
-        name = _TORCH_TYPE_NAMES.get(x.dtype.name, x.dtype.name)
+        name = dtypes.from_np(x.dtype).scalar_name
         raise NotImplementedError(f'"{kernel}" not implemented for \'{name}\'')
     return x
 

@@ -5,6 +5,10 @@ Broadcast reduction lives here once (MyGrad's lesson) so each op writes only its
 
 from __future__ import annotations
 
+import functools
+import inspect
+import warnings
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -170,3 +174,99 @@ def operand_meta(t: Any) -> tuple[tuple[int, ...], np.dtype] | None:
 def float_dtype(d: np.dtype) -> np.dtype:
     """Integer/bool inputs of float-only ops compute in the default float32, as torch."""
     return d if d.kind == "f" else dtypes.DEFAULT.np
+
+
+# ---------------------------------------------------------------- out=
+_RESIZED = (
+    "An output with one or more elements was resized since it had shape {}, which does not "
+    "match the required output shape {}. This behavior is deprecated, and in a future PyTorch "
+    "release outputs will not be resized unless they have zero elements. You can explicitly "
+    "reuse an out tensor t by resizing it, inplace, to zero elements with t.resize_(0).")
+
+
+def takes_out(fn: Callable | None = None, *, rule: str = "cast", message: str | None = None,
+              name: str | None = None, error: type = RuntimeError,
+              resize_warning: bool = True) -> Any:
+    """Give ``fn`` torch's keyword-only ``out=``: with a tensor there, the result is written
+    into it (resized if its shape differs, cast to its dtype) and ``out`` is returned.
+
+    torch's ops differ in the dtypes ``out`` may have, so ``rule`` says which: ``"cast"`` (the
+    result must be castable: no float into an integer ``out``), ``"dtype"`` (factories, sum
+    and prod compute in ``out``'s dtype, and a ``dtype=`` given must be it) or ``"same"``
+    (matrix products: the result's own dtype). ``message`` is the op's text for a refused
+    dtype, a format string with ``res``/``out`` (torch's ScalarType names) and
+    ``res_cpp``/``out_cpp`` (its C++ names), raised as ``error``. ``name`` is the op torch
+    names in its errors, when not ``fn``'s own; ``resize_warning`` whether torch warns when
+    it resizes a non-empty ``out``.
+    """
+    if fn is None:
+        return functools.partial(takes_out, rule=rule, message=message, name=name, error=error,
+                                 resize_warning=resize_warning)
+    spec = _Out(name or fn.__name__, rule, message or (_CAST if rule == "cast" else _SAME),
+                error, resize_warning)
+
+    @functools.wraps(fn)
+    def op(*args: Any, out: Tensor | None = None, **kwargs: Any) -> Any:
+        if out is None:
+            return fn(*args, **kwargs)
+        spec.check(out, args, kwargs)
+        return spec.write(out, fn(*args, **kwargs))
+
+    sig = inspect.signature(fn)
+    op.__signature__ = sig.replace(parameters=[*sig.parameters.values(), inspect.Parameter(
+        "out", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="Tensor | None")])
+    return op
+
+
+_CAST = "result type {res} can't be cast to the desired output type {out}"
+_SAME = "Expected out tensor to have dtype {res_cpp}, but got {out_cpp} instead"
+
+
+class _Out:
+    """What one op's ``out=`` checks and how it writes (see ``takes_out``)."""
+
+    __slots__ = ("name", "rule", "text", "error", "warn")
+
+    def __init__(self, name: str, rule: str, text: str, error: type, warn: bool) -> None:
+        self.name, self.rule, self.text, self.error, self.warn = name, rule, text, error, warn
+
+    def refuse(self, res: dtypes.dtype, target: dtypes.dtype) -> Exception:
+        return self.error(self.text.format(res=res.scalar_name, out=target.scalar_name,
+                                           res_cpp=res.cpp_name, out_cpp=target.cpp_name))
+
+    def check(self, target: Any, args: tuple, kwargs: dict) -> None:
+        """Refuse a non-tensor ``out`` and recorded arguments; ``"dtype"`` fills in dtype."""
+        if not isinstance(target, Tensor):
+            raise TypeError(f"{self.name}(): argument 'out' must be Tensor, not "
+                            f"{type(target).__name__}")
+        given = [target, *args, *kwargs.values()]
+        given += [t for a in given if isinstance(a, (list, tuple)) for t in a]  # cat's
+        if grad_mode._state.enabled and any(isinstance(t, Tensor) and t.requires_grad
+                                            for t in given):
+            raise RuntimeError(f"{self.name}(): functions with out=... arguments don't support "
+                               "automatic differentiation, but one of the arguments requires "
+                               "grad.")
+        if self.rule == "dtype":
+            own = dtypes.from_np(target._data.dtype)
+            asked = kwargs.setdefault("dtype", own) or own
+            if asked is not own:
+                raise self.refuse(asked, own)
+            kwargs["dtype"] = own
+
+    def write(self, target: Tensor, res: Any) -> Tensor:
+        """Copy ``res`` into ``target`` (resized when its shape differs) and return it."""
+        if not isinstance(res, Tensor):  # (values, indices) pairs: torch takes a tuple there
+            raise TypeError(f"{self.name}(): out= takes one tensor; this call returns several")
+        res, od = res._data, target._data
+        r, o = dtypes.from_np(res.dtype), dtypes.from_np(od.dtype)
+        if self.rule == "same" and r is not o or self.rule == "cast" and not dtypes.can_cast(
+                r.np, o.np):
+            raise self.refuse(r, o)
+        if od.shape != res.shape:
+            if od.size and self.warn:
+                warnings.warn(_RESIZED.format(list(od.shape), list(res.shape)), UserWarning,
+                              stacklevel=3)
+            target._data = od = np.empty(res.shape, od.dtype)
+        np.copyto(od, res, casting="unsafe")
+        target._vc[0] += 1
+        return target

@@ -23,6 +23,7 @@ from engine.ops.base import (
     recording,
     scalar_or_data,
     sum_to,
+    takes_out,
     unbroadcast,
     unpack,
 )
@@ -46,6 +47,8 @@ def _prep(a: Tensor, b: Any, true_div: bool = False) -> tuple[np.ndarray, Any, n
         want = dtypes.DEFAULT.np
     if ad.dtype != want:
         ad = ad.astype(want)
+    if bdt is None and want.kind in "iu":  # wraps around as in torch: uint8 tensor + -2
+        bd = np.asarray(bd).astype(want)[()]
     if bdt is not None:
         if bdt != want:
             bd = bd.astype(want)
@@ -100,32 +103,33 @@ class AddBackward0(Node):
         return ga, gb
 
 
-def add(a: Tensor, b: Any, alpha: float = 1) -> Tensor:
-    """a + alpha * b, elementwise with broadcasting.
+@takes_out
+def add(input: Tensor, other: Any, alpha: float = 1) -> Tensor:
+    """input + alpha * other, elementwise with broadcasting.
 
     >>> engine.add(engine.tensor([1.0, 2.0]), engine.tensor([10.0, 20.0]), alpha=2)
     tensor([21., 42.])
     """
-    tb = type(b)
-    ad = a._data
-    if (tb is float or tb is int) and ad.dtype.kind == "f" and math.isfinite(b):
+    tb = type(other)
+    ad = input._data
+    if (tb is float or tb is int) and ad.dtype.kind == "f" and math.isfinite(other):
         # ``x + 0.5``: _prep_sum's answer (no promotion, nothing to warn about), inline
-        res = ad + b if alpha == 1 else ad + alpha * b
-        if not _records_alone(a):
+        res = ad + other if alpha == 1 else ad + alpha * other
+        if not _records_alone(input):
             return out(res)
-        node = AddBackward0((edge(a), (None, 0)))
-        node.a, node.b, node.alpha, node.other = (ad.shape, ad.dtype), None, alpha, b
+        node = AddBackward0((edge(input), (None, 0)))
+        node.a, node.b, node.alpha, node.other = (ad.shape, ad.dtype), None, alpha, other
         return out(res, node)
-    ad, bd, may_warn = _prep_sum(a, b)
+    ad, bd, may_warn = _prep_sum(input, other)
     if not may_warn:
         res = ad + bd if alpha == 1 else ad + alpha * bd
     else:
         with np.errstate(invalid="ignore", over="ignore"):  # inf + -inf is NaN, silently
             res = ad + bd if alpha == 1 else ad + alpha * bd
-    if recording(a, b):
-        node = AddBackward0(_edges(a, b))
-        node.a, node.b, node.alpha = operand_meta(a), operand_meta(b), alpha
-        node.other = None if isinstance(b, Tensor) else b
+    if recording(input, other):
+        node = AddBackward0(_edges(input, other))
+        node.a, node.b, node.alpha = operand_meta(input), operand_meta(other), alpha
+        node.other = None if isinstance(other, Tensor) else other
         return out(res, node)
     return out(res)
 
@@ -150,26 +154,28 @@ class SubBackward0(AddBackward0):
         return ga, gb
 
 
-def sub(a: Tensor, b: Any, alpha: float = 1) -> Tensor:
-    """a - alpha * b, elementwise with broadcasting.
+@takes_out
+def sub(input: Tensor, other: Any, alpha: float = 1) -> Tensor:
+    """input - alpha * other, elementwise with broadcasting.
 
     >>> engine.sub(engine.tensor([5.0, 6.0]), 1)
     tensor([4., 5.])
     """
-    if a._data.dtype == np.bool_ or (isinstance(b, Tensor) and b._data.dtype == np.bool_):
+    if input._data.dtype == np.bool_ or (isinstance(other, Tensor)
+                                         and other._data.dtype == np.bool_):
         raise RuntimeError(
             "Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
             "trying to invert a mask, use the `~` or `logical_not()` operator instead.")
-    ad, bd, may_warn = _prep_sum(a, b)
+    ad, bd, may_warn = _prep_sum(input, other)
     if not may_warn:
         res = ad - bd if alpha == 1 else ad - alpha * bd
     else:
         with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is NaN, silently
             res = ad - bd if alpha == 1 else ad - alpha * bd
-    if recording(a, b):
-        node = SubBackward0(_edges(a, b))
-        node.a, node.b, node.alpha = operand_meta(a), operand_meta(b), alpha
-        node.other = None if isinstance(b, Tensor) else b
+    if recording(input, other):
+        node = SubBackward0(_edges(input, other))
+        node.a, node.b, node.alpha = operand_meta(input), operand_meta(other), alpha
+        node.other = None if isinstance(other, Tensor) else other
         return out(res, node)
     return out(res)
 
@@ -228,34 +234,35 @@ class MulBackward0(Node):
         return ga, gb
 
 
-def mul(a: Tensor, b: Any) -> Tensor:
-    """a * b, elementwise with broadcasting.
+@takes_out
+def mul(input: Tensor, other: Any) -> Tensor:
+    """input * other, elementwise with broadcasting.
 
     >>> engine.mul(engine.tensor([[1.0], [2.0]]), engine.tensor([1.0, 3.0]))
     tensor([[1., 3.],
             [2., 6.]])
     """
-    tb = type(b)
-    ad = a._data
+    tb = type(other)
+    ad = input._data
     if (tb is float or tb is int) and ad.dtype.kind == "f":  # ``x * 2.0``, _prep inline
-        res = ad * b
-        if not _records_alone(a):
+        res = ad * other
+        if not _records_alone(input):
             return out(res)
-        node = MulBackward0((edge(a), (None, 0)))
-        node.a, node.b, node.scalar = None, None, b
+        node = MulBackward0((edge(input), (None, 0)))
+        node.a, node.b, node.scalar = None, None, other
         node._saved = ()  # node.save(): a number kept as a saved tensor, one backward only
         return out(res, node)
-    ad, bd, _ = _prep(a, b)
+    ad, bd, _ = _prep(input, other)
     res = ad * bd
-    if recording(a, b):
-        node = MulBackward0(_edges(a, b))
-        if isinstance(b, Tensor):
-            node.a, node.b = operand_meta(a), operand_meta(b)
+    if recording(input, other):
+        node = MulBackward0(_edges(input, other))
+        if isinstance(other, Tensor):
+            node.a, node.b = operand_meta(input), operand_meta(other)
             keep = []
-            if b._rg:
-                keep.append((a, ad))
-            if a._rg:
-                keep.append((b, bd))
+            if other._rg:
+                keep.append((input, ad))
+            if input._rg:
+                keep.append((other, bd))
             node.save_as(*keep)
         else:
             node.a, node.b, node.scalar = None, None, bd
@@ -295,20 +302,59 @@ class DivBackward0(Node):
         return ga, gb
 
 
-def div(a: Tensor, b: Any) -> Tensor:
-    """a / b (true division: integer inputs give float32, as torch).
+class DivBackward2(Node):
+    """A rounded division: its gradient is zero wherever it is defined, as torch's."""
 
-    >>> engine.div(engine.tensor([1, 3]), 2)
-    tensor([0.5000, 1.5000])
-    """
-    ad, bd, _ = _prep(a, b, true_div=True)
+    __slots__ = ("a", "b")
+
+    def apply(self, grads: list) -> tuple:
+        return tuple(None if fn is None else np.zeros(*meta) for (fn, _), meta in
+                     zip(self.next_functions, (self.a, self.b)))
+
+    def apply_graph(self, grads: list) -> tuple:
+        return tuple(None if g is None else const(g) for g in self.apply(grads))
+
+
+def _rounded(ad: np.ndarray, bd: Any, mode: str) -> np.ndarray:
+    """``ad / bd`` rounded down (``floor``) or toward zero (``trunc``), in their dtype."""
+    if ad.dtype.kind == "f":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.floor_divide(ad, bd) if mode == "floor" else np.trunc(ad / bd)
+    if np.any(np.asarray(bd) == 0):
+        raise RuntimeError("ZeroDivisionError")
+    q = np.floor_divide(ad, bd)
+    if mode == "trunc":  # floor rounds the negative quotients with a remainder one too far
+        q = q + ((np.remainder(ad, bd) != 0) & ((ad < 0) != (np.asarray(bd) < 0)))
+    return np.asarray(q, ad.dtype)
+
+
+@takes_out
+def div(input: Tensor, other: Any, *, rounding_mode: str | None = None) -> Tensor:
+    """input / other: true division (integer inputs give float32, as torch), or rounded
+    down (``rounding_mode="floor"``) or toward zero (``"trunc"``) in the promoted dtype.
+
+    >>> engine.div(engine.tensor([1, 3]), 2), engine.div(engine.tensor([-7, 7]), 2, rounding_mode="trunc")
+    (tensor([0.5000, 1.5000]), tensor([-3,  3]))
+    """  # noqa: E501 - a doctest line
+    if rounding_mode is not None:
+        if rounding_mode not in ("trunc", "floor"):
+            raise RuntimeError("div expected rounding_mode to be one of None, 'trunc', or "
+                               f"'floor' but found '{rounding_mode}'")
+        ad, bd, _ = _prep(input, other)
+        res = _rounded(ad, bd, rounding_mode)
+        if not recording(input, other):
+            return out(res)
+        node = DivBackward2(_edges(input, other))
+        node.a, node.b = operand_meta(input), operand_meta(other)
+        return out(res, node)
+    ad, bd, _ = _prep(input, other, true_div=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         res = ad / bd
-    if recording(a, b):
-        node = DivBackward0(_edges(a, b))
-        if isinstance(b, Tensor):
-            node.a, node.b = operand_meta(a), operand_meta(b)
-            node.save_as((b, bd), (a, ad)) if b._rg else node.save_as((b, bd))
+    if recording(input, other):
+        node = DivBackward0(_edges(input, other))
+        if isinstance(other, Tensor):
+            node.a, node.b = operand_meta(input), operand_meta(other)
+            node.save_as((other, bd), (input, ad)) if other._rg else node.save_as((other, bd))
         else:
             node.a, node.b, node.scalar = None, None, bd
             node.save()  # as for mul: torch refuses a second backward
@@ -333,18 +379,19 @@ class NegBackward0(Node):
         return (-grads[0],)
 
 
-def neg(a: Tensor) -> Tensor:
+@takes_out
+def neg(input: Tensor) -> Tensor:
     """-a.
 
     >>> engine.neg(engine.tensor([1.0, -2.0]))
     tensor([-1.,  2.])
     """
-    if a._data.dtype == np.bool_:
+    if input._data.dtype == np.bool_:
         raise RuntimeError(
             "Negation, the `-` operator, on a bool tensor is not supported. If you are trying "
             "to invert a mask, use the `~` or `logical_not()` operator instead.")
-    res = -a._data
-    return out(res, NegBackward0((edge(a),))) if recording(a) else out(res)
+    res = -input._data
+    return out(res, NegBackward0((edge(input),))) if recording(input) else out(res)
 
 
 class PowBackward0(Node):
@@ -433,28 +480,29 @@ def _power(x: np.ndarray, p: Any) -> np.ndarray:
     return np.power(x, p)
 
 
-def pow(a: Tensor, b: Any) -> Tensor:  # noqa: A001 - torch's name
-    """a ** b, for a number or tensor exponent.
+@takes_out
+def pow(input: Tensor, exponent: Any) -> Tensor:  # noqa: A001 - torch's name
+    """input ** exponent, for a number or tensor exponent.
 
     >>> engine.pow(engine.tensor([2.0, 3.0]), 2)
     tensor([4., 9.])
     >>> engine.tensor([2.0]) ** engine.tensor([3.0])
     tensor([8.])
     """
-    ad, bd, _ = _prep(a, b)
+    ad, bd, _ = _prep(input, exponent)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        res = _power(ad, bd) if not isinstance(b, Tensor) else np.power(ad, bd)
-    if not recording(a, b):
+        res = _power(ad, bd) if not isinstance(exponent, Tensor) else np.power(ad, bd)
+    if not recording(input, exponent):
         return out(res)
-    if not isinstance(b, Tensor):
-        node = PowBackward0((edge(a),))
+    if not isinstance(exponent, Tensor):
+        node = PowBackward0((edge(input),))
         node.p = bd
-        node.save_as((a, ad))
+        node.save_as((input, ad))
         return out(res, node)
-    node = PowBackward1(_edges(a, b))
-    node.a, node.b = operand_meta(a), operand_meta(b)
+    node = PowBackward1(_edges(input, exponent))
+    node.a, node.b = operand_meta(input), operand_meta(exponent)
     result = out(res, node)
-    node.save_as((a, ad), (b, bd), (result, res))
+    node.save_as((input, ad), (exponent, bd), (result, res))
     return result
 
 
@@ -472,13 +520,14 @@ def rpow(a: Tensor, base: Any) -> Tensor:
     return result
 
 
-def square(a: Tensor) -> Tensor:
+@takes_out(name="pow")  # torch computes it as pow and names pow in its errors
+def square(input: Tensor) -> Tensor:
     """``a * a``, recorded as ``a ** 2`` (``PowBackward0``) as torch does.
 
     >>> engine.square(engine.tensor([3.0]))
     tensor([9.])
     """
-    return pow(a, 2)
+    return pow(input, 2)
 
 
 # ---------------------------------------------------------------- atan2
@@ -509,6 +558,7 @@ class Atan2Backward0(Node):
         return ga, gb
 
 
+@takes_out
 def atan2(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002 - torch's name
     """The angle of the point (other, input) in radians, elementwise with broadcasting:
     arctan(input / other) in the right quadrant.

@@ -10,9 +10,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from engine._base import messages
 from engine._base.arrays import wrap_dim
 from engine.kernels import reduce as rk
-from engine.ops.base import const, edge, flat, out, recording
+from engine.ops.base import const, edge, flat, out, recording, takes_out
 from engine.ops.reduce import Dims, _row_vals, _RowNode, _Rows, reduce_dims
 from engine.ops.selection import maximum, minimum, where
 from engine.tensor import Tensor
@@ -161,7 +162,8 @@ def _extreme(a: Tensor, dim: Any, keepdim: bool, largest: bool) -> Tensor | MaxR
     return MaxResult(out(vals.reshape(lay.out_shape), node), indices)
 
 
-def max(a: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor | MaxResult:  # noqa: A001
+@takes_out(message=messages.CAN_CAST)
+def max(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor | MaxResult:  # noqa: A001
     """The largest element; with ``dim``, ``(values, indices)`` along it.
 
     A whole-tensor max shares its gradient evenly among tied maxima; along a dim
@@ -170,10 +172,11 @@ def max(a: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor | MaxResult
     >>> engine.tensor([[1.0, 5.0], [7.0, 2.0]]).max(dim=1).indices
     tensor([1, 0])
     """
-    return _extreme(a, dim, keepdim, True)
+    return _extreme(input, dim, keepdim, True)
 
 
-def min(a: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor | MaxResult:  # noqa: A001
+@takes_out(message=messages.CAN_CAST)
+def min(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor | MaxResult:  # noqa: A001
     """The smallest element; with ``dim``, ``(values, indices)`` along it.
 
     >>> x = engine.tensor([[3.0, 1.0], [2.0, 5.0]])
@@ -182,27 +185,34 @@ def min(a: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor | MaxResult
     >>> values, indices = x.min(dim=1); values, indices
     (tensor([1., 2.]), tensor([1, 0]))
     """
-    return _extreme(a, dim, keepdim, False)
+    return _extreme(input, dim, keepdim, False)
 
 
-def amax(a: Tensor, dim: Dims = (), keepdim: bool = False) -> Tensor:
+# amax/amin(out=): torch wants out of the input's dtype
+_OUT_LIKE_INPUT = ("Expected the dtype for input and out to match, but got {res} for input's "
+                   "dtype and {out} for out's dtype.")
+
+
+@takes_out(rule="same", message=_OUT_LIKE_INPUT)
+def amax(input: Tensor, dim: Dims = (), keepdim: bool = False) -> Tensor:
     """Largest values over ``dim`` (all dims by default); ties share the gradient evenly.
 
     >>> engine.tensor([[1.0, 5.0], [7.0, 2.0]]).amax(0)
     tensor([7., 5.])
     """
-    return _extreme_all(a, reduce_dims(dim, a._data.ndim), keepdim, True, AmaxBackward0,
+    return _extreme_all(input, reduce_dims(dim, input._data.ndim), keepdim, True, AmaxBackward0,
                         _given(dim))
 
 
-def amin(a: Tensor, dim: Dims = (), keepdim: bool = False) -> Tensor:
+@takes_out(rule="same", message=_OUT_LIKE_INPUT)
+def amin(input: Tensor, dim: Dims = (), keepdim: bool = False) -> Tensor:
     """Smallest values over ``dim`` (all dims by default).
 
     >>> x = engine.tensor([[3.0, 1.0], [2.0, 5.0]])
     >>> engine.amin(x), x.amin(dim=0)
     (tensor(1.), tensor([2., 1.]))
     """
-    return _extreme_all(a, reduce_dims(dim, a._data.ndim), keepdim, False, AminBackward0,
+    return _extreme_all(input, reduce_dims(dim, input._data.ndim), keepdim, False, AminBackward0,
                         _given(dim))
 
 
@@ -225,23 +235,23 @@ def _arg(a: Tensor, dim: int | None, keepdim: bool, largest: bool) -> Tensor:
     return out(np.asarray(fn(x, axis=d, keepdims=keepdim), np.int64))
 
 
-def argmax(a: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     """Index of the largest element (of the flattened tensor without ``dim``); no gradient.
 
     >>> engine.tensor([1.0, 5.0, 2.0]).argmax()
     tensor(1)
     """
-    return _arg(a, dim, keepdim, True)
+    return _arg(input, dim, keepdim, True)
 
 
-def argmin(a: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     """Index of the smallest element (of the flattened tensor, or along ``dim``).
 
     >>> x = engine.tensor([[3.0, 1.0], [2.0, 5.0]])
     >>> engine.argmin(x), x.argmin(dim=1)
     (tensor(1), tensor([1, 0]))
     """
-    return _arg(a, dim, keepdim, False)
+    return _arg(input, dim, keepdim, False)
 
 
 # engine.<name> and Tensor.<name> (collected by engine/__init__.py and engine.ops.methods)

@@ -254,10 +254,10 @@ def _inplace(self: Tensor, result: Tensor) -> Tensor:
     """Write an out-of-place ``result`` into this tensor and take over its history."""
     data = self._data
     res = result._data
-    if res.dtype != data.dtype and not np.can_cast(res.dtype, data.dtype, "same_kind"):
+    if res.dtype != data.dtype and not dtypes.can_cast(res.dtype, data.dtype):
         raise RuntimeError(
-            f"result type {dtypes.from_np(res.dtype).name.capitalize()} can't be cast to "
-            f"the desired output type {dtypes.from_np(data.dtype).name.capitalize()}")
+            f"result type {dtypes.from_np(res.dtype).scalar_name} can't be cast to "
+            f"the desired output type {dtypes.from_np(data.dtype).scalar_name}")
     if res.shape != data.shape:
         raise RuntimeError(
             f"output with shape {list(data.shape)} doesn't match the broadcast shape "

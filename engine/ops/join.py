@@ -17,7 +17,7 @@ from engine._base import dtypes
 from engine._base.arrays import wrap_dim
 from engine.graph import Node
 from engine.kernels.indexing import scatter_add
-from engine.ops.base import const, edge, flat, out, recording, unbroadcast
+from engine.ops.base import const, edge, flat, out, recording, takes_out, unbroadcast
 from engine.ops.convert import cast
 from engine.ops.indexing import advanced_index
 from engine.ops.shape import select, slice_dim
@@ -55,6 +55,11 @@ class CatBackward0(Node):
         return tuple(res)
 
 
+# cat/stack(out=): torch names cat for both
+_CAT_OUT = "engine.cat(): input types can't be cast to the desired output type {out}"
+
+
+@takes_out(message=_CAT_OUT, error=TypeError)
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     """Join tensors along an existing ``dim`` (with torch's dtype promotion).
 
@@ -105,6 +110,7 @@ class StackBackward0(Node):
                      for i, ((f, _), dt) in enumerate(zip(self.next_functions, self.dtypes)))
 
 
+@takes_out(message=_CAT_OUT, error=TypeError)
 def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     """Join same-shaped tensors along a new ``dim``.
 
@@ -160,14 +166,14 @@ class SplitWithSizesBackward0(SplitBackward0):
     __slots__ = ()
 
 
-def split(a: Tensor, split_size_or_sections: int | Sequence[int], dim: int = 0
+def split(tensor: Tensor, split_size_or_sections: int | Sequence[int], dim: int = 0
           ) -> tuple[Tensor, ...]:
-    """Views of ``a`` cut along ``dim``: equal pieces of a size, or a list of sizes.
+    """Views of ``tensor`` cut along ``dim``: equal pieces of a size, or a list of sizes.
 
     >>> [p.shape[0] for p in engine.arange(5).split(2)]
     [2, 2, 1]
     """
-    x = a._data
+    x = tensor._data
     d = wrap_dim(dim, x.ndim)
     n = x.shape[d]
     if isinstance(split_size_or_sections, int):
@@ -185,10 +191,10 @@ def split(a: Tensor, split_size_or_sections: int | Sequence[int], dim: int = 0
                                f"split_sizes={sizes}")
         cls = SplitWithSizesBackward0
     bounds = np.cumsum(sizes)[:-1]
-    return _pieces(a, np.split(x, bounds, axis=d), cls, d)
+    return _pieces(tensor, np.split(x, bounds, axis=d), cls, d)
 
 
-def chunk(a: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     """Split into ``chunks`` pieces of ``ceil(n / chunks)`` (the last may be smaller).
 
     >>> len(engine.ones(5).chunk(2))
@@ -196,8 +202,8 @@ def chunk(a: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     """
     if chunks <= 0:
         raise RuntimeError("chunk expects `chunks` to be greater than 0, got: " + str(chunks))
-    n = a._data.shape[wrap_dim(dim, a._data.ndim)]
-    return split(a, max(-(-n // chunks), 1), dim)
+    n = input._data.shape[wrap_dim(dim, input._data.ndim)]
+    return split(input, max(-(-n // chunks), 1), dim)
 
 
 class UnbindBackward0(SplitBackward0):
@@ -212,15 +218,15 @@ class UnbindBackward0(SplitBackward0):
         return (stack(self._parts(grads), self.dim),)
 
 
-def unbind(a: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
+def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
     """The slices along ``dim``, that dim removed.
 
     >>> [t.tolist() for t in engine.tensor([[1, 2], [3, 4]]).unbind(1)]
     [[1, 3], [2, 4]]
     """
-    x = a._data
+    x = input._data
     d = wrap_dim(dim, x.ndim)
-    return _pieces(a, [np.take(x, i, axis=d) for i in range(x.shape[d])], UnbindBackward0, d)
+    return _pieces(input, [np.take(x, i, axis=d) for i in range(x.shape[d])], UnbindBackward0, d)
 
 
 def _pieces(a: Tensor, views: list[np.ndarray], cls: type, d: int) -> tuple[Tensor, ...]:
@@ -313,16 +319,21 @@ class ScatterAddBackward0(Node):
         return (advanced_index(grads[0].reshape(-1), self.positions).reshape(self.shape),)
 
 
-def gather(a: Tensor, dim: int, index: Tensor) -> Tensor:
+@takes_out(rule="same")
+def gather(input: Tensor, dim: int, index: Tensor, *,  # noqa: A002
+           sparse_grad: bool = False) -> Tensor:
     """``out[i][j] = a[i][index[i][j]]`` for ``dim=1`` (and likewise for other dims).
 
-    The gradient scatter-adds, so repeated indices accumulate.
+    The gradient scatter-adds, so repeated indices accumulate; it is always dense (the
+    engine has no sparse tensors, so ``sparse_grad=True`` refuses).
 
     >>> engine.tensor([[1, 2], [3, 4]]).gather(1, engine.tensor([[1], [0]]))
     tensor([[2],
             [3]])
     """
-    x = a._data
+    if sparse_grad:
+        raise NotImplementedError("gather(sparse_grad=True): JitGrad has no sparse tensors")
+    x = input._data
     idx = index._data if isinstance(index, Tensor) else np.asarray(index)
     if idx.dtype != np.int64:
         raise RuntimeError("gather(): Expected dtype int64 for index")
@@ -344,9 +355,9 @@ def gather(a: Tensor, dim: int, index: Tensor) -> Tensor:
     # a 0-d input has one element: every (valid) index picks it
     res = np.take_along_axis(x[crop], idx, axis=d) if x.ndim else \
         np.broadcast_to(x, idx.shape).copy()
-    if not recording(a):
+    if not recording(input):
         return out(np.asarray(res, order="C"))
-    node = GatherBackward0((edge(a),))
+    node = GatherBackward0((edge(input),))
     node.shape = x.shape
     grid = np.arange(x.size, dtype=np.int64).reshape(x.shape)
     pos = np.take_along_axis(grid[crop], idx, axis=d) if x.ndim else \

@@ -4,59 +4,84 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine._base.dtypes import from_np
 from engine.graph import Node
+from engine.kernels import elementwise as ek
 from engine.ops import creation
-from engine.ops.base import edge, out, recording, sum_to, unbroadcast, unpack
+from engine.ops.base import edge, flat, out, recording, sum_to, takes_out, unbroadcast, unpack
 from engine.ops.elementwise import mul
 from engine.ops.linalg import check_matrices, matmul, mm, save_other
 from engine.ops.shape import reshape, t
 from engine.tensor import Tensor
 
 
-class AddmmBackward0(Node):
-    """``bias + mat1 @ mat2``: inputs are (bias, mat1, mat2), as torch orders them."""
+def _scaled(g: np.ndarray, s: float) -> np.ndarray:
+    return g if s == 1 else ek.scale_bwd(flat(g), float(s)).reshape(g.shape)
 
-    __slots__ = ("bias_shape", "bias_dtype")
+
+class AddmmBackward0(Node):
+    """``beta * bias + alpha * mat1 @ mat2``: inputs are (bias, mat1, mat2), as torch
+    orders them."""
+
+    __slots__ = ("bias_shape", "bias_dtype", "beta", "alpha")
 
     def apply(self, grads: list) -> tuple:
         g = grads[0]
         (fb, _), (f1, _), (f2, _) = self.next_functions
         saved = self.saved()  # mat1 if mat2 needs grad, then mat2 if mat1 needs grad
-        gb = unbroadcast(g, self.bias_shape, self.bias_dtype) if fb is not None else None
-        g1 = g @ saved[-1].T if f1 is not None else None
-        g2 = saved[0].T @ g if f2 is not None else None
+        gb = unbroadcast(_scaled(g, self.beta), self.bias_shape, self.bias_dtype) \
+            if fb is not None else None
+        ga = _scaled(g, self.alpha)
+        g1 = ga @ saved[-1].T if f1 is not None else None
+        g2 = saved[0].T @ ga if f2 is not None else None
         return gb, g1, g2
 
     def apply_graph(self, grads: list) -> tuple:
         g = grads[0]
         (fb, _), (f1, _), (f2, _) = self.next_functions
         saved = unpack(self)
-        gb = sum_to(g, self.bias_shape, self.bias_dtype) if fb is not None else None
-        g1 = mm(g, t(saved[-1])) if f1 is not None else None
-        g2 = mm(t(saved[0]), g) if f2 is not None else None
+        gb = sum_to(g * self.beta if self.beta != 1 else g, self.bias_shape, self.bias_dtype) \
+            if fb is not None else None
+        ga = g * self.alpha if self.alpha != 1 else g
+        g1 = mm(ga, t(saved[-1])) if f1 is not None else None
+        g2 = mm(t(saved[0]), ga) if f2 is not None else None
         return gb, g1, g2
 
 
-def addmm(bias: Tensor, mat1: Tensor, mat2: Tensor) -> Tensor:
-    """``bias + mat1 @ mat2`` for matrices, with ``bias`` broadcast to the product.
+@takes_out(rule="same")
+def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta: float = 1,  # noqa: A002
+          alpha: float = 1) -> Tensor:
+    """``beta * input + alpha * mat1 @ mat2`` for matrices, with ``input`` broadcast to the
+    product (with ``beta == 0`` it is ignored, nan and inf included, as in torch).
 
     >>> engine.addmm(engine.zeros(2), engine.ones(1, 3), engine.ones(3, 2))
     tensor([[3., 3.]])
+    >>> engine.addmm(engine.ones(2), engine.ones(1, 3), engine.ones(3, 2), beta=0.5, alpha=2)
+    tensor([[6.5000, 6.5000]])
     """
     m1, m2 = mat1._data, mat2._data
     check_matrices(m1, m2, "mat1")
-    names = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}
-    for what, a, b in (("mat1 and mat2", m1, m2), ("self and mat2", bias._data, m2)):
+    for what, a, b in (("mat1 and mat2", m1, m2), ("self and mat2", input._data, m2)):
         if a.dtype != b.dtype:
             raise RuntimeError(f"{what} must have the same dtype, but got "
-                               f"{names[a.dtype.name]} and {names[b.dtype.name]}")
-    res = bias._data + m1 @ m2
-    if not recording(bias, mat1, mat2):
+                               f"{from_np(a.dtype).scalar_name} and {from_np(b.dtype).scalar_name}")
+    prod = m1 @ m2
+    if beta == 1 and alpha == 1:
+        res = input._data + prod
+    else:
+        res = (alpha * prod).astype(prod.dtype)
+        res = res + (beta * input._data).astype(prod.dtype) if beta != 0 else np.broadcast_to(
+            res, np.broadcast_shapes(res.shape, input._data.shape)).copy()
+    if not recording(input, mat1, mat2):
         return out(res)
-    node = AddmmBackward0((edge(bias), edge(mat1), edge(mat2)))
-    node.bias_shape, node.bias_dtype = bias._data.shape, bias._data.dtype
+    node = AddmmBackward0((edge(input), edge(mat1), edge(mat2)))
+    node.bias_shape, node.bias_dtype = input._data.shape, input._data.dtype
+    node.beta, node.alpha = beta, alpha
     save_other(node, mat1, mat2)
     return out(res, node)
+
+
+_addmm = addmm.__wrapped__  # linear never takes out=, so it skips the wrapper
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:  # noqa: A002
@@ -70,14 +95,14 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         return matmul(input, wt)
     x = input._data
     if x.ndim == 2:
-        return addmm(bias, input, wt)
+        return _addmm(bias, input, wt)
     lead = x.shape[:-1]
     # rows spelled out: with in_features == 0 a -1 could not be inferred
     rows = 1
     for s in lead:
         rows *= s
     flat_in = reshape(input, rows, x.shape[-1]) if x.ndim else input
-    res = addmm(bias, flat_in, wt)
+    res = _addmm(bias, flat_in, wt)
     return reshape(res, *lead, weight._data.shape[0])
 
 

@@ -14,7 +14,7 @@ from engine._base import dtypes
 from engine._base.arrays import broadcast_shape
 from engine.graph import Node
 from engine.kernels import elementwise as ek
-from engine.ops.base import edge, flat, out, recording, unpack
+from engine.ops.base import edge, flat, out, recording, takes_out, unpack
 from engine.ops.shape import (
     SqueezeBackward4,
     UnsqueezeBackward0,
@@ -33,9 +33,8 @@ from engine.tensor import Tensor
 
 def _same_dtype(a: Tensor, b: Tensor, what: str) -> None:
     if a._data.dtype != b._data.dtype:
-        names = {"float32": "float", "float64": "double", "int64": "long", "bool": "bool"}
-        an = names[dtypes.from_np(a._data.dtype).name]
-        bn = names[dtypes.from_np(b._data.dtype).name]
+        an = dtypes.from_np(a._data.dtype).cpp_name
+        bn = dtypes.from_np(b._data.dtype).cpp_name
         raise RuntimeError(f"expected {what} to have the same dtype, but got: {an} != {bn}")
 
 
@@ -79,16 +78,17 @@ class MmBackward0(Node):
         return ga, gb
 
 
-def mm(a: Tensor, b: Tensor) -> Tensor:
+@takes_out(rule="same")
+def mm(input: Tensor, mat2: Tensor) -> Tensor:
     """Matrix product of two 2-D tensors.
 
     >>> engine.mm(engine.tensor([[1.0, 2.0]]), engine.tensor([[3.0], [4.0]]))
     tensor([[11.]])
     """
-    ad, bd = a._data, b._data
+    ad, bd = input._data, mat2._data
     check_matrices(ad, bd, "self")
-    _same_dtype(a, b, "m1 and m2")
-    return _record(MmBackward0, a, b, ad @ bd)
+    _same_dtype(input, mat2, "m1 and m2")
+    return _record(MmBackward0, input, mat2, ad @ bd)
 
 
 class BmmBackward0(Node):
@@ -111,21 +111,22 @@ class BmmBackward0(Node):
         return ga, gb
 
 
-def bmm(a: Tensor, b: Tensor) -> Tensor:
+@takes_out(rule="same")
+def bmm(input: Tensor, mat2: Tensor) -> Tensor:
     """Batched matrix product of two 3-D tensors with the same batch size.
 
     >>> engine.bmm(engine.ones(4, 2, 3), engine.ones(4, 3, 5)).shape
     engine.Size([4, 2, 5])
     """
-    ad, bd = a._data, b._data
+    ad, bd = input._data, mat2._data
     if ad.ndim != 3 or bd.ndim != 3:
         raise RuntimeError(f"batch{1 if ad.ndim != 3 else 2} must be a 3D tensor")
     if bd.shape[:2] != (ad.shape[0], ad.shape[2]):
         raise RuntimeError(
             f"Expected size for first two dimensions of batch2 tensor to be: "
             f"[{ad.shape[0]}, {ad.shape[2]}] but got: [{bd.shape[0]}, {bd.shape[1]}].")
-    _same_dtype(a, b, "scalar type")
-    return _record(BmmBackward0, a, b, np.matmul(ad, bd))
+    _same_dtype(input, mat2, "scalar type")
+    return _record(BmmBackward0, input, mat2, np.matmul(ad, bd))
 
 
 class MvBackward0(Node):
@@ -148,19 +149,21 @@ class MvBackward0(Node):
         return ga, gb
 
 
-def mv(a: Tensor, v: Tensor) -> Tensor:
+@takes_out(rule="same", message=(
+    "addmv input tensors must have the same dtype, but got {out}, {res}, and {res}"))
+def mv(input: Tensor, vec: Tensor) -> Tensor:
     """Matrix-vector product.
 
     >>> engine.mv(engine.tensor([[1.0, 2.0], [3.0, 4.0]]), engine.tensor([1.0, 1.0]))
     tensor([3., 7.])
     """
-    ad, vd = a._data, v._data
+    ad, vd = input._data, vec._data
     if ad.ndim != 2 or vd.ndim != 1 or ad.shape[1] != vd.shape[0]:
         raise RuntimeError(
             f"size mismatch, got input ({ad.shape[0] if ad.ndim else 0}), mat "
             f"({'x'.join(map(str, ad.shape))}), vec ({'x'.join(map(str, vd.shape))})")
-    _same_dtype(a, v, "self and vec")
-    return _record(MvBackward0, a, v, ad @ vd)
+    _same_dtype(input, vec, "self and vec")
+    return _record(MvBackward0, input, vec, ad @ vd)
 
 
 class DotBackward0(Node):
@@ -183,23 +186,24 @@ class DotBackward0(Node):
         return ga, gb
 
 
-def dot(a: Tensor, b: Tensor) -> Tensor:
+@takes_out(rule="same", message="result dtype {out} does not match input dtype {res}")
+def dot(input: Tensor, tensor: Tensor) -> Tensor:
     """Inner product of two 1-D tensors.
 
     >>> engine.dot(engine.tensor([1.0, 2.0]), engine.tensor([3.0, 4.0]))
     tensor(11.)
     """
-    ad, bd = a._data, b._data
+    ad, bd = input._data, tensor._data
     if ad.ndim != 1 or bd.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {ad.ndim}D and {bd.ndim}D tensors")
     if ad.shape != bd.shape:
         raise RuntimeError(
             f"inconsistent tensor size, expected tensor [{ad.size}] and src [{bd.size}] to have "
             f"the same number of elements, but got {ad.size} and {bd.size} elements respectively")
-    _same_dtype(a, b, "both vectors")
+    _same_dtype(input, tensor, "both vectors")
     with np.errstate(invalid="ignore", over="ignore"):  # inf * 0 is NaN, silently as torch
         res = np.asarray(ad @ bd)
-    return _record(DotBackward0, a, b, res)
+    return _record(DotBackward0, input, tensor, res)
 
 
 def _record(cls: type, a: Tensor, b: Tensor, res: np.ndarray) -> Tensor:
@@ -210,7 +214,8 @@ def _record(cls: type, a: Tensor, b: Tensor, res: np.ndarray) -> Tensor:
     return out(res, node)
 
 
-def matmul(a: Tensor, b: Tensor) -> Tensor:
+@takes_out(rule="same")
+def matmul(input: Tensor, other: Tensor) -> Tensor:
     """torch.matmul: dot, mv, mm, or batched products with broadcasting, by dims.
 
     >>> engine.matmul(engine.ones(2, 3), engine.ones(3))
@@ -218,23 +223,23 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     >>> (engine.ones(5, 2, 3) @ engine.ones(3, 4)).shape
     engine.Size([5, 2, 4])
     """
-    if not isinstance(b, Tensor) or not isinstance(a, Tensor):
+    if not isinstance(other, Tensor) or not isinstance(input, Tensor):
         raise TypeError("matmul(): argument 'other' must be Tensor")
-    d1, d2 = a._data.ndim, b._data.ndim
+    d1, d2 = input._data.ndim, other._data.ndim
     if d1 == 0 or d2 == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are "
                            f"{d1}D and {d2}D")
     if d1 == 1 and d2 == 1:
-        return dot(a, b)
+        return dot(input, other)
     if d1 == 2 and d2 == 1:
-        return mv(a, b)
+        return mv(input, other)
     if d1 == 1 and d2 == 2:  # torch's unsqueeze(0), mm, squeeze_(0) chain
-        return _squeeze0(mm(_unsqueeze0(a), b))
+        return _squeeze0(mm(_unsqueeze0(input), other))
     if d1 == 2 and d2 == 2:
-        return mm(a, b)
-    if _should_fold(a, b):
-        return _folded(a, b)
-    return _batched(a, b)
+        return mm(input, other)
+    if _should_fold(input, other):
+        return _folded(input, other)
+    return _batched(input, other)
 
 
 def _unsqueeze0(a: Tensor) -> Tensor:

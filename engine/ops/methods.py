@@ -33,7 +33,7 @@ from engine.tensor import Tensor, _ViewInfo, _wrap
 
 
 def _compare(ufunc: np.ufunc) -> Any:
-    def op(a: Tensor, b: Any) -> Tensor:
+    def op(self: Tensor, other: Any) -> Tensor:
         """Elementwise comparison (``eq``, ``ne``, ``lt``, ``le``, ``gt``, ``ge``) with a
         tensor or number: a bool tensor, outside the graph.
 
@@ -41,10 +41,10 @@ def _compare(ufunc: np.ufunc) -> Any:
         (tensor([ True, False, False]), tensor([False,  True,  True]))
         """
         try:
-            bd, _, _ = scalar_or_data(b)
+            bd, _, _ = scalar_or_data(other)
         except TypeError:
             return NotImplemented
-        return _wrap(np.asarray(ufunc(a._data, bd)))
+        return _wrap(np.asarray(ufunc(self._data, bd)))
 
     return op
 
@@ -70,15 +70,18 @@ def _rmatmul(a: Tensor, b: Any) -> Tensor:
 FAMILIES = (convert, unary, selection, elementwise, shape, reduce, extrema, join, linalg,
             activation, layers, inplace, creation)
 
-# Python's operators: the same for every op, so they live here.
+# Python's operators: the same for every op, so they live here (without ``out=``'s wrapper,
+# which an operator never needs).
+_add, _sub, _mul, _div, _pow = (f.__wrapped__ for f in (
+    elementwise.add, elementwise.sub, elementwise.mul, elementwise.div, elementwise.pow))
 OPERATORS: dict[str, Any] = {
-    "__add__": _reflected(elementwise.add), "__radd__": _reflected(elementwise.add),
-    "__sub__": _reflected(elementwise.sub), "__rsub__": _reflected(elementwise.rsub),
-    "__mul__": _reflected(elementwise.mul), "__rmul__": _reflected(elementwise.mul),
-    "__truediv__": _reflected(elementwise.div), "__rtruediv__": _reflected(elementwise.rdiv),
-    "__pow__": _reflected(elementwise.pow), "__rpow__": _reflected(elementwise.rpow),
-    "__neg__": elementwise.neg, "__abs__": unary.abs,
-    "__matmul__": linalg.matmul, "__rmatmul__": _rmatmul,
+    "__add__": _reflected(_add), "__radd__": _reflected(_add),
+    "__sub__": _reflected(_sub), "__rsub__": _reflected(elementwise.rsub),
+    "__mul__": _reflected(_mul), "__rmul__": _reflected(_mul),
+    "__truediv__": _reflected(_div), "__rtruediv__": _reflected(elementwise.rdiv),
+    "__pow__": _reflected(_pow), "__rpow__": _reflected(elementwise.rpow),
+    "__neg__": elementwise.neg.__wrapped__, "__abs__": unary.abs.__wrapped__,
+    "__matmul__": linalg.matmul.__wrapped__, "__rmatmul__": _rmatmul,
     "__getitem__": shape.getitem, "__setitem__": inplace.assign,
     "__iadd__": inplace.add_, "__isub__": inplace.sub_, "__imul__": inplace.mul_,
     "__itruediv__": inplace.div_,

@@ -19,7 +19,7 @@ from engine._base import dtypes
 from engine._base.arrays import wrap_dim
 from engine.graph import Node
 from engine.kernels import reduce as rk
-from engine.ops.base import const, edge, expand_flat, flat, out, recording, saved_source
+from engine.ops.base import const, edge, expand_flat, flat, out, recording, saved_source, takes_out
 from engine.ops.selection import where
 from engine.tensor import Tensor, _wrap
 
@@ -58,7 +58,8 @@ class SumBackward1(SumBackward0):
     __slots__ = ()
 
 
-def sum(a: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = False,  # noqa: A001
+@takes_out(rule="dtype")
+def sum(input: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = False,  # noqa: A001
         dtype: dtypes.dtype | None = None) -> Tensor:
     """Sum of all elements, or over ``dim`` (an int or a tuple), keeping dims if asked.
 
@@ -69,7 +70,7 @@ def sum(a: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = False
     tensor([[3.],
             [7.]])
     """
-    return _reduce(a, dim, keepdim, False, dtype)
+    return _reduce(input, dim, keepdim, False, dtype)
 
 
 class MeanBackward0(SumBackward0):
@@ -80,7 +81,8 @@ class MeanBackward1(SumBackward0):
     __slots__ = ()
 
 
-def mean(a: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = False,
+@takes_out
+def mean(input: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = False,
          dtype: dtypes.dtype | None = None) -> Tensor:
     """Mean of all elements, or over ``dim``.
 
@@ -88,7 +90,7 @@ def mean(a: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = Fals
     >>> engine.mean(x), x.mean(dim=1)
     (tensor(2.5000), tensor([1.5000, 3.5000]))
     """
-    return _reduce(a, dim, keepdim, True, dtype)
+    return _reduce(input, dim, keepdim, True, dtype)
 
 
 def _reduce(a: Tensor, dim: int | Sequence[int] | None, keepdim: bool, mean: bool,
@@ -100,7 +102,7 @@ def _reduce(a: Tensor, dim: int | Sequence[int] | None, keepdim: bool, mean: boo
             "mean(): could not infer output dtype. Input dtype must be either a floating point "
             f"or complex dtype. Got: {dtypes.from_np(x.dtype).name.capitalize()}")
     np_dtype = dtype.np if dtype is not None else (
-        np.int64 if x.dtype.kind in "bi" else x.dtype)
+        np.int64 if x.dtype.kind in "biu" else x.dtype)
     if dtype is not None:
         x = x.astype(np_dtype)
     count = 1
@@ -217,27 +219,28 @@ class ProdBackward1(ProdBackward0):
     __slots__ = ()
 
 
-def prod(a: Tensor, dim: int | None = None, keepdim: bool = False,
+@takes_out(rule="dtype")
+def prod(input: Tensor, dim: int | None = None, keepdim: bool = False,
          dtype: dtypes.dtype | None = None) -> Tensor:
     """Product of all elements, or along one ``dim``; exact gradients even with zeros.
 
     >>> engine.tensor([2.0, 3.0, 4.0]).prod()
     tensor(24.)
     """
-    x = a._data
+    x = input._data
     if dtype is not None:
         x = x.astype(dtype.np)
-    elif x.dtype.kind in "bi":
+    elif x.dtype.kind in "biu":
         x = x.astype(np.int64)
     dims = tuple(range(x.ndim)) if dim is None else ((wrap_dim(dim, x.ndim),) if x.ndim else ())
     lay = _Rows(x, dims, keepdim and dim is not None)
     with np.errstate(invalid="ignore", over="ignore"):  # inf * 0 is NaN, as in torch
         res = np.prod(lay.rows, axis=1, dtype=x.dtype).reshape(lay.out_shape)
-    if not recording(a) or x.dtype.kind != "f":
+    if not recording(input) or x.dtype.kind != "f":
         return out(res)
-    node = (ProdBackward0 if dim is None else ProdBackward1)((edge(a),))
+    node = (ProdBackward0 if dim is None else ProdBackward1)((edge(input),))
     node.layout = lay
-    node.save_as((a, lay.rows))
+    node.save_as((input, lay.rows))
     return out(res, node)
 
 
@@ -314,7 +317,8 @@ def _var(a: Tensor, dim: Any, unbiased: bool | None, keepdim: bool, correction: 
     return result
 
 
-def var(a: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+@takes_out
+def var(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
         correction: float | None = None) -> Tensor:
     """Variance over ``dim`` (all by default) divided by ``N - correction``.
 
@@ -323,17 +327,18 @@ def var(a: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool 
     >>> engine.tensor([1.0, 2.0, 3.0, 4.0]).var()
     tensor(1.6667)
     """
-    return _var(a, dim, unbiased, keepdim, correction, std=False)
+    return _var(input, dim, unbiased, keepdim, correction, std=False)
 
 
-def std(a: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+@takes_out
+def std(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
         correction: float | None = None) -> Tensor:
     """Standard deviation, the square root of ``var`` (same arguments).
 
     >>> engine.tensor([1.0, 2.0, 3.0, 4.0]).std(correction=0)
     tensor(1.1180)
     """
-    return _var(a, dim, unbiased, keepdim, correction, std=True)
+    return _var(input, dim, unbiased, keepdim, correction, std=True)
 
 
 # ---------------------------------------------------------------- logsumexp / norm
@@ -351,13 +356,14 @@ class LogsumexpBackward0(_RowNode):
         return (self.back_t(grads[0].reshape(-1, 1) * (rows - res).exp()),)
 
 
-def logsumexp(a: Tensor, dim: Dims, keepdim: bool = False) -> Tensor:
+@takes_out(message="logsumexp(): Expected floating point type for result tensor, but got: {out}")
+def logsumexp(input: Tensor, dim: Dims, keepdim: bool = False) -> Tensor:
     """``log(sum(exp(x)))`` over ``dim``, computed with the max subtracted.
 
     >>> engine.tensor([0.0, 0.0]).logsumexp(0)
     tensor(0.6931)
     """
-    x = a._data
+    x = input._data
     if x.dtype.kind != "f":
         x = x.astype(dtypes.DEFAULT.np)
     lay = _Rows(x, reduce_dims(dim, x.ndim), keepdim)
@@ -367,11 +373,11 @@ def logsumexp(a: Tensor, dim: Dims, keepdim: bool = False) -> Tensor:
     with np.errstate(divide="ignore", over="ignore"):
         vals = (np.log(np.exp(rows - m[:, None]).sum(axis=1)) + m).astype(x.dtype)
     res = vals.reshape(lay.out_shape)
-    if not recording(a):
+    if not recording(input):
         return out(res)
-    node = LogsumexpBackward0((edge(a),))
+    node = LogsumexpBackward0((edge(input),))
     node.layout = lay
-    node.save_as((a, rows), (a, vals))
+    node.save_as((input, rows), (input, vals))
     return out(res, node)
 
 
@@ -413,7 +419,7 @@ class LinalgVectorNormBackward0(_RowNode):
         return (self.back_t(scaled * where(zero, 0.0, g / norm ** (p - 1))),)
 
 
-def norm(a: Tensor, p: float | str | None = "fro", dim: Dims = None, keepdim: bool = False,
+def norm(input: Tensor, p: float | str | None = "fro", dim: Dims = None, keepdim: bool = False,
          dtype: dtypes.dtype | None = None) -> Tensor:
     """Vector p-norm over ``dim`` (all elements by default); ``'fro'`` is the 2-norm.
 
@@ -425,7 +431,7 @@ def norm(a: Tensor, p: float | str | None = "fro", dim: Dims = None, keepdim: bo
     if isinstance(p, str):
         raise RuntimeError(f"norm(): only vector p-norms and 'fro' are supported, got {p!r}")
     p = float(p)
-    x = a._data
+    x = input._data
     if dtype is not None:
         x = x.astype(dtype.np)
     if x.dtype.kind != "f":
@@ -447,11 +453,11 @@ def norm(a: Tensor, p: float | str | None = "fro", dim: Dims = None, keepdim: bo
         vals = (ab ** p).sum(axis=1) ** (1.0 / p)
     vals = vals.astype(x.dtype)
     res = vals.reshape(lay.out_shape)
-    if not recording(a):
+    if not recording(input):
         return out(res)
-    node = LinalgVectorNormBackward0((edge(a),))
+    node = LinalgVectorNormBackward0((edge(input),))
     node.layout, node.p = lay, p
-    node.save_as((a, lay.rows), (a, vals))
+    node.save_as((input, lay.rows), (input, vals))
     return out(res, node)
 
 

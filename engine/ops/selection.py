@@ -24,6 +24,7 @@ from engine.ops.base import (
     recording,
     scalar_or_data,
     sum_to,
+    takes_out,
     unbroadcast,
     unpack,
 )
@@ -44,7 +45,8 @@ class ClampBackward1(Node):
         return (where(const((x >= self.lo) & (x <= self.hi)), grads[0], 0.0),)
 
 
-def clamp(a: Tensor, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+@takes_out(rule="same", message="Found dtype {out} but expected {res}")
+def clamp(input: Tensor, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
     """Limit values to ``[min, max]`` (either bound may be None); bounds are numbers.
 
     The gradient passes where ``min <= x <= max``.
@@ -57,7 +59,7 @@ def clamp(a: Tensor, min: float | None = None, max: float | None = None) -> Tens
     for bound in (min, max):
         if isinstance(bound, Tensor):
             raise TypeError("clamp(): tensor bounds are not supported; use maximum/minimum")
-    x = a._data
+    x = input._data
     res = x
     if x.dtype.kind != "f" and any(isinstance(b, float) for b in (min, max)):
         x = x.astype(dtypes.DEFAULT.np)
@@ -65,13 +67,13 @@ def clamp(a: Tensor, min: float | None = None, max: float | None = None) -> Tens
         res = np.maximum(x, np.asarray(min, x.dtype))
     if max is not None:
         res = np.minimum(res if min is not None else x, np.asarray(max, x.dtype))
-    if not recording(a):
+    if not recording(input):
         return out(np.asarray(res))
-    node = ClampBackward1((edge(a),))
+    node = ClampBackward1((edge(input),))
     # the bounds as the forward saw them, in x's dtype: float32(-0.3) must pass at -0.3
     node.lo = -np.inf if min is None else float(np.asarray(min, x.dtype))
     node.hi = np.inf if max is None else float(np.asarray(max, x.dtype))
-    node.save_as((a, x))
+    node.save_as((input, x))
     return out(np.asarray(res), node)
 
 
@@ -150,22 +152,24 @@ def _extreme(a: Tensor, b: Tensor, cls: type, fn: np.ufunc) -> Tensor:
     return out(res, node)
 
 
-def maximum(a: Tensor, b: Tensor) -> Tensor:
+@takes_out
+def maximum(input: Tensor, other: Tensor) -> Tensor:
     """Elementwise larger of two tensors; on ties each side gets half the gradient.
 
     >>> engine.maximum(engine.tensor([1.0, 5.0]), engine.tensor([3.0, 2.0]))
     tensor([3., 5.])
     """
-    return _extreme(a, b, MaximumBackward0, np.maximum)
+    return _extreme(input, other, MaximumBackward0, np.maximum)
 
 
-def minimum(a: Tensor, b: Tensor) -> Tensor:
+@takes_out
+def minimum(input: Tensor, other: Tensor) -> Tensor:
     """Elementwise smaller of two tensors; on ties each side gets half the gradient.
 
     >>> engine.minimum(engine.tensor([1.0, 5.0]), engine.tensor([3.0, 2.0]))
     tensor([1., 2.])
     """
-    return _extreme(a, b, MinimumBackward0, np.minimum)
+    return _extreme(input, other, MinimumBackward0, np.minimum)
 
 
 class WhereBackward0(Node):
@@ -191,6 +195,7 @@ class WhereBackward0(Node):
         return ga, gb
 
 
+@takes_out(rule="same", message="Expected out type to be {res} but got {out}")
 def where(condition: Tensor, input: Any, other: Any) -> Tensor:  # noqa: A002
     """``input`` where ``condition`` holds, else ``other`` (tensors or numbers).
 

@@ -139,13 +139,13 @@ class CloneBackward0(Node):
         return (grads[0],)
 
 
-def clone(a: Tensor) -> Tensor:
+def clone(input: Tensor) -> Tensor:
     """A copy with its own buffer, still connected to the graph.
 
     >>> engine.clone(engine.ones(2, requires_grad=True))
     tensor([1., 1.], grad_fn=<CloneBackward0>)
     """
-    return out(np.array(a._data, order="C", copy=True), _unary_node(CloneBackward0, a))
+    return out(np.array(input._data, order="C", copy=True), _unary_node(CloneBackward0, input))
 
 
 def _no_copy_reshape(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
@@ -170,7 +170,7 @@ def contiguous(a: Tensor) -> Tensor:
     return a if a._data.flags.c_contiguous else clone(a)
 
 
-def reshape(a: Tensor, *shape: Any) -> Tensor:
+def reshape(input: Tensor, *shape: Any) -> Tensor:
     """``view`` when contiguous, a strided alias when the strides allow it, otherwise copy
     then view (recorded as torch records each case).
 
@@ -181,32 +181,33 @@ def reshape(a: Tensor, *shape: Any) -> Tensor:
     >>> engine.arange(6).reshape(-1, 3).shape
     engine.Size([2, 3])
     """
-    new = _infer(_sizes(shape), a._data.size)
-    if a._data.flags.c_contiguous or a._data.size <= 1:
-        return _view_out(a, a._data.reshape(new),
-                         _unary_node(ViewBackward0, a, shape=a._data.shape))
-    res = _no_copy_reshape(a._data, new)
+    new = _infer(_sizes(shape), input._data.size)
+    if input._data.flags.c_contiguous or input._data.size <= 1:
+        return _view_out(input, input._data.reshape(new),
+                         _unary_node(ViewBackward0, input, shape=input._data.shape))
+    res = _no_copy_reshape(input._data, new)
     if res is not None:  # strided, but the new shape fits the strides: torch's _reshape_alias
-        return _view_out(a, res, _unary_node(ReshapeAliasBackward0, a, shape=a._data.shape))
-    return _unsafe_view(clone(a), new)
+        return _view_out(input, res,
+                         _unary_node(ReshapeAliasBackward0, input, shape=input._data.shape))
+    return _unsafe_view(clone(input), new)
 
 
-def flatten(a: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge dims ``start_dim..end_dim`` into one.
 
     >>> x = engine.zeros(2, 3, 4); engine.flatten(x).shape, x.flatten(1).shape
     (engine.Size([24]), engine.Size([2, 12]))
     """
-    shape = a._data.shape
+    shape = input._data.shape
     if not shape:
-        return reshape(a, 1)
+        return reshape(input, 1)
     s, e = wrap_dim(start_dim, len(shape)), wrap_dim(end_dim, len(shape))
     if s == e:
-        return a
+        return input
     mid = 1
     for d in shape[s:e + 1]:
         mid *= d
-    return reshape(a, shape[:s] + (mid,) + shape[e + 1:])
+    return reshape(input, shape[:s] + (mid,) + shape[e + 1:])
 
 
 # ---------------------------------------------------------------- transposes
@@ -220,16 +221,16 @@ class TransposeBackward0(Node):
         return (grads[0].transpose(self.d0, self.d1),)
 
 
-def transpose(a: Tensor, dim0: int, dim1: int) -> Tensor:
+def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     """Swap two dims (a view).
 
     >>> engine.transpose(engine.zeros(2, 3, 4), 0, 2).shape
     engine.Size([4, 3, 2])
     """
-    nd = a._data.ndim
+    nd = input._data.ndim
     d0, d1 = wrap_dim(dim0, nd), wrap_dim(dim1, nd)
-    res = np.swapaxes(a._data, d0, d1) if nd else a._data
-    return _view_out(a, res, _unary_node(TransposeBackward0, a, d0=d0, d1=d1))
+    res = np.swapaxes(input._data, d0, d1) if nd else input._data
+    return _view_out(input, res, _unary_node(TransposeBackward0, input, d0=d0, d1=d1))
 
 
 class PermuteBackward0(Node):
@@ -242,13 +243,13 @@ class PermuteBackward0(Node):
         return (grads[0].permute(*self.inverse),)
 
 
-def permute(a: Tensor, *dims: Any) -> Tensor:
+def permute(input: Tensor, *dims: Any) -> Tensor:
     """Reorder dims (a view).
 
     >>> engine.permute(engine.zeros(2, 3, 4), (2, 0, 1)).shape
     engine.Size([4, 2, 3])
     """
-    nd = a._data.ndim
+    nd = input._data.ndim
     perm = tuple(wrap_dim(d, nd) for d in _sizes(dims))
     if sorted(perm) != list(range(nd)):
         raise RuntimeError(
@@ -256,8 +257,8 @@ def permute(a: Tensor, *dims: Any) -> Tensor:
             f"length of the desired ordering of dimensions i.e. input.dim() = {nd} is not equal "
             f"to len(dims) = {len(perm)}" if len(perm) != nd else "permute(): duplicate dims")
     inverse = tuple(int(i) for i in np.argsort(perm))
-    return _view_out(a, np.transpose(a._data, perm),
-                     _unary_node(PermuteBackward0, a, inverse=inverse))
+    return _view_out(input, np.transpose(input._data, perm),
+                     _unary_node(PermuteBackward0, input, inverse=inverse))
 
 
 class TBackward0(Node):
@@ -270,7 +271,7 @@ class TBackward0(Node):
         return (grads[0].t(),)
 
 
-def t(a: Tensor) -> Tensor:
+def t(input: Tensor) -> Tensor:
     """Transpose a matrix (``<= 2`` dims).
 
     >>> engine.t(engine.tensor([[1, 2, 3]]))
@@ -278,10 +279,10 @@ def t(a: Tensor) -> Tensor:
             [2],
             [3]])
     """
-    if a._data.ndim > 2:
+    if input._data.ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
-                           f"{a._data.ndim}D")
-    return _view_out(a, a._data.T, _unary_node(TBackward0, a))
+                           f"{input._data.ndim}D")
+    return _view_out(input, input._data.T, _unary_node(TBackward0, input))
 
 
 def T(a: Tensor) -> Tensor:  # noqa: N802 - torch's property name
@@ -330,14 +331,14 @@ class SqueezeBackward4(ViewBackward0):
     __slots__ = ()
 
 
-def squeeze(a: Tensor, dim: int | Sequence[int] | None = None, _cls: type | None = None
+def squeeze(input: Tensor, dim: int | Sequence[int] | None = None, _cls: type | None = None
             ) -> Tensor:
     """Drop dims of size 1 (all, one, or a tuple of them).
 
     >>> x = engine.zeros(1, 2, 1); engine.squeeze(x).shape, x.squeeze(0).shape
     (engine.Size([2]), engine.Size([2, 1]))
     """
-    shape = a._data.shape
+    shape = input._data.shape
     if dim is None:
         cls, dims = SqueezeBackward0, tuple(range(len(shape)))
     elif isinstance(dim, int):
@@ -345,24 +346,24 @@ def squeeze(a: Tensor, dim: int | Sequence[int] | None = None, _cls: type | None
     else:
         cls, dims = SqueezeBackward2, tuple(wrap_dim(d, len(shape)) for d in dim)
     new = tuple(s for i, s in enumerate(shape) if not (i in dims and s == 1))
-    return _view_out(a, a._data.reshape(new), _unary_node(_cls or cls, a, shape=shape))
+    return _view_out(input, input._data.reshape(new), _unary_node(_cls or cls, input, shape=shape))
 
 
 class UnsqueezeBackward0(ViewBackward0):
     __slots__ = ()
 
 
-def unsqueeze(a: Tensor, dim: int) -> Tensor:
+def unsqueeze(input: Tensor, dim: int) -> Tensor:
     """Insert a dim of size 1 at ``dim``.
 
     >>> engine.unsqueeze(engine.tensor([1, 2]), 0), engine.tensor([1, 2]).unsqueeze(-1).shape
     (tensor([[1, 2]]), engine.Size([2, 1]))
     """
-    nd = a._data.ndim + 1
+    nd = input._data.ndim + 1
     d = wrap_dim(dim, nd)
     # basic indexing with None: the same view as np.expand_dims, ~20x cheaper on tiny arrays
-    return _view_out(a, a._data[(slice(None),) * d + (None,)],
-                     _unary_node(UnsqueezeBackward0, a, shape=a._data.shape))
+    return _view_out(input, input._data[(slice(None),) * d + (None,)],
+                     _unary_node(UnsqueezeBackward0, input, shape=input._data.shape))
 
 
 class ExpandBackward0(Node):

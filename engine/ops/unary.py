@@ -17,7 +17,7 @@ from engine.graph import Node
 from engine.kernels import activation as ak
 from engine.kernels import buffers
 from engine.kernels import elementwise as ek
-from engine.ops.base import const, edge, flat, float_dtype, out, recording, unpack
+from engine.ops.base import const, edge, flat, float_dtype, out, recording, takes_out, unpack
 from engine.tensor import Tensor
 
 
@@ -147,26 +147,26 @@ def unary_op(name: str, fwd: Callable, node_cls: type, keep: str, example: tuple
     backward needs the "input" or the "result", a docstring ``example`` (an input and what
     the engine prints for it), and whether an integer input is first cast to float."""
 
-    def op(a: Tensor) -> Tensor:
-        x = a._data
+    def op(input: Tensor) -> Tensor:  # noqa: A002 - torch's name
+        x = input._data
         if float_only and x.dtype.kind != "f":
             x = x.astype(float_dtype(x.dtype))
         with np.errstate(all="ignore"):
             res = fwd(x)
         if type(res) is not np.ndarray or res.dtype != x.dtype:
             res = np.asarray(res, dtype=x.dtype)
-        if not recording(a):
+        if not recording(input):
             return out(res)
-        node = node_cls((edge(a),))
+        node = node_cls((edge(input),))
         result = out(res, node)
-        node.save_as((a, x)) if keep == "input" else node.save(result)
+        node.save_as((input, x)) if keep == "input" else node.save(result)
         return result
 
     op.__name__ = op.__qualname__ = name
     arg, shown = example
     op.__doc__ = (f"Elementwise {name}; its gradient node is ``{node_cls.__name__}``.\n\n"
                   f"    >>> engine.{name}(engine.tensor({arg}))\n    {shown}\n")
-    return op
+    return takes_out(op)
 
 
 class ExpBackward0(_Unary):

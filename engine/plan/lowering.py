@@ -214,6 +214,8 @@ class _Lowering:
         self._mm(node, self._out(node, (a.shape[0], b.shape[-1])), a, b)
 
     def addmm(self, node: Node) -> None:
+        if node.beta != 1 or node.alpha != 1:
+            raise LoweringError(f"{node.name()}: beta or alpha other than 1")
         bias = self._input(node, 0, None)
         a = self._input(node, 1, 0)
         b = self._input(node, 2, -1)

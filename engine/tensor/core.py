@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from engine._base import dtypes, messages
+from engine._base import device, dtypes, messages
 from engine._base.arrays import to_array, wrap_dim
 from engine._base.format import tensor_repr
 from engine._base.hooks import HookDict, RemovableHandle, add_hook
@@ -143,13 +143,22 @@ class Tensor:
     nelement = numel
 
     @property
-    def device(self) -> str:
-        """Always ``'cpu'``: the engine's only device.
+    def device(self) -> device.device:
+        """Always the CPU: the engine's only device.
 
         >>> engine.ones(1).device
-        'cpu'
+        device(type='cpu')
         """
-        return "cpu"
+        return device.CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        """Always False: JitGrad runs on the CPU.
+
+        >>> engine.ones(1).is_cuda
+        False
+        """
+        return False
 
     def is_floating_point(self) -> bool:
         """Whether the dtype is float32 or float64.
@@ -344,8 +353,8 @@ class Tensor:
                 raise TypeError(f"assigned grad expected to be a Tensor or None but got "
                                 f"grad of type {type(value).__name__}")
             if value._data.dtype != self._data.dtype:
-                theirs = messages.CPP_NAMES[value._data.dtype]
-                ours = dtypes.from_np(self._data.dtype).tensor_type.removesuffix("Tensor")
+                theirs = dtypes.from_np(value._data.dtype).cpp_name
+                ours = dtypes.from_np(self._data.dtype).scalar_name
                 raise RuntimeError(
                     f"attempting to assign a gradient with dtype '{theirs}' to a tensor with "
                     f"grad_dtype '{ours}'. The gradient must match the tensor's grad_dtype "

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from engine._base import device as _device
 from engine._base import dtypes, grad_mode
 from engine.nn.parameter import Parameter
 from engine.tensor import Tensor, _reset_grads
@@ -383,18 +384,40 @@ class Module:
         return self._cast(dtypes.float32)
 
     def to(self, *args: Any, **kwargs: Any) -> Module:
-        """``to(engine.float64)`` casts; ``to('cpu')`` is a no-op (the only device).
+        """``to(engine.float64)`` casts; ``to('cpu')`` is a no-op (the only device), and
+        any other device refuses as ``Tensor.to`` does.
 
         >>> nn.Linear(2, 1).to("cpu").to(engine.float64).bias.dtype
         engine.float64
         """
         dtype = kwargs.get("dtype")
+        _device.check(kwargs.get("device"))
         for a in args:
             if isinstance(a, dtypes.dtype):
                 dtype = a
-            elif isinstance(a, str) and a != "cpu":
-                raise RuntimeError(f"the engine runs on the CPU only; got device {a!r}")
+            elif isinstance(a, (str, _device.device, int)) and not isinstance(a, bool):
+                _device.check(a)
         return self._cast(dtype) if dtype is not None else self
+
+    def cpu(self) -> Module:
+        """This module: its parameters already live on the CPU.
+
+        >>> m = nn.Linear(2, 1); m.cpu() is m
+        True
+        """
+        return self
+
+    def cuda(self, device: Any = None) -> Module:
+        """Refuses, as ``Tensor.cuda`` does: JitGrad runs on the CPU.
+
+        >>> nn.Linear(2, 1).cuda()
+        Traceback (most recent call last):
+        ...
+        RuntimeError: JitGrad runs on the CPU only: device 'cuda' is not available (engine.cuda.is_available() is False). Use device='cpu' or leave device out.
+        """  # noqa: E501 - the message is one line
+        _device.check("cuda" if device is None else _device.device("cuda", device)
+                      if isinstance(device, int) else device)
+        return self
 
     # -- display ------------------------------------------------------------
     def extra_repr(self) -> str:

@@ -555,6 +555,10 @@ TORCH_CASES = [
     Case("cosh", lambda lib, x: x.cosh(), ((3, 4),), "CoshBackward0"),
     Case("atan2", lambda lib, x, y: lib.atan2(x, y), ((3, 4), (4,)), "Atan2Backward0"),
     Case("atan2_method", lambda lib, x, y: x.atan2(y), ((2, 1, 3), (4, 1)), "Atan2Backward0"),
+    Case("div_floor", lambda lib, x, y: lib.div(x, y, rounding_mode="floor"), ((3, 4), (4,)),
+         "DivBackward2"),
+    Case("div_trunc_number", lambda lib, x: x.div(0.3, rounding_mode="trunc"), ((3, 4),),
+         "DivBackward2"),
     Case("log1p", lambda lib, x: lib.log1p(x), ((3, 4),), "Log1PBackward0", domain="pos"),
     Case("expm1", lambda lib, x: x.expm1(), ((3, 4),), "Expm1Backward0"),
     Case("rsqrt", lambda lib, x: lib.rsqrt(x), ((3, 4),), "RsqrtBackward0", domain="pos"),
@@ -646,6 +650,12 @@ TORCH_CASES = [
     Case("linear", lambda lib, x, w, b: nnf(lib).linear(x, w, b), ((5, 3), (4, 3), (4,)),
          "AddmmBackward0"),
     Case("linear_nobias", lambda lib, x, w: nnf(lib).linear(x, w), ((5, 3), (4, 3)), "MmBackward0"),
+    Case("addmm", lambda lib, b, x, w: lib.addmm(b, x, w), ((4,), (5, 3), (3, 4)),
+         "AddmmBackward0"),
+    Case("addmm_beta_alpha", lambda lib, b, x, w: lib.addmm(b, x, w, beta=0.5, alpha=-2),
+         ((5, 1), (5, 3), (3, 4)), "AddmmBackward0"),
+    Case("addmm_beta0", lambda lib, b, x, w: lib.addmm(b, x, w, beta=0, alpha=3),
+         ((1, 4), (5, 3), (3, 4)), "AddmmBackward0"),
     Case("linear_3d", lambda lib, x, w, b: nnf(lib).linear(x, w, b), ((2, 5, 3), (4, 3), (4,)),
          "ViewBackward0"),
     Case("mse_loss", lambda lib, x, y: nnf(lib).mse_loss(x, y), ((3, 4), (3, 4)),
@@ -703,6 +713,8 @@ TORCH_ERRORS: dict[str, Callable[[Any], Any]] = {
     "nll_target": lambda lib: nnf(lib).nll_loss(lib.randn(3, 4), lib.tensor([0, 7, 1])),
     "bce_range": lambda lib: nnf(lib).binary_cross_entropy(lib.randn(3, 4), lib.rand(3, 4)),
     "atan2_number": lambda lib: lib.atan2(lib.ones(2), 2.0),
+    "div_rounding_mode": lambda lib: lib.div(lib.ones(2), 2, rounding_mode="round"),
+    "div_int_by_zero": lambda lib: lib.div(lib.tensor([1, 2]), 0, rounding_mode="floor"),
 }
 
 

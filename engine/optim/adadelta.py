@@ -25,8 +25,8 @@ class Adadelta(Optimizer):
 
     >>> w = engine.tensor([1.0, -2.0], requires_grad=True)
     >>> opt = engine.optim.Adadelta([w], rho=0.5, eps=1e-2)
-    >>> (w * w).sum().backward(); opt.step(); w     # 1 - sqrt(0.01 / 2.01), ...
-    tensor([ 0.9295, -1.9295], requires_grad=True)
+    >>> (w * w).sum().backward(); opt.step(); w     # 1 - 2 * sqrt(0.01 / 2.01), ...
+    tensor([ 0.8589, -1.8587], requires_grad=True)
     """
 
     def __init__(self, params: ParamsT, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,

@@ -29,7 +29,7 @@ class Adagrad(Optimizer):
     >>> opt.state[w]["sum"]
     tensor([0.1000, 0.1000])
     >>> (w * w).sum().backward(); opt.step(); w     # 1 - 0.5 * 2 / sqrt(4.1), ...
-    tensor([ 0.5061, -1.5031], requires_grad=True)
+    tensor([ 0.5061, -1.5016], requires_grad=True)
     """
 
     def __init__(self, params: ParamsT, lr: float = 1e-2, lr_decay: float = 0,

@@ -29,10 +29,10 @@ class NAdam(Optimizer):
 
     >>> w = engine.tensor([1.0, -2.0], requires_grad=True)
     >>> opt = engine.optim.NAdam([w], lr=0.1)
-    >>> (w * w).sum().backward(); opt.step(); w
-    tensor([ 0.9000, -1.9000], requires_grad=True)
-    >>> opt.state[w]["mu_product"]     # kept in float32, as torch keeps it
-    tensor(0.4480)
+    >>> (w * w).sum().backward(); opt.step(); w   # by lr * (1 + 0.1 * mu_next / (1 - mu * mu_next))
+    tensor([ 0.8944, -1.8944], requires_grad=True)
+    >>> opt.state[w]["mu_product"].dtype    # kept in float32, as torch keeps it
+    engine.float32
     """
 
     def __init__(self, params: ParamsT, lr: float = 2e-3,

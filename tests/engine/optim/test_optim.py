@@ -13,21 +13,7 @@ import torch
 import engine
 from engine import nn, optim
 from engine.optim import lr_scheduler
-
-RNG = np.random.default_rng(3)
-X = RNG.standard_normal((40, 5))
-Y = RNG.integers(0, 3, 40)
-
-
-def models(dtype: str = "float64") -> tuple[nn.Module, torch.nn.Module]:
-    torch.manual_seed(0)
-    tm = torch.nn.Sequential(torch.nn.Linear(5, 16), torch.nn.Tanh(), torch.nn.Linear(16, 3))
-    em = nn.Sequential(nn.Linear(5, 16), nn.Tanh(), nn.Linear(16, 3))
-    tm = tm.to(getattr(torch, dtype))
-    em = em.to(getattr(engine, dtype))
-    em.load_state_dict({k: engine.tensor(v.detach().numpy()) for k, v in
-                        tm.state_dict().items()})
-    return em, tm
+from tests.engine.optim._support import X, Y, models
 
 
 def trajectories(name: str, kw: dict[str, Any], steps: int = 25, sched: tuple | None = None,

@@ -54,6 +54,15 @@ def _direction(g, p, weight_decay, maximize):
     return d
 
 
+@njit(cache=True, inline="always")
+def _weight_decay(lr, weight_decay, decoupled):
+    """(L2 coefficient for the gradient, factor scaling the parameter first): the
+    decoupled form (AdamW-like) shrinks ``p`` by ``1 - lr * weight_decay`` instead."""
+    if decoupled != 0.0:
+        return 0.0, 1.0 - lr * weight_decay
+    return weight_decay, 1.0
+
+
 @kernel("optim", "aaasssssss")
 def sgd_step(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, maximize, first):
     """SGD with momentum/dampening/nesterov/weight decay; ``buf`` unused when momentum is 0."""
@@ -156,12 +165,11 @@ def nadam_step(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, mu, mu_nex
     bc2 = 1.0 - beta2 ** step
     grad_coef = -lr * (1.0 - mu) / (1.0 - mu_product)
     avg_coef = (-lr * mu_next) / (1.0 - mu_product * mu_next)
+    l2, shrink = _weight_decay(lr, weight_decay, decoupled)
     for i in range(p.size):
-        if decoupled != 0.0 and weight_decay != 0.0:
-            p[i] = p[i] * (1.0 - lr * weight_decay)
-            d = -g[i] if maximize != 0.0 else g[i]
-        else:
-            d = _direction(g[i], p[i], weight_decay, maximize)
+        if shrink != 1.0:
+            p[i] = p[i] * shrink
+        d = _direction(g[i], p[i], l2, maximize)
         mi = _lerp(m[i], d, w1)
         m[i] = mi
         vi = _fma(w2 * d, d, v[i] * beta2)
@@ -187,12 +195,11 @@ def radam_step(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled,
         rect = ((rho_t - 4.0) * (rho_t - 2.0) * rho_inf
                 / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t)) ** 0.5
     bc2_sqrt = bc2 ** 0.5
+    l2, shrink = _weight_decay(lr, weight_decay, decoupled)
     for i in range(p.size):
-        if decoupled != 0.0 and weight_decay != 0.0:
-            p[i] = p[i] * (1.0 - lr * weight_decay)
-            d = -g[i] if maximize != 0.0 else g[i]
-        else:
-            d = _direction(g[i], p[i], weight_decay, maximize)
+        if shrink != 1.0:
+            p[i] = p[i] * shrink
+        d = _direction(g[i], p[i], l2, maximize)
         mi = _lerp(m[i], d, w1)
         m[i] = mi
         vi = _fma(w2 * d, d, v[i] * beta2)

@@ -127,25 +127,3 @@ def test_invalid_options_raise_torchs_errors(name: str, kw: dict[str, Any]) -> N
     e = same_error(lambda: getattr(optim, name)([engine.ones(1, requires_grad=True)], **kw),
                    lambda: getattr(torch.optim, name)([torch.ones(1, requires_grad=True)], **kw))
     assert str(e).startswith("Invalid ")
-
-
-def test_one_fused_kernel_call_per_parameter(monkeypatch: pytest.MonkeyPatch) -> None:
-    from engine.optim import adadelta, adagrad, rmsprop
-
-    calls: list[tuple[str, int]] = []
-    for mod, kname in ((rmsprop, "rmsprop_step"), (adagrad, "adagrad_step"),
-                       (adadelta, "adadelta_step")):
-        real = getattr(mod, kname)
-
-        def counting(*args: Any, _real: Any = real, _name: str = kname) -> None:
-            calls.append((_name, args[0].size))
-            _real(*args)
-
-        monkeypatch.setattr(mod, kname, counting)
-    w = engine.ones(2, 3, requires_grad=True)
-    b = engine.ones(3, requires_grad=True)
-    (w.sum() + b.sum()).backward()
-    for cls in (optim.RMSprop, optim.Adagrad, optim.Adadelta):
-        cls([w, b]).step()
-    assert calls == [("rmsprop_step", 6), ("rmsprop_step", 3), ("adagrad_step", 6),
-                     ("adagrad_step", 3), ("adadelta_step", 6), ("adadelta_step", 3)]

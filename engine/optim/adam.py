@@ -5,11 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from engine.kernels.optim import adam_step
-from engine.optim.optimizer import Optimizer, ParamsT, flat_grad, flat_inplace
-from engine.tensor import Tensor, _wrap
+from engine.optim.optimizer import (
+    Optimizer,
+    ParamsT,
+    check_betas,
+    check_lr,
+    check_non_negative,
+    count_step,
+    flat_grad,
+    flat_inplace,
+    step_counter,
+    zeros_state,
+)
+from engine.tensor import Tensor
 
 
 class Adam(Optimizer):
@@ -29,15 +38,10 @@ class Adam(Optimizer):
                  weight_decay: float = 0, amsgrad: bool = False, *, foreach: bool | None = None,
                  maximize: bool = False, capturable: bool = False, differentiable: bool = False,
                  fused: bool | None = None, decoupled_weight_decay: bool | None = None) -> None:
-        if lr < 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if eps < 0.0:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        for i, b in enumerate(betas):
-            if not 0.0 <= b < 1.0:
-                raise ValueError(f"Invalid beta parameter at index {i}: {b}")
-        if weight_decay < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        check_lr(lr)
+        check_non_negative(epsilon=eps)
+        check_betas(betas)
+        check_non_negative(weight_decay=weight_decay)
         decoupled = self._decoupled if decoupled_weight_decay is None else decoupled_weight_decay
         defaults = {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay,
                     "amsgrad": amsgrad, "maximize": maximize, "foreach": foreach,
@@ -51,20 +55,19 @@ class Adam(Optimizer):
         for p in params:
             state = self.state.setdefault(p, {})
             if not state:
-                state["step"] = _wrap(np.zeros((), np.float32))
-                state["exp_avg"] = _wrap(np.zeros_like(p._data))
-                state["exp_avg_sq"] = _wrap(np.zeros_like(p._data))
+                state["step"] = step_counter()
+                state["exp_avg"] = zeros_state(p)
+                state["exp_avg_sq"] = zeros_state(p)
                 if amsgrad:
-                    state["max_exp_avg_sq"] = _wrap(np.zeros_like(p._data))
-            step = state["step"]
-            step._data[...] += 1
+                    state["max_exp_avg_sq"] = zeros_state(p)
+            step = count_step(state)
             vmax = state.get("max_exp_avg_sq")
             pf = flat_inplace(p)
             adam_step(pf, flat_grad(p), flat_inplace(state["exp_avg"]),
                       flat_inplace(state["exp_avg_sq"]),
                       flat_inplace(vmax) if vmax is not None else pf[:0],
                       float(group["lr"]), float(beta1), float(beta2), float(group["eps"]),
-                      float(group["weight_decay"]), float(step._data), float(amsgrad),
+                      float(group["weight_decay"]), step, float(amsgrad),
                       float(group["maximize"]), float(group["decoupled_weight_decay"]))
 
     def _plan_update(self) -> tuple[str, Callable[[dict[str, Any]], tuple]] | None:

@@ -25,6 +25,52 @@ def flat_inplace(t: Tensor) -> np.ndarray:
     return t._data.reshape(-1)
 
 
+def flat_or_empty(t: Tensor | None, like: np.ndarray) -> np.ndarray:
+    """``t``'s flat buffer, or an empty slice of ``like`` for a state tensor a kernel
+    does not touch under the group's options."""
+    return flat_inplace(t) if t is not None else like[:0]
+
+
+def zeros_state(p: Tensor, fill: float = 0.0) -> Tensor:
+    """A state tensor shaped and typed like ``p``, filled with ``fill``."""
+    return _wrap(np.full_like(p._data, fill))
+
+
+def step_counter() -> Tensor:
+    """A new ``state['step']``: a float32 zero, as torch keeps it."""
+    return _wrap(np.zeros((), np.float32))
+
+
+def count_step(state: dict[str, Any]) -> float:
+    """Add one to ``state['step']`` and return the new count."""
+    step = state["step"]
+    step._data[...] += 1
+    return float(step._data)
+
+
+def check_lr(lr: Any) -> None:
+    """torch's checks of a learning rate: one element if a tensor, not negative."""
+    if isinstance(lr, Tensor) and lr.numel() != 1:
+        raise ValueError("Tensor lr must be 1-element")
+    if not 0.0 <= lr:
+        raise ValueError(f"Invalid learning rate: {lr}")
+
+
+def check_non_negative(**options: float) -> None:
+    """torch's checks of options that must not be negative, in the order given
+    (``epsilon`` is how torch names ``eps`` in its message)."""
+    for name, value in options.items():
+        if not 0.0 <= value:
+            raise ValueError(f"Invalid {name} value: {value}")
+
+
+def check_betas(betas: tuple[float, float]) -> None:
+    """torch's check of Adam-like ``betas``: each in [0, 1)."""
+    for i, b in enumerate(betas):
+        if not 0.0 <= b < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {i}: {b}")
+
+
 def flat_grad(p: Tensor) -> np.ndarray:
     g = p._grad._data
     if g.dtype != p._data.dtype:

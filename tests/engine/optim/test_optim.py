@@ -13,21 +13,8 @@ import torch
 import engine
 from engine import nn, optim
 from engine.optim import lr_scheduler
-
-RNG = np.random.default_rng(3)
-X = RNG.standard_normal((40, 5))
-Y = RNG.integers(0, 3, 40)
-
-
-def models(dtype: str = "float64") -> tuple[nn.Module, torch.nn.Module]:
-    torch.manual_seed(0)
-    tm = torch.nn.Sequential(torch.nn.Linear(5, 16), torch.nn.Tanh(), torch.nn.Linear(16, 3))
-    em = nn.Sequential(nn.Linear(5, 16), nn.Tanh(), nn.Linear(16, 3))
-    tm = tm.to(getattr(torch, dtype))
-    em = em.to(getattr(engine, dtype))
-    em.load_state_dict({k: engine.tensor(v.detach().numpy()) for k, v in
-                        tm.state_dict().items()})
-    return em, tm
+from tests.engine._support.autograd_helpers import same_error
+from tests.engine.optim._support import X, Y, models
 
 
 def trajectories(name: str, kw: dict[str, Any], steps: int = 25, sched: tuple | None = None,
@@ -231,3 +218,12 @@ def test_kernels_update_in_place() -> None:
     adam_step(p32, np.ones(3, np.float32), m, v, vmax, 0.1, 0.9, 0.999, 1e-8, 0.0, 1.0, 0.0,
               0.0, 0.0)
     np.testing.assert_allclose(p32, 0.9, rtol=1e-6)  # the first Adam step moves by lr
+
+
+@pytest.mark.parametrize("kw", [{"lr": float("nan")}, {"lr": -1}, {"eps": -1},
+                                {"betas": (0.9, 1.0)}, {"weight_decay": -1},
+                                {"lr": engine.ones(2)}], ids=str)
+def test_adam_invalid_options_raise_torchs_errors(kw: dict[str, Any]) -> None:
+    tkw = {k: torch.ones(2) if isinstance(v, engine.Tensor) else v for k, v in kw.items()}
+    same_error(lambda: optim.Adam([engine.ones(1, requires_grad=True)], **kw),
+               lambda: torch.optim.Adam([torch.ones(1, requires_grad=True)], **tkw))

@@ -15,7 +15,7 @@ engine.Size([5, 3])
 from engine._base import numba_cache  # noqa: F401  # isort: skip
 from engine import autograd, nn, ops, optim, plan
 from engine._base.dtypes import bool_ as bool  # noqa: A001 - torch's name
-from engine._base.dtypes import dtype, float32, float64, int64
+from engine._base.dtypes import dtype, float32, float64, int64, uint8
 from engine._base.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from engine.ops import methods
 
@@ -27,6 +27,7 @@ from engine.ops.extrema import *  # noqa: F403
 from engine.ops.join import *  # noqa: F403
 from engine.ops.layers import *  # noqa: F403
 from engine.ops.linalg import *  # noqa: F403
+from engine.ops.random import *  # noqa: F403
 from engine.ops.reduce import *  # noqa: F403
 from engine.ops.selection import *  # noqa: F403
 from engine.ops.shape import *  # noqa: F403
@@ -49,6 +50,6 @@ __version__ = "0.1.0"
 __all__ = [
     "Size", "Tensor", "autograd", "bool", "double", "dtype", "enable_grad", "float", "float32",
     "float64", "int64", "is_grad_enabled", "long", "nn", "no_grad", "ops", "optim",
-    "set_grad_enabled",
+    "set_grad_enabled", "uint8",
     *(name for family in methods.FAMILIES for name in family.__all__),
 ]

@@ -38,9 +38,10 @@ float32 = dtype("float32", np.float32, "FloatTensor", 2)
 float64 = dtype("float64", np.float64, "DoubleTensor", 2)
 int64 = dtype("int64", np.int64, "LongTensor", 1)
 bool_ = dtype("bool", np.bool_, "BoolTensor", 0)
+uint8 = dtype("uint8", np.uint8, "ByteTensor", 1)  # holds a generator's state
 
 DEFAULT = float32
-_BY_NP = {d.np: d for d in (float32, float64, int64, bool_)}
+_BY_NP = {d.np: d for d in (float32, float64, int64, bool_, uint8)}
 
 
 def from_np(np_dtype: np.dtype) -> dtype:

@@ -1,4 +1,4 @@
-"""Tensor factories: ``tensor``, ``ones``, ``randn``, ... and the engine's random generator."""
+"""Tensor factories: ``tensor``, ``ones``, ``arange``, ... (the random ones are in ``random``)."""
 
 from __future__ import annotations
 
@@ -10,20 +10,6 @@ import numpy as np
 from engine._base import dtypes
 from engine._base.arrays import infer_np_dtype, np_dtype, to_array
 from engine.tensor import Tensor, _wrap
-
-_rng = np.random.default_rng()
-
-
-def manual_seed(seed: int) -> np.random.Generator:
-    """Seed the engine's own random generator (numpy's PCG64, not torch's stream).
-
-    >>> _ = engine.manual_seed(0); a = engine.randn(3)
-    >>> _ = engine.manual_seed(0); a.tolist() == engine.randn(3).tolist()
-    True
-    """
-    global _rng
-    _rng = np.random.default_rng(seed)
-    return _rng
 
 
 def _finish(arr: np.ndarray, requires_grad: bool) -> Tensor:
@@ -124,24 +110,6 @@ def arange(start: float, end: float | None = None, step: float = 1,
     return _finish(np.arange(start, end, step).astype(dtype_np), requires_grad)
 
 
-def randn(*size: Any, dtype: dtypes.dtype | None = None, requires_grad: bool = False) -> Tensor:
-    """Standard normal samples from the engine's generator (see ``manual_seed``).
-
-    >>> engine.randn(2, 3, requires_grad=True).shape
-    engine.Size([2, 3])
-    """
-    return _finish(_rng.standard_normal(_shape(size)).astype(np_dtype(dtype)), requires_grad)
-
-
-def rand(*size: Any, dtype: dtypes.dtype | None = None, requires_grad: bool = False) -> Tensor:
-    """Uniform samples in ``[0, 1)`` from the engine's generator.
-
-    >>> x = engine.rand(1000); 0 <= x.min().item() and x.max().item() < 1
-    True
-    """
-    return _finish(_rng.random(_shape(size)).astype(np_dtype(dtype)), requires_grad)
-
-
 def _like(t: Tensor, dtype: dtypes.dtype | None) -> tuple[tuple[int, ...], np.dtype]:
     return t._data.shape, (t._data.dtype if dtype is None else np_dtype(dtype))
 
@@ -179,21 +147,7 @@ def full_like(t: Tensor, fill_value: float, dtype: dtypes.dtype | None = None,
     return _finish(np.full(shape, fill_value, d), requires_grad)
 
 
-def randn_like(t: Tensor, dtype: dtypes.dtype | None = None,
-               requires_grad: bool = False) -> Tensor:
-    """Standard normal samples in ``t``'s shape; the dtype must be floating.
-
-    >>> engine.randn_like(engine.zeros(2, 3)).shape
-    engine.Size([2, 3])
-    """
-    shape, d = _like(t, dtype)
-    if d.kind != "f":
-        kind = dtypes.from_np(d).tensor_type.removesuffix("Tensor")
-        raise NotImplementedError(f'"normal_kernel_cpu" not implemented for \'{kind}\'')
-    return _finish(_rng.standard_normal(shape).astype(d), requires_grad)
-
-
 # engine.<name> and Tensor.<name> (collected by engine/__init__.py and engine.ops.methods)
-__all__ = ["arange", "eye", "from_numpy", "full", "full_like", "manual_seed", "ones",
-           "ones_like", "rand", "randn", "randn_like", "tensor", "zeros", "zeros_like"]
+__all__ = ["arange", "eye", "from_numpy", "full", "full_like", "ones", "ones_like", "tensor",
+           "zeros", "zeros_like"]
 METHODS = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.graph import Node
-from engine.ops import creation
+from engine.ops import generator as rng
 from engine.ops.base import edge, out, recording, sum_to, unbroadcast, unpack
 from engine.ops.elementwise import mul
 from engine.ops.linalg import check_matrices, matmul, mm, save_other
@@ -99,7 +99,8 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True,  # noqa: A002
     if p == 1.0:
         mask = np.zeros(x.shape, x.dtype)
     else:
-        mask = ((creation._rng.random(x.shape) >= p) / (1.0 - p)).astype(x.dtype)
+        u = rng.uniform(np.empty(x.shape, x.dtype), 0.0, 1.0, rng.default_generator)
+        mask = ((u >= p) / (1.0 - p)).astype(x.dtype)
     return mul(input, out(mask))
 
 

@@ -200,13 +200,14 @@ def normal_pairs(words, out):
 def scale_shift(z, out, mean, std):
     """``out = z * std + mean`` rounded once, as torch's scalar normal returns a sample."""
     for i in range(min(z.size, out.size)):
-        out[i] = _fma(z[i], std, mean)
+        out[i] = _fma(np.float64(z[i]), np.float64(std), np.float64(mean))
 
 
-@kernel("random", "ww")
+@kernel("random", "wa")
 def shuffle(words, out):
     """torch's ``randperm``: a Fisher-Yates pass that swaps ``out[i]`` with
-    ``out[i + word % (n - i)]`` for each ``i`` but the last."""
+    ``out[i + word % (n - i)]`` for each ``i`` but the last (in place, in any float
+    array: float64 holds every index up to 2^53 exactly)."""
     n = out.size
     if words.size < n - 1:
         return

@@ -182,6 +182,6 @@ def randint(arr: np.ndarray, low: int, high: int, gen: Generator) -> np.ndarray:
 
 def permutation(n: int, gen: Generator) -> np.ndarray:
     """``0 .. n-1`` shuffled as torch's ``randperm``."""
-    perm = np.arange(n, dtype=np.int64)
+    perm = np.arange(n, dtype=np.float64)
     rk.shuffle(gen.words(max(n - 1, 0)), perm)
-    return perm
+    return perm.astype(np.int64)

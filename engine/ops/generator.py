@@ -180,6 +180,24 @@ def randint(arr: np.ndarray, low: int, high: int, gen: Generator) -> np.ndarray:
     return arr
 
 
+def bernoulli(arr: np.ndarray, p: float | np.ndarray, gen: Generator) -> np.ndarray:
+    """Fill ``arr`` with ones where a uniform draw falls below ``p`` (a number: a double per
+    value; an array, broadcast to ``arr``: a uniform of its dtype per value); returns it."""
+    if isinstance(p, np.ndarray):
+        if not ((p >= 0) & (p <= 1)).all():
+            raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.  "
+                               "(Could this error message be improved?  If so, please report "
+                               "an enhancement request to PyTorch.)")
+        p = np.broadcast_to(p, arr.shape)
+        u = uniform(np.empty(arr.shape, p.dtype), 0.0, 1.0, gen)
+    else:
+        if not 0 <= p <= 1:
+            raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p:g}")
+        u = uniform(np.empty(arr.shape), 0.0, 1.0, gen)
+    arr[...] = u < p
+    return arr
+
+
 def permutation(n: int, gen: Generator) -> np.ndarray:
     """``0 .. n-1`` shuffled as torch's ``randperm``."""
     perm = np.arange(n, dtype=np.float64)

@@ -226,6 +226,18 @@ def normal(mean: Any, std: Any = 1.0, size: Sequence[int] | None = None, *,
     return _wrap((arr * std._data.astype(arr.dtype) + m).astype(arr.dtype))
 
 
+def bernoulli(input: Tensor, p: float | None = None, *,  # noqa: A002
+              generator: Generator | None = None) -> Tensor:
+    """Ones with probability ``input`` (a tensor of probabilities), or ``p`` if given.
+
+    >>> _ = engine.manual_seed(0); engine.bernoulli(engine.tensor([0.1, 0.9, 0.5]))
+    tensor([0., 1., 1.])
+    """
+    arr = np.empty(input._data.shape, input._data.dtype)
+    rng.bernoulli(arr, input._data if p is None else float(p), rng.get(generator))
+    return _wrap(arr)
+
+
 # ---------------------------------------------------------------- in-place samplers
 def _fill_(self: Tensor, sample: Any, *args: Any) -> Tensor:
     check_inplace(self)
@@ -266,7 +278,19 @@ def random_(self: Tensor, from_: int = 0, to: int | None = None, *,
     return _fill_(self, rng.randint, int(from_), int(to), rng.get(generator))
 
 
-__all__ = ["Generator", "default_generator", "get_rng_state", "initial_seed",
+def bernoulli_(self: Tensor, p: float | Tensor = 0.5, *,
+               generator: Generator | None = None) -> Tensor:
+    """Fill with ones with probability ``p`` (a number, or a tensor of ``self``'s shape).
+
+    >>> _ = engine.manual_seed(0); engine.zeros(4).bernoulli_(0.5)
+    tensor([0., 0., 1., 0.])
+    """
+    prob = p._data if isinstance(p, Tensor) else float(p)
+    return _fill_(self, rng.bernoulli, prob, rng.get(generator))
+
+
+__all__ = ["Generator", "bernoulli", "default_generator", "get_rng_state", "initial_seed",
            "manual_seed", "normal", "rand", "rand_like", "randint", "randint_like", "randn",
            "randn_like", "randperm", "seed", "set_rng_state"]
-METHODS = {"normal_": normal_, "random_": random_, "uniform_": uniform_}
+METHODS = {"bernoulli": bernoulli, "bernoulli_": bernoulli_, "normal_": normal_,
+           "random_": random_, "uniform_": uniform_}

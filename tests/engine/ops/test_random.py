@@ -129,11 +129,29 @@ def test_inplace_samplers_match_torch(n: int, dtype: str) -> None:
     both(draws, 5)
 
 
+@pytest.mark.parametrize("n", [1, 3, 17, 1000])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bernoulli_matches_torch(n: int, dtype: str) -> None:
+    """A number p takes a double per value; a tensor p a uniform of its own dtype."""
+
+    def draws(lib: Any) -> tuple:
+        d = dt(lib, dtype)
+        p = lib.tensor(np.linspace(0, 1, n), dtype=d)
+        return (lib.bernoulli(p), p.bernoulli(), lib.zeros(n, dtype=d).bernoulli_(0.3),
+                lib.zeros(n, dtype=lib.int64).bernoulli_(),
+                lib.zeros(n, dtype=d).bernoulli_(lib.full((n,), 0.7, dtype=lib.float64)),
+                lib.zeros(2, n, dtype=d).bernoulli_(lib.full((n,), 0.4)),
+                lib.bernoulli(p, 0.6))
+
+    both(draws, 2)
+
+
 def test_inplace_samplers_return_self_and_bump_the_version() -> None:
     x = engine.zeros(4)
     v = x._version
     assert x.normal_() is x and x.uniform_() is x and x.random_(3) is x
-    assert x._version == v + 3
+    assert x.bernoulli_(0.5) is x
+    assert x._version == v + 4
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -329,6 +347,10 @@ ERRORS = [
     lambda lib: lib.randn_like(lib.zeros(3, dtype=lib.int64)),
     lambda lib: lib.zeros(3).random_(3, 2),
     lambda lib: lib.zeros(2, requires_grad=True).normal_(),
+    lambda lib: lib.zeros(3).bernoulli_(1.5),
+    lambda lib: lib.zeros(3).bernoulli_(-0.1),
+    lambda lib: lib.bernoulli(lib.tensor([0.5, 2.0])),
+    lambda lib: lib.zeros(2).bernoulli_(lib.tensor([0.5, -1.0])),
 ]
 
 

@@ -85,8 +85,9 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True,  # noqa: A002
             inplace: bool = False) -> Tensor:
     """Zero each element with probability ``p`` and scale the rest by ``1 / (1 - p)``.
 
-    The mask comes from the engine's generator (``engine.manual_seed``); outside
-    training it returns ``input`` unchanged.
+    The mask is torch's: ``bernoulli_(1 - p)`` from the engine's generator (after the same
+    ``manual_seed`` the same elements are kept); outside training it returns ``input``
+    unchanged.
 
     >>> x = engine.ones(4); F.dropout(x, 0.5, training=False) is x
     True
@@ -99,8 +100,8 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True,  # noqa: A002
     if p == 1.0:
         mask = np.zeros(x.shape, x.dtype)
     else:
-        u = rng.uniform(np.empty(x.shape, x.dtype), 0.0, 1.0, rng.default_generator)
-        mask = ((u >= p) / (1.0 - p)).astype(x.dtype)
+        keep = rng.bernoulli(np.empty(x.shape, x.dtype), 1.0 - p, rng.default_generator)
+        mask = keep / x.dtype.type(1.0 - p)  # torch's mask, bit for bit
     return mul(input, out(mask))
 
 

@@ -266,15 +266,21 @@ def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *,
     return _fill_(self, rng.normal, mean, std, rng.get(generator))
 
 
-def random_(self: Tensor, from_: int = 0, to: int | None = None, *,
+# random_() with no bounds: every integer the dtype holds exactly (torch's ranges)
+_FULL_RANGE = {np.dtype(np.float32): 2**24 + 1, np.dtype(np.float64): 2**53 + 1,
+               np.dtype(np.int64): 2**63, np.dtype(np.bool_): 2}
+
+
+def random_(self: Tensor, from_: int | None = None, to: int | None = None, *,
             generator: Generator | None = None) -> Tensor:
-    """Fill with integers in ``[from_, to)``; ``random_(to)`` means ``[0, to)``.
+    """Fill with integers in ``[from_, to)``; ``random_(to)`` means ``[0, to)`` and
+    ``random_()`` every integer the dtype holds exactly (``[0, 2^24]`` for float32).
 
     >>> _ = engine.manual_seed(0); engine.zeros(3).random_(10)
     tensor([4., 9., 3.])
     """
     if to is None:
-        from_, to = 0, from_
+        from_, to = 0, (_FULL_RANGE[self._data.dtype] if from_ is None else from_)
     return _fill_(self, rng.randint, int(from_), int(to), rng.get(generator))
 
 

@@ -124,7 +124,8 @@ def test_inplace_samplers_match_torch(n: int, dtype: str) -> None:
         return (lib.zeros(n, dtype=d).normal_(), lib.zeros(n, dtype=d).normal_(0.37, 1.9),
                 lib.zeros(n, dtype=d).uniform_(), lib.zeros(n, dtype=d).uniform_(-0.3, 2.7),
                 lib.zeros(n, dtype=d).random_(10), lib.zeros(n, dtype=d).random_(-4, 4),
-                lib.zeros(n, dtype=lib.int64).random_(2**40))
+                lib.zeros(n, dtype=lib.int64).random_(2**40), lib.zeros(n, dtype=d).random_(),
+                lib.zeros(n, dtype=lib.int64).random_(), lib.zeros(n, dtype=lib.bool).random_())
 
     both(draws, 5)
 

@@ -109,11 +109,17 @@ default_generator = Generator()
 default_generator.seed()  # as torch's: a new seed per process until manual_seed
 
 
-
-
 def get(generator: Generator | None) -> Generator:
     """``generator``, or the default one for None."""
     return default_generator if generator is None else generator
+
+
+def _store(arr: np.ndarray, flat: np.ndarray) -> np.ndarray:
+    """Write ``flat`` into ``arr`` in the order its elements lie in memory, as torch fills a
+    view (a transposed one column by column); returns ``arr``."""
+    view = arr.transpose(np.argsort([-abs(s) for s in arr.strides], kind="stable"))
+    view[...] = flat.reshape(view.shape)
+    return arr
 
 
 def _float_dtype(d: np.dtype, kernel: str) -> None:
@@ -129,8 +135,7 @@ def uniform(arr: np.ndarray, low: float, high: float, gen: Generator) -> np.ndar
                            f"from={low:g} > to={high:g}")
     flat = np.empty(arr.size, arr.dtype)
     rk.uniform_fill(gen.words(arr.size * arr.itemsize // 4), flat, float(low), float(high))
-    arr[...] = flat.reshape(arr.shape)
-    return arr
+    return _store(arr, flat)
 
 
 def normal(arr: np.ndarray, mean: float, std: float, gen: Generator) -> np.ndarray:
@@ -139,12 +144,12 @@ def normal(arr: np.ndarray, mean: float, std: float, gen: Generator) -> np.ndarr
     if std < 0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std:g}")
     n = arr.size
-    if n >= 16:  # torch's block path
+    if n >= 16 and arr.flags.c_contiguous:  # torch's block path
         flat = np.empty(n, arr.dtype)
         tail = 16 if n % 16 else 0
         rk.normal_fill(gen.words((n + tail) * arr.itemsize // 4), flat, float(mean),
                        float(std))
-    else:  # one at a time, the second sample of each pair kept in the generator
+    else:  # one at a time (a view too), the second sample of each pair kept for later
         z = np.empty(n + 1)
         k = 0
         if n and gen._normal is not None:
@@ -156,8 +161,7 @@ def normal(arr: np.ndarray, mean: float, std: float, gen: Generator) -> np.ndarr
             gen._normal = float(pairs[-1])
         flat = np.empty(n)
         rk.scale_shift(z[:n], flat, float(mean), float(std))
-    arr[...] = flat.reshape(arr.shape)
-    return arr
+    return _store(arr, flat)
 
 
 def randint(arr: np.ndarray, low: int, high: int, gen: Generator) -> np.ndarray:
@@ -176,8 +180,7 @@ def randint(arr: np.ndarray, low: int, high: int, gen: Generator) -> np.ndarray:
         r = gen.words(arr.size).view(np.uint64)
     with np.errstate(over="ignore"):
         values = (r % span + np.uint64(low & _MAX_SEED)).view(np.int64)
-    arr[...] = values.reshape(arr.shape)
-    return arr
+    return _store(arr, values)
 
 
 def bernoulli(arr: np.ndarray, p: float | np.ndarray, gen: Generator) -> np.ndarray:
@@ -189,11 +192,11 @@ def bernoulli(arr: np.ndarray, p: float | np.ndarray, gen: Generator) -> np.ndar
                                "(Could this error message be improved?  If so, please report "
                                "an enhancement request to PyTorch.)")
         p = np.broadcast_to(p, arr.shape)
-        u = uniform(np.empty(arr.shape, p.dtype), 0.0, 1.0, gen)
+        u = uniform(np.empty_like(arr, p.dtype), 0.0, 1.0, gen)
     else:
         if not 0 <= p <= 1:
             raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p:g}")
-        u = uniform(np.empty(arr.shape), 0.0, 1.0, gen)
+        u = uniform(np.empty_like(arr, np.float64), 0.0, 1.0, gen)
     arr[...] = u < p
     return arr
 

@@ -147,6 +147,31 @@ def test_bernoulli_matches_torch(n: int, dtype: str) -> None:
     both(draws, 2)
 
 
+VIEWS = {"transposed": lambda lib, d: lib.zeros(5, 6, dtype=d).t(),
+         "small transposed": lambda lib, d: lib.zeros(3, 4, dtype=d).t(),
+         "strided": lambda lib, d: lib.zeros(40, dtype=d)[::2],
+         "permuted": lambda lib, d: lib.zeros(2, 3, 4, dtype=d).permute(2, 0, 1),
+         "row slice": lambda lib, d: lib.zeros(6, 5, dtype=d)[1:4]}
+
+
+@pytest.mark.parametrize("view", VIEWS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_views_fill_in_memory_order_like_torch(view: str, dtype: str) -> None:
+    """torch fills a view in the order its elements lie in memory, and a non-contiguous
+    view's normals come one at a time even from 16 values up."""
+
+    def draws(lib: Any) -> tuple:
+        make = VIEWS[view]
+        d = dt(lib, dtype)
+        out = [make(lib, d).normal_(), make(lib, d).uniform_(-1, 2), make(lib, d).random_(50),
+               make(lib, d).bernoulli_(0.4)]
+        base = lib.zeros(4, 6, dtype=d)
+        base.t().normal_(1.0, 3.0)  # written through the view: the base holds torch's values
+        return (*out, base)
+
+    both(draws, 8)
+
+
 def test_inplace_samplers_return_self_and_bump_the_version() -> None:
     x = engine.zeros(4)
     v = x._version

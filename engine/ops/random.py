@@ -24,7 +24,9 @@ import numpy as np
 from engine._base import device as _device
 from engine._base import dtypes
 from engine._base.arrays import broadcast_shape, np_dtype
+from engine.graph import Node
 from engine.ops import generator as rng
+from engine.ops.base import const, edge, out, recording
 from engine.ops.creation import _finish, _shape
 from engine.ops.generator import Generator, default_generator
 from engine.ops.inplace import check_inplace
@@ -193,6 +195,29 @@ def randint_like(input: Tensor, low: int, high: int | None = None, *,  # noqa: A
     return _finish(arr, requires_grad)
 
 
+class NormalBackward1(Node):
+    """``normal(mean_t, std)``: a sample does not move with its mean's value; torch sends
+    the mean a zero gradient (its ``NormalBackward2`` and ``3`` do the same for the stds)."""
+
+    __slots__ = ("shapes",)
+
+    def apply(self, grads: list) -> tuple:
+        return tuple(None if fn is None else np.zeros(shape, grads[0].dtype)
+                     for (fn, _), shape in zip(self.next_functions, self.shapes, strict=True))
+
+    def apply_graph(self, grads: list) -> tuple:
+        return tuple(g if g is None else const(g) for g in self.apply(
+            [np.empty(0, grads[0]._data.dtype)]))
+
+
+class NormalBackward2(NormalBackward1):
+    __slots__ = ()
+
+
+class NormalBackward3(NormalBackward1):
+    __slots__ = ()
+
+
 def normal(mean: Any, std: Any = 1.0, size: Sequence[int] | None = None, *,
            generator: Generator | None = None, dtype: dtypes.dtype | None = None,
            device: Any = None, requires_grad: bool = False) -> Tensor:
@@ -216,14 +241,19 @@ def normal(mean: Any, std: Any = 1.0, size: Sequence[int] | None = None, *,
         raise RuntimeError("normal expects all elements of std >= 0.0")
     if m_t and not s_t:  # torch: samples with the std, then the mean added
         arr = np.empty(mean._data.shape, mean._data.dtype)
-        rng.normal(arr, 0.0, float(std), gen)
-        return _wrap(arr + mean._data)
-    shape = broadcast_shape(mean._data.shape, std._data.shape) if m_t else std._data.shape
-    base = mean._data if m_t else std._data
-    arr = np.empty(shape, base.dtype)
-    rng.normal(arr, 0.0, 1.0, gen)
-    m = mean._data if m_t else arr.dtype.type(mean)
-    return _wrap((arr * std._data.astype(arr.dtype) + m).astype(arr.dtype))
+        res = rng.normal(arr, 0.0, float(std), gen) + mean._data
+    else:
+        shape = broadcast_shape(mean._data.shape, std._data.shape) if m_t else std._data.shape
+        arr = rng.normal(np.empty(shape, (mean if m_t else std)._data.dtype), 0.0, 1.0, gen)
+        m = mean._data if m_t else arr.dtype.type(mean)
+        res = (arr * std._data.astype(arr.dtype) + m).astype(arr.dtype)
+    inputs = [t for t in (mean, std) if isinstance(t, Tensor)]
+    if not recording(*inputs):
+        return out(res)
+    node = (NormalBackward3 if len(inputs) == 2 else NormalBackward1 if m_t
+            else NormalBackward2)(tuple(edge(t) for t in inputs))
+    node.shapes = [t._data.shape for t in inputs]
+    return out(res, node)
 
 
 def bernoulli(input: Tensor, p: float | None = None, *,  # noqa: A002

@@ -104,6 +104,22 @@ def test_normal_overloads_match_torch(n: int, dtype: str) -> None:
     both(draws, 3)
 
 
+@pytest.mark.parametrize("which", ["mean", "std", "both"])
+def test_normal_records_zero_gradients_like_torch(which: str) -> None:
+    names, grads = {}, {}
+    for lib in (torch, engine):
+        m = lib.tensor([0.0, 1.0, 2.0], requires_grad=which != "std")
+        s = lib.tensor([[1.0], [2.0]], requires_grad=which != "mean")
+        y = lib.normal(m, 1.5) if which == "mean" else lib.normal(
+            0.5, s) if which == "std" else lib.normal(m, s)
+        names[lib] = type(y.grad_fn).__name__
+        y.sum().backward()
+        grads[lib] = [t.grad for t in (m, s) if t.requires_grad]
+    assert names[engine] == names[torch]
+    for w, g in zip(grads[torch], grads[engine], strict=True):
+        _same(w, g)
+
+
 @pytest.mark.parametrize("n", [3, 16, 17, 1000])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_like_factories_match_torch(n: int, dtype: str) -> None:
@@ -230,14 +246,14 @@ def test_generator_objects_are_independent_of_the_default() -> None:
     tg = torch.Generator().manual_seed(42)
     engine.manual_seed(0)
     torch.manual_seed(0)
+    drawn = {}
     for lib, gen in ((torch, tg), (engine, g)):
-        lib._out = [lib.rand(4), lib.randn(20, generator=gen), lib.rand(4),
-                    lib.randn(3, generator=gen), lib.randint(9, (5,), generator=gen),
-                    lib.randperm(6, generator=gen), lib.normal(0.0, 1.0, (4,), generator=gen),
-                    lib.zeros(3).uniform_(generator=gen), lib.rand(4)]
-    for w, e in zip(torch._out, engine._out, strict=True):
+        drawn[lib] = [lib.rand(4), lib.randn(20, generator=gen), lib.rand(4),
+                     lib.randn(3, generator=gen), lib.randint(9, (5,), generator=gen),
+                     lib.randperm(6, generator=gen), lib.normal(0.0, 1.0, (4,), generator=gen),
+                     lib.zeros(3).uniform_(generator=gen), lib.rand(4)]
+    for w, e in zip(drawn[torch], drawn[engine], strict=True):
         _same(w, e)
-    del torch._out, engine._out
 
 
 def test_generator_seeds() -> None:

@@ -115,13 +115,17 @@ def randn(*size: Any, generator: Generator | None = None, dtype: dtypes.dtype | 
     return _finish(arr, requires_grad)
 
 
-def randint(*args: Any, generator: Generator | None = None, dtype: dtypes.dtype | None = None,
-            device: Any = None, requires_grad: bool = False) -> Tensor:
-    """Integers in ``[low, high)``: ``randint(high, size)`` or ``randint(low, high, size)``.
+def randint(*args: Any, low: int | None = None, high: int | None = None,
+            size: Sequence[int] | None = None, generator: Generator | None = None,
+            dtype: dtypes.dtype | None = None, device: Any = None,
+            requires_grad: bool = False) -> Tensor:
+    """Integers in ``[low, high)``: ``randint(high, size)`` or ``randint(low, high, size)``
+    (the later arguments may be named: ``randint(10, size=(5,))``).
 
-    >>> _ = engine.manual_seed(0); engine.randint(10, (5,)), engine.randint(3, 6, (2,))
+    >>> _ = engine.manual_seed(0); engine.randint(10, (5,)), engine.randint(3, 6, size=(2,))
     (tensor([4, 9, 3, 0, 3]), tensor([3, 4]))
     """
+    args = (*args, *(v for v in (low, high, size) if v is not None))
     if len(args) == 2:
         args = (0, *args)
     if len(args) != 3 or not all(isinstance(a, (int, np.integer)) for a in args[:2]) or \
@@ -180,7 +184,7 @@ def randn_like(input: Tensor, *, generator: Generator | None = None,  # noqa: A0
     return _finish(arr, requires_grad)
 
 
-def randint_like(input: Tensor, low: int, high: int | None = None, *,  # noqa: A002
+def randint_like(input: Tensor, low: int = 0, high: int | None = None, *,  # noqa: A002
                  generator: Generator | None = None, dtype: dtypes.dtype | None = None,
                  device: Any = None, requires_grad: bool = False) -> Tensor:
     """Integers in ``[low, high)`` (or ``[0, low)``) in ``input``'s shape and dtype.

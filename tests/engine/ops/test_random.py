@@ -72,6 +72,12 @@ def test_randint_matches_torch(bounds: tuple[int, ...], n: int, seed: int) -> No
     both(lambda lib: (lib.randint(*bounds, (n,)),), seed)
 
 
+def test_randint_named_arguments() -> None:
+    both(lambda lib: (lib.randint(10, size=(4,)), lib.randint(2, 10, size=(4,)),
+                      lib.randint(low=-3, high=3, size=(4,)), lib.randint(high=5, size=(2, 2)),
+                      lib.randint_like(lib.zeros(3), high=4)))
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
 def test_randint_dtypes(dtype: str) -> None:
     both(lambda lib: (lib.randint(0, 1000, (50,), dtype=dt(lib, dtype)),

@@ -4,8 +4,11 @@ The words arrive as an int64 array (each holds one 32-bit draw); a double-precis
 takes two words, the first in the high half (torch's ``random64``).  Every rounding step
 follows torch's CPU kernels as compiled for x86-64, where the compiler fuses a multiply
 followed by an add into one fused multiply-add: ``_fma`` does the same, so the values are
-bit-identical, not merely close.  A kernel handed fewer words than its output needs fills
-nothing (the warm-up compiles each kernel with a one-word buffer).
+bit-identical, not merely close.  torch's float32 normals of 16 values or more come from
+its AVX2 kernel, which x86-64 CPUs since 2013 run; elsewhere (no AVX2, or ARM) torch takes
+a scalar path and those values may differ from these in the last bit.  A kernel handed
+fewer words than its output needs fills nothing (the warm-up compiles each kernel with a
+one-word buffer).
 """
 
 import math

@@ -300,6 +300,7 @@ def test_state_bytes_equal_torchs(draw: tuple[str, int]) -> None:
     run(engine)
     got = engine.get_rng_state()
     assert got.dtype == engine.uint8 and got.shape == (5056,)
+    assert repr(got[:20]).replace("engine.", "torch.") == repr(want[:20])
     assert np.array_equal(got.numpy(), want.numpy())
     engine.manual_seed(99)
     engine.set_rng_state(engine.from_numpy(want.numpy().copy()))

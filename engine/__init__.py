@@ -28,6 +28,7 @@ from engine.ops.extrema import *  # noqa: F403
 from engine.ops.join import *  # noqa: F403
 from engine.ops.layers import *  # noqa: F403
 from engine.ops.linalg import *  # noqa: F403
+from engine.ops.random import *  # noqa: F403
 from engine.ops.reduce import *  # noqa: F403
 from engine.ops.selection import *  # noqa: F403
 from engine.ops.shape import *  # noqa: F403

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from engine.ops import creation
+from engine.ops import generator as rng
 from engine.tensor import Tensor
 
 
@@ -55,7 +55,7 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
     >>> -1 <= w.min().item() < w.max().item() < 1
     True
     """
-    return _fill(tensor, creation._rng.uniform(a, b, tensor._data.shape))
+    return _fill(tensor, rng.uniform(np.empty_like(tensor._data), a, b, rng.default_generator))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
@@ -65,7 +65,8 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
     >>> round(w.mean().item(), 1)
     3.0
     """
-    return _fill(tensor, creation._rng.normal(mean, std, tensor._data.shape))
+    return _fill(tensor, rng.normal(np.empty_like(tensor._data), mean, std,
+                                    rng.default_generator))
 
 
 def zeros_(tensor: Tensor) -> Tensor:

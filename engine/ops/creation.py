@@ -1,4 +1,4 @@
-"""Tensor factories: ``tensor``, ``ones``, ``randn``, ... and the engine's random generator."""
+"""Tensor factories: ``tensor``, ``ones``, ``arange``, ... (the random ones are in ``random``)."""
 
 from __future__ import annotations
 
@@ -12,21 +12,6 @@ from engine._base import dtypes
 from engine._base.arrays import infer_np_dtype, np_dtype, to_array
 from engine.ops.base import takes_out
 from engine.tensor import Tensor, _wrap
-
-_rng = np.random.default_rng()
-
-
-def manual_seed(seed: int) -> np.random.Generator:
-    """Seed the engine's own random generator (numpy's PCG64, not torch's stream).
-
-    >>> _ = engine.manual_seed(0); a = engine.randn(3)
-    >>> _ = engine.manual_seed(0); a.tolist() == engine.randn(3).tolist()
-    True
-    """
-    global _rng
-    _rng = np.random.default_rng(seed)
-    return _rng
-
 
 # factories compute in out's dtype, and resize out silently (arange warns, as in torch)
 _FACTORY_DTYPE = "dtype {res} does not match dtype of out parameter ({out})"
@@ -145,24 +130,6 @@ def arange(start: float = 0, end: float | None = None, step: float = 1, *,
     return _finish(np.arange(start, end, step).astype(dtype_np), requires_grad, device)
 
 
-def randn(*size: Any, dtype: dtypes.dtype | None = None, requires_grad: bool = False) -> Tensor:
-    """Standard normal samples from the engine's generator (see ``manual_seed``).
-
-    >>> engine.randn(2, 3, requires_grad=True).shape
-    engine.Size([2, 3])
-    """
-    return _finish(_rng.standard_normal(_shape(size)).astype(np_dtype(dtype)), requires_grad)
-
-
-def rand(*size: Any, dtype: dtypes.dtype | None = None, requires_grad: bool = False) -> Tensor:
-    """Uniform samples in ``[0, 1)`` from the engine's generator.
-
-    >>> x = engine.rand(1000); 0 <= x.min().item() and x.max().item() < 1
-    True
-    """
-    return _finish(_rng.random(_shape(size)).astype(np_dtype(dtype)), requires_grad)
-
-
 def _like(t: Tensor, dtype: dtypes.dtype | None) -> tuple[tuple[int, ...], np.dtype]:
     return t._data.shape, (t._data.dtype if dtype is None else np_dtype(dtype))
 
@@ -199,20 +166,6 @@ def full_like(input: Tensor, fill_value: float, *,  # noqa: A002
     """
     shape, d = _like(input, dtype)
     return _finish(np.full(shape, fill_value, d), requires_grad, device)
-
-
-def randn_like(t: Tensor, dtype: dtypes.dtype | None = None,
-               requires_grad: bool = False) -> Tensor:
-    """Standard normal samples in ``t``'s shape; the dtype must be floating.
-
-    >>> engine.randn_like(engine.zeros(2, 3)).shape
-    engine.Size([2, 3])
-    """
-    shape, d = _like(t, dtype)
-    if d.kind != "f":
-        kind = dtypes.from_np(d).tensor_type.removesuffix("Tensor")
-        raise NotImplementedError(f'"normal_kernel_cpu" not implemented for \'{kind}\'')
-    return _finish(_rng.standard_normal(shape).astype(d), requires_grad)
 
 
 def _spaced(start: Any, end: Any, steps: int, dt: np.dtype) -> np.ndarray:
@@ -340,8 +293,7 @@ def new_full(self: Tensor, size: Sequence[int], fill_value: float, *,
 
 
 # engine.<name> and Tensor.<name> (collected by engine/__init__.py and engine.ops.methods)
-__all__ = ["arange", "eye", "from_numpy", "full", "full_like", "manual_seed", "ones",
-           "ones_like", "rand", "randn", "randn_like", "tensor", "zeros", "zeros_like",
-           "empty", "empty_like", "linspace", "logspace"]
+__all__ = ["arange", "empty", "empty_like", "eye", "from_numpy", "full", "full_like",
+           "linspace", "logspace", "ones", "ones_like", "tensor", "zeros", "zeros_like"]
 METHODS = {name: globals()[name] for name in (
     "new_empty", "new_full", "new_ones", "new_tensor", "new_zeros")}

@@ -7,7 +7,7 @@ import numpy as np
 from engine._base.dtypes import from_np
 from engine.graph import Node
 from engine.kernels import elementwise as ek
-from engine.ops import creation
+from engine.ops import generator as rng
 from engine.ops.base import edge, flat, out, recording, sum_to, takes_out, unbroadcast, unpack
 from engine.ops.elementwise import mul
 from engine.ops.linalg import check_matrices, matmul, mm, save_other
@@ -110,8 +110,9 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True,  # noqa: A002
             inplace: bool = False) -> Tensor:
     """Zero each element with probability ``p`` and scale the rest by ``1 / (1 - p)``.
 
-    The mask comes from the engine's generator (``engine.manual_seed``); outside
-    training it returns ``input`` unchanged.
+    The mask is torch's: ``bernoulli_(1 - p)`` from the engine's generator (after the same
+    ``manual_seed`` the same elements are kept); outside training it returns ``input``
+    unchanged.
 
     >>> x = engine.ones(4); F.dropout(x, 0.5, training=False) is x
     True
@@ -124,7 +125,8 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True,  # noqa: A002
     if p == 1.0:
         mask = np.zeros(x.shape, x.dtype)
     else:
-        mask = ((creation._rng.random(x.shape) >= p) / (1.0 - p)).astype(x.dtype)
+        keep = rng.bernoulli(np.empty(x.shape, x.dtype), 1.0 - p, rng.default_generator)
+        mask = keep / x.dtype.type(1.0 - p)  # torch's mask, bit for bit
     return mul(input, out(mask))
 
 

@@ -22,6 +22,7 @@ from engine.ops import (
     join,
     layers,
     linalg,
+    random,
     reduce,
     selection,
     shape,
@@ -68,7 +69,7 @@ def _rmatmul(a: Tensor, b: Any) -> Tensor:
 # functions, star-imported by engine/__init__.py) and ``METHODS`` (its named ``Tensor``
 # methods), so a new op is written in its family's module alone.
 FAMILIES = (convert, unary, selection, elementwise, shape, reduce, extrema, join, linalg,
-            activation, layers, inplace, creation)
+            activation, layers, inplace, creation, random)
 
 # Python's operators: the same for every op, so they live here (without ``out=``'s wrapper,
 # which an operator never needs).

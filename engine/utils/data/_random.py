@@ -2,8 +2,7 @@
 calls, in the same order, as torch's: a seeded engine then shuffles exactly like a seeded
 torch, because the engine's generator reproduces torch's CPU stream.
 
-The functions are looked up on ``engine.ops.creation`` when they are called, so that this
-module names the one place the data package reaches the random stream.
+This module is the one place the data package reaches the random stream.
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine._base import dtypes
-from engine.ops import creation
+from engine.ops import creation, random
 
 
 def seed_draw(generator: Any = None) -> int:
@@ -22,17 +21,17 @@ def seed_draw(generator: Any = None) -> int:
 def fresh_generator() -> Any:
     """A new generator seeded from the global stream, as ``RandomSampler`` makes one per epoch
     when it was given none."""
-    generator = creation.Generator()
+    generator = random.Generator()
     generator.manual_seed(seed_draw())
     return generator
 
 
 def permutation(n: int, generator: Any) -> list[int]:
     """``randperm(n, generator=generator)`` as a list."""
-    return creation.randperm(n, generator=generator).tolist()
+    return random.randperm(n, generator=generator).tolist()
 
 
 def integers(high: int, size: int, generator: Any) -> list[int]:
     """``size`` draws from ``[0, high)``, as ``randint(high=..., size=(size,), ...)``."""
-    return creation.randint(high=high, size=(size,), dtype=dtypes.int64,
+    return random.randint(high=high, size=(size,), dtype=dtypes.int64,
                             generator=generator).tolist()

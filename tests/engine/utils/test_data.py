@@ -19,28 +19,8 @@ from hypothesis.extra import numpy as hnp
 
 import engine
 import engine.utils.data as edata
-from engine.ops import creation
-from engine.utils.data import _random
 
 SETTINGS = settings(deadline=None, max_examples=40, derandomize=True)
-NEEDS_STREAM = pytest.mark.xfail(reason="needs the torch random stream (rng branch)",
-                                 strict=False)
-_HAS_STREAM = all(hasattr(creation, n) for n in ("randperm", "randint", "empty", "Generator"))
-
-
-@pytest.fixture(autouse=True)
-def _stand_in_stream(monkeypatch):
-    """Until the rng branch is merged the engine has no randperm, randint, empty or
-    Generator; the tests that do not depend on which shuffle is drawn then run on numpy
-    draws. With the stream in place this fixture does nothing."""
-    if _HAS_STREAM:
-        return
-    rng = np.random.default_rng(0)
-    monkeypatch.setattr(_random, "seed_draw", lambda generator=None: 0)
-    monkeypatch.setattr(_random, "fresh_generator", lambda: None)
-    monkeypatch.setattr(_random, "permutation", lambda n, g: rng.permutation(n).tolist())
-    monkeypatch.setattr(_random, "integers",
-                        lambda high, size, g: rng.integers(0, high, size).tolist())
 
 
 def plain(x: Any) -> Any:
@@ -429,14 +409,12 @@ def _seeded_orders(lib, d, seed: int, use_generator: bool) -> list[list[int]]:
     return orders
 
 
-@NEEDS_STREAM
 @pytest.mark.parametrize("use_generator", [False, True])
 def test_shuffle_order_matches_torch(use_generator):
     e, t = both(_seeded_orders, 7, use_generator)
     assert e == t
 
 
-@NEEDS_STREAM
 @pytest.mark.parametrize("replacement", [False, True])
 def test_random_sampler_order_matches_torch(replacement):
     def draws(lib, d):
@@ -446,7 +424,6 @@ def test_random_sampler_order_matches_torch(replacement):
     assert e == t
 
 
-@NEEDS_STREAM
 @pytest.mark.parametrize("use_generator", [False, True])
 def test_random_split_matches_torch(use_generator):
     def split(lib, d):

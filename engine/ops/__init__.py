@@ -2,6 +2,6 @@
 table of ``Tensor`` methods (``methods``), bound once by ``engine/__init__.py``.
 
 Families import only those before them: convert < unary < selection < elementwise <
-indexing < shape < reduce < extrema < join < linalg < activation < loss < layers, with
-creation beside them; inplace, views and methods sit on top.
+indexing < shape < reduce < extrema < join < linalg < activation < loss < pointwise_loss <
+layers, with creation beside them; inplace, views and methods sit on top.
 """

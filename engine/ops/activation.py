@@ -1,4 +1,4 @@
-"""Activations: leaky_relu, gelu, softplus, silu, softmax and log_softmax.
+"""Activations: leaky_relu, gelu, softplus, elu, silu, softmax and log_softmax.
 
 Forward in numpy (GELU's in a Numba kernel, for ``erf``), backward in the paired
 kernels of ``engine.kernels.activation``.  Softmax-like ops move their ``dim`` to
@@ -164,6 +164,32 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
         res = np.where(x * beta > threshold, x, np.log1p(np.exp(x * beta)) / beta)
     return _finish(input, x, res.astype(x.dtype), SoftplusBackward0, beta=float(beta),
                    threshold=float(threshold))
+
+
+class EluBackward0(Node):
+    __slots__ = ("alpha",)
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        (x,) = self.saved()
+        return (ak.elu_bwd(flat(g), flat(x), self.alpha).reshape(g.shape),)
+
+    def apply_graph(self, grads: list) -> tuple:
+        g = grads[0]
+        (x,) = unpack(self)
+        return (where(const(x._data > 0), g, g * x.exp() * self.alpha),)
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002
+    """``x`` where positive, ``alpha * (exp(x) - 1)`` elsewhere.
+
+    >>> F.elu(engine.tensor([-1.0, 2.0]))
+    tensor([-0.6321,  2.0000])
+    """
+    x = _float(input, "elu_cpu")
+    with np.errstate(over="ignore"):
+        res = np.where(x > 0, x, x.dtype.type(alpha) * np.expm1(x))
+    return _finish(input, x, res.astype(x.dtype, copy=False), EluBackward0, alpha=float(alpha))
 
 
 class SiluBackward0(Node):

@@ -144,6 +144,16 @@ class Module:
           (act): ReLU()
         )
         """
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{_typename(module)} is not a Module subclass")
+        if not isinstance(name, str):
+            raise TypeError(f"module name should be a string. Got {_typename(name)}")
+        if hasattr(self, name) and name not in self._modules:
+            raise KeyError(f"attribute '{name}' already exists")
+        if "." in name:
+            raise KeyError(f'module name can\'t contain ".", got: {name}')
+        if not name:
+            raise KeyError('module name can\'t be empty string ""')
         self._modules[name] = module
 
     register_module = add_module
@@ -425,6 +435,12 @@ class Module:
         keys = list(super().__dir__())
         return sorted(set(keys + list(self._parameters) + list(self._modules)
                           + list(self._buffers)))
+
+
+def _typename(obj: Any) -> str:
+    """How torch's messages name a value's type (``torch.typename``)."""
+    cls = type(obj)
+    return cls.__name__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__name__}"
 
 
 def _size(shape: tuple[int, ...]) -> str:

@@ -20,7 +20,8 @@ from engine.ops.selection import where
 from engine.tensor import Tensor, _wrap
 
 _TORCH_TYPE_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char",
-                     "uint8": "Byte", "bool": "Bool"}
+                     "uint8": "Byte", "bool": "Bool", "float16": "Half", "float32": "Float",
+                     "float64": "Double"}
 
 
 def _float(a: Tensor, kernel: str) -> np.ndarray:

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine._base import dtypes
 from engine._base.arrays import broadcast_shape
 from engine.graph import Node
 from engine.kernels import loss as lk
-from engine.ops.activation import log_softmax, softplus
+from engine.ops.activation import _TORCH_TYPE_NAMES, log_softmax, softplus
 from engine.ops.base import (
     const,
     edge,
@@ -310,9 +309,9 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,  # noq
     """
     check_reduction(reduction)
     x, t = input._data, target._data
-    if t.dtype.kind not in "iu":
-        raise RuntimeError(f"expected scalar type Long but found "
-                           f"{dtypes.from_np(t.dtype).name.capitalize()}")
+    if t.dtype != np.int64:  # (the engine stores no Byte tensors, which torch also takes)
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got "
+                           f"{_TORCH_TYPE_NAMES[t.dtype.name]}")
     if x.ndim < 1 or (x.ndim >= 2 and t.shape != (x.shape[0],) + x.shape[2:]) or \
             (x.ndim == 1 and t.ndim != 0):
         raise ValueError(f"Expected input batch_size ({x.shape[0] if x.ndim else 0}) to match "
@@ -382,9 +381,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,  
     lsm = log_softmax(input, cdim)
     wshape = tuple(c if d == cdim else 1 for d in range(x.ndim))
     w_view = out(weight._data.reshape(wshape)) if weight is not None else None
-    if target._data.dtype.kind == "f":  # class probabilities
-        if target._data.shape != x.shape:
-            raise RuntimeError("cross_entropy: probability targets must match the input's shape")
+    if target._data.dtype.kind == "f" and target._data.shape == x.shape:  # class probabilities
         tgt = target
         if label_smoothing > 0:
             tgt = add(mul(target, 1 - label_smoothing), label_smoothing / c)

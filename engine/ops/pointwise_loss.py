@@ -220,8 +220,9 @@ def kl_div(input: Tensor, target: Tensor, size_average: None = None,  # noqa: A0
         warnings.warn(_KL_MEAN, UserWarning, stacklevel=2)
     if log_target:
         each = mul(exp(target), sub(target, input))
-    else:  # xlogy(target, target): 0 log 0 is 0
-        t_log_t = where(out(target._data == 0), 0.0, mul(target, log(target)))
+    else:  # xlogy(target, target): 0 log 0 is 0 (quietly: the masked 0 * -inf is NaN)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t_log_t = where(out(target._data == 0), 0.0, mul(target, log(target)))
         each = sub(t_log_t, mul(target, input))
     if reduction == "none":
         return each

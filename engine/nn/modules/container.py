@@ -173,7 +173,7 @@ class ModuleList(Module):
 
 
 def _pairs(items: Any, owner: str) -> Iterator[tuple[Any, Any]]:
-    """The (key, value) pairs of a mapping or of an iterable of pairs, checked as torch does."""
+    """The (key, value) pairs of a mapping or an iterable of pairs, checked as torch does."""
     if isinstance(items, Mapping):
         yield from items.items()
         return
@@ -269,6 +269,8 @@ class ModuleDict(Module):
         if not isinstance(modules, Iterable):
             raise TypeError("ModuleDict.update should be called with an iterable of key/value "
                             "pairs, but got " + type(modules).__name__)
+        if isinstance(modules, ModuleDict):
+            modules = modules.items()
         for key, module in _pairs(modules, "ModuleDict"):
             self[key] = module
 

@@ -8,7 +8,7 @@ iteration order match a torch model built the same way.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -318,9 +318,11 @@ class Module:
         >>> b.weight.tolist() == a.weight.tolist()
         True
         """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in own]
+        unexpected = self._unexpected_keys(state_dict)
         errors = []
         for key, target in own.items():
             if key not in state_dict:
@@ -349,6 +351,22 @@ class Module:
                     target._data[...] = arr
                     target._vc[0] += 1
         return _IncompatibleKeys(missing, unexpected)
+
+    def _unexpected_keys(self, state_dict: Mapping) -> list[str]:
+        """Keys that name neither a child nor a tensor of the module their prefix reaches,
+        module by module from the root, in torch's order (so ``"0.weight.x"`` passes: its
+        ``"weight"`` is Linear's)."""
+        found = []
+        for mod_prefix, mod in self.named_modules():
+            prefix = f"{mod_prefix}." if mod_prefix else ""
+            local = {n for store in (mod._parameters, mod._buffers)
+                     for n, t in store.items() if t is not None}
+            for key in state_dict:
+                if key.startswith(prefix):
+                    head = key[len(prefix):].split(".", 1)[0]
+                    if head not in mod._modules and head not in local:
+                        found.append(key)
+        return found
 
     # -- conversion ---------------------------------------------------------
     def apply(self, fn: Callable[[Module], None]) -> Module:

@@ -275,12 +275,12 @@ def _softmax(input: Tensor, dim: int | None, dtype: dtypes.dtype | None, log: bo
     if dim is None:
         raise TypeError("softmax(): pass dim explicitly (torch's implicit choice is deprecated)")
     x = input._data
+    d = wrap_dim(dim, x.ndim)
     if dtype is not None:
         x = x.astype(dtype.np)
-    elif x.dtype.kind != "f":
-        raise RuntimeError(f'"{"log_" if log else ""}softmax_lastdim_kernel_impl" not '
-                           f"implemented for '{dtypes.from_np(x.dtype).name.capitalize()}'")
-    d = wrap_dim(dim, x.ndim)
+    else:  # torch's kernel for the last dim is another than for the others
+        last = "_lastdim" if d == max(x.ndim, 1) - 1 else ""
+        x = _float(input, f"{'log_' if log else ''}softmax{last}_kernel_impl")
     xm = np.ascontiguousarray(np.moveaxis(x, d, -1)) if x.ndim else x.reshape(1)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         # (an empty row has no max: it has nothing to normalise either)

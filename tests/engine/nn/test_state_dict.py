@@ -184,3 +184,22 @@ def test_loading_converts_the_dtype_into_the_models() -> None:
     em.load_state_dict({"weight": np.full((2, 2), 0.1), "bias": engine.ones(2).double()})
     assert em.weight.dtype == engine.float32 and em.bias.dtype == engine.float32
     np.testing.assert_array_equal(em.weight.detach().numpy(), np.full((2, 2), 0.1, np.float32))
+
+
+def test_assign_takes_the_given_tensors_as_torch_does() -> None:
+    em, tm = MODELS["custom"](nn), MODELS["custom"](torch.nn)
+    src_t = {k: torch.tensor(v).double() for k, v in _torch_state_as_numpy(tm).items()}
+    src_e = {k: engine.tensor(v.numpy()) for k, v in src_t.items()}
+    em.blocks[0][0].weight.requires_grad_(False)
+    tm.blocks[0][0].weight.requires_grad_(False)
+    assert repr(em.load_state_dict(src_e, assign=True)) == \
+        repr(tm.load_state_dict(src_t, assign=True))
+    for (en, ev), (tn, tv) in zip(em.state_dict(keep_vars=True).items(),
+                                  tm.state_dict(keep_vars=True).items()):
+        assert en == tn
+        assert ev.dtype == engine.float64 and tv.dtype == torch.float64
+        assert type(ev).__name__ == type(tv).__name__ and ev.requires_grad == tv.requires_grad
+        assert np.shares_memory(ev._data, src_e[en]._data)
+    assert [n for n, _ in em.named_parameters()] == [n for n, _ in tm.named_parameters()]
+    assert em.steps is src_e["steps"]
+

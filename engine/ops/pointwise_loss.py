@@ -104,7 +104,7 @@ def _pair_loss(input: Tensor, target: Tensor, reduction: str, name: str,  # noqa
                param: float = 0.0) -> Tensor:
     """``each(input - target)`` reduced, with ``node_cls`` as its grad_fn."""
     check_reduction(reduction)
-    x, y = _check_pair(input, target, name)
+    x, y = _check_pair(input, target, name, stacklevel=4)
     with np.errstate(all="ignore"):  # inf/NaN/empty inputs: torch's values, no warnings
         loss = reduce_loss(each(x - y).astype(x.dtype, copy=False), reduction)
     if not recording(input, target):
@@ -166,7 +166,10 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average: None = None,  # 
                       SmoothL1LossBackward0, float(beta))
 
 
-def _check_pair(input: Tensor, target: Tensor, name: str) -> tuple[np.ndarray, np.ndarray]:  # noqa: A002
+def _check_pair(input: Tensor, target: Tensor, name: str,  # noqa: A002
+                stacklevel: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Both operands as arrays of their common float type; torch's warning when they
+    broadcast (``stacklevel`` reaches the caller of the public loss)."""
     if not isinstance(input, Tensor) or not isinstance(target, Tensor):
         raise TypeError(f"{name}(): input and target must be Tensors")
     x, y = input._data, target._data
@@ -174,7 +177,7 @@ def _check_pair(input: Tensor, target: Tensor, name: str) -> tuple[np.ndarray, n
         warnings.warn(f"Using a target size ({target.shape!r}) that is different to the input "
                       f"size ({input.shape!r}). This will likely lead to incorrect results due "
                       "to broadcasting. Please ensure they have the same size.", UserWarning,
-                      stacklevel=3)
+                      stacklevel=stacklevel)
         broadcast_shape(x.shape, y.shape)
     want = np.promote_types(x.dtype, y.dtype)
     if want.kind != "f":

@@ -117,18 +117,41 @@ def _pair_loss(input: Tensor, target: Tensor, reduction: str, name: str,  # noqa
 
 
 def mse_loss(input: Tensor, target: Tensor, size_average: None = None,  # noqa: A002
-             reduce: None = None, reduction: str = "mean") -> Tensor:
-    """Mean (or sum, or elementwise) squared error.
+             reduce: None = None, reduction: str = "mean", weight: Tensor | None = None
+             ) -> Tensor:
+    """Mean (or sum, or elementwise) squared error; with ``weight`` (the input's shape) the
+    mean divides by the summed weights, as torch's.
 
     >>> F.mse_loss(engine.tensor([1.0, 3.0]), engine.tensor([0.0, 0.0]))
     tensor(5.)
     """
-    return _pair_loss(input, target, reduction, "mse_loss", np.square, MseLossBackward0)
+    if weight is None:
+        return _pair_loss(input, target, reduction, "mse_loss", np.square, MseLossBackward0)
+    each = _pair_loss(input, target, "none", "mse_loss", np.square, MseLossBackward0)
+    return _weighted(each, input, weight, reduction, by_weight=True)
+
+
+def _weighted(each: Tensor, input: Tensor, weight: Tensor, reduction: str,  # noqa: A002
+              by_weight: bool) -> Tensor:
+    """The elementwise loss times ``weight``, reduced as torch's weighted losses are: the
+    mean divides by the summed weights (``by_weight``) or by the element count."""
+    if weight._data.shape != input._data.shape:
+        raise ValueError("Weights and input must have the same size.")
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"Invalid reduction mode: {reduction}. Expected one of 'none', "
+                         "'mean', 'sum'.")
+    each = mul(each, weight)
+    if reduction == "none":
+        return each
+    if reduction == "sum":
+        return sum(each)
+    return div(sum(each), sum(weight)) if by_weight else mean(each)
 
 
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean",  # noqa: A002
-               delta: float = 1.0) -> Tensor:
-    """Squared error ``0.5 d^2`` below ``delta``, linear ``delta (|d| - delta / 2)`` above.
+               delta: float = 1.0, weight: Tensor | None = None) -> Tensor:
+    """Squared error ``0.5 d^2`` below ``delta``, linear ``delta (|d| - delta / 2)`` above;
+    times ``weight`` if given (then the mean is over the elements, as torch's).
 
     >>> F.huber_loss(engine.tensor([0.5, 3.0]), engine.zeros(2), reduction="none")
     tensor([0.1250, 2.5000])
@@ -141,8 +164,12 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean",  # noqa: 
         z = np.abs(d)
         return np.where(z < delta, 0.5 * z * z, delta * (z - half))
 
-    return _pair_loss(input, target, reduction, "huber_loss", each, HuberLossBackward0,
-                      float(delta))
+    if weight is None:
+        return _pair_loss(input, target, reduction, "huber_loss", each, HuberLossBackward0,
+                          float(delta))
+    unweighted = _pair_loss(input, target, "none", "huber_loss", each, HuberLossBackward0,
+                            float(delta))
+    return _weighted(unweighted, input, weight, reduction, by_weight=False)
 
 
 def smooth_l1_loss(input: Tensor, target: Tensor, size_average: None = None,  # noqa: A002
@@ -186,15 +213,20 @@ def _check_pair(input: Tensor, target: Tensor, name: str,  # noqa: A002
 
 
 def l1_loss(input: Tensor, target: Tensor, size_average: None = None,  # noqa: A002
-            reduce: None = None, reduction: str = "mean") -> Tensor:
-    """Mean absolute error, recorded as torch does: ``(input - target).abs().mean()``.
+            reduce: None = None, reduction: str = "mean", weight: Tensor | None = None
+            ) -> Tensor:
+    """Mean absolute error, recorded as torch does: ``(input - target).abs().mean()``; with
+    ``weight``, the weighted sum over the summed weights.
 
     >>> F.l1_loss(engine.tensor([1.0, -3.0]), engine.tensor([0.0, 0.0]))
     tensor(2.)
     """
-    check_reduction(reduction)
+    if weight is None:
+        check_reduction(reduction)
     _check_pair(input, target, "l1_loss")
     loss = abs(sub(input, target))
+    if weight is not None:
+        return _weighted(loss, input, weight, reduction, by_weight=True)
     if reduction == "mean":
         return mean(loss)
     return sum(loss) if reduction == "sum" else loss

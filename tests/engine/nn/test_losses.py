@@ -22,6 +22,7 @@ from tests.engine._support.autograd_helpers import same_error
 DT = {"float32": (engine.float32, torch.float32, 2e-4, 1e-6),
       "float64": (engine.float64, torch.float64, 1e-9, 1e-12)}
 W4 = [1.0, 2.0, 0.5, 3.0]  # class (or column) weights for inputs with 4 classes
+W45 = np.random.default_rng(45).uniform(0.1, 2.0, (4, 5)).tolist()  # elementwise weights
 
 
 def nnf(lib: Any) -> Any:
@@ -81,6 +82,12 @@ F = nnf  # (keeps the table below short)
 LOSSES = [
     Loss("mse", lambda lib, x, y, r: F(lib).mse_loss(x, y, reduction=r), _pair),
     Loss("l1", lambda lib, x, y, r: F(lib).l1_loss(x, y, reduction=r), _pair),
+    Loss("mse_weight", lambda lib, x, y, r: F(lib).mse_loss(x, y, reduction=r,
+                                                          weight=_w(lib, x, W45)), _pair),
+    Loss("l1_weight", lambda lib, x, y, r: F(lib).l1_loss(x, y, reduction=r,
+                                                        weight=_w(lib, x, W45)), _pair),
+    Loss("huber_weight", lambda lib, x, y, r: F(lib).huber_loss(x, y, r, 0.8, _w(lib, x, W45)),
+         _pair),
     Loss("huber", lambda lib, x, y, r: F(lib).huber_loss(x, y, reduction=r), _pair),
     Loss("huber_delta_0.3", lambda lib, x, y, r: F(lib).huber_loss(x, y, r, 0.3), _pair),
     Loss("huber_delta_2.5", lambda lib, x, y, r: F(lib).huber_loss(x, y, reduction=r,
@@ -251,6 +258,20 @@ def test_pair_losses_support_create_graph(name: str) -> None:
         np.testing.assert_allclose(ea, ta, rtol=1e-12)
 
 
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "huber_loss"])
+def test_elementwise_weights_get_torchs_gradient(name: str, reduction: str) -> None:
+    x, y = _pair(np.random.default_rng(7))
+    grads = []
+    for lib in (engine, torch):
+        w = lib.tensor(np.array(W45), requires_grad=True)
+        loss = getattr(nnf(lib), name)(lib.tensor(x), lib.tensor(y), reduction=reduction,
+                                       weight=w)
+        loss.sum().backward()
+        grads.append(w.grad.numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12, atol=1e-15)
+
+
 # ---------------------------------------------------------------- hypothesis
 @settings(max_examples=40, deadline=None)
 @given(batch=st.integers(1, 9), classes=st.integers(1, 7), data=st.data())
@@ -327,6 +348,18 @@ ERRORS: dict[str, Callable[[Any], Any]] = {
                                                  reduction="x"),
     "ce_reduction": lambda lib: F(lib).cross_entropy(lib.zeros(2, 3), lib.tensor([0, 1]),
                                                      reduction="x"),
+    "mse_weight_shape": lambda lib: F(lib).mse_loss(lib.zeros(3, 4), lib.zeros(3, 4),
+                                                    weight=lib.ones(4)),
+    "l1_weight_shape": lambda lib: F(lib).l1_loss(lib.zeros(2), lib.zeros(2),
+                                                  weight=lib.ones(2, 2)),
+    "huber_weight_shape": lambda lib: F(lib).huber_loss(lib.zeros(2), lib.zeros(2),
+                                                        weight=lib.ones(3)),
+    "mse_weight_reduction": lambda lib: F(lib).mse_loss(lib.zeros(2), lib.zeros(2),
+                                                        reduction="avg", weight=lib.ones(2)),
+    "l1_weight_reduction": lambda lib: F(lib).l1_loss(lib.zeros(2), lib.zeros(2),
+                                                      reduction="avg", weight=lib.ones(2)),
+    "huber_weight_reduction": lambda lib: F(lib).huber_loss(lib.zeros(2), lib.zeros(2), "x",
+                                                            weight=lib.ones(2)),
     "huber_delta_zero": lambda lib: F(lib).huber_loss(lib.zeros(2), lib.zeros(2), delta=0.0),
     "huber_delta_negative": lambda lib: F(lib).huber_loss(lib.zeros(2), lib.zeros(2),
                                                           delta=-1.0),

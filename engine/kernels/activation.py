@@ -144,6 +144,14 @@ def softplus_bwd(g, x, beta, threshold, out):
             out[i] = g[i] * e / (e + 1.0)
 
 
+@elementwise_kernel("activation", "aas")
+def elu_bwd(g, x, alpha, out):
+    """``alpha * exp(x)`` at and below 0 (torch's side for x == 0), 1 above."""
+    for i in range(g.size):
+        v = x[i]
+        out[i] = g[i] * alpha * math.exp(v) if v <= 0 else g[i]
+
+
 @elementwise_kernel("activation", "aa")
 def silu_bwd(g, x, out):
     for i in range(g.size):

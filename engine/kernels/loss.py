@@ -1,15 +1,16 @@
 """Kernels of the loss functions: binary_cross_entropy_with_logits (group "loss", plus its
-forward's tail in group "forward"), and mse_loss, binary_cross_entropy and nll_loss
-(group "loss_more").
+forward's tail in group "forward"), and mse_loss, huber_loss, smooth_l1_loss,
+binary_cross_entropy and nll_loss (group "loss_more").
 
 Optional operands (``weight``, ``pos_weight``) arrive as empty arrays when absent,
 so each kernel has one signature per dtype.  ``g`` has one element for the 'mean'
 and 'sum' reductions, and one per input element (or row) for 'none'; ``denom`` is the
 mean's divisor (1 for 'sum' and 'none').
 
-``mse_bwd``, ``bce_bwd_input`` and ``bce_bwd_target`` are ``@elementwise_kernel``s
-(``engine.kernels._entry``): serial on small inputs, over blocks on two threads into a
-pooled buffer the size of ``x`` on large ones, with the same values.
+``mse_bwd``, ``huber_bwd``, ``smooth_l1_bwd``, ``bce_bwd_input`` and ``bce_bwd_target``
+are ``@elementwise_kernel``s (``engine.kernels._entry``): serial on small inputs, over
+blocks on two threads into a pooled buffer the size of ``x`` on large ones, with the same
+values.
 """
 
 import math
@@ -92,6 +93,34 @@ def mse_bwd(g, x, y, denom, out):
     one_g = g.size == 1
     for i in range(x.size):
         out[i] = 2.0 * (x[i] - y[i]) * (g[0] if one_g else g[i]) / denom
+
+
+@elementwise_kernel("loss_more", "aaass", like=1)
+def huber_bwd(g, x, y, delta, denom, out):
+    """d/dx of huber_loss: ``x - y`` clamped to ``[-delta, delta]`` (NaN stays NaN)."""
+    one_g = g.size == 1
+    for i in range(x.size):
+        d = x[i] - y[i]
+        if d < -delta:
+            d = -delta
+        elif d > delta:
+            d = delta
+        out[i] = d * (g[0] if one_g else g[i]) / denom
+
+
+@elementwise_kernel("loss_more", "aaass", like=1)
+def smooth_l1_bwd(g, x, y, beta, denom, out):
+    """d/dx of smooth_l1_loss: ``(x - y) / beta`` clamped to ``[-1, 1]`` (NaN stays NaN)."""
+    one_g = g.size == 1
+    for i in range(x.size):
+        d = x[i] - y[i]
+        if d <= -beta:
+            d = -1.0
+        elif d >= beta:
+            d = 1.0
+        else:
+            d = d / beta
+        out[i] = d * (g[0] if one_g else g[i]) / denom
 
 
 @elementwise_kernel("loss_more", "aaaas", like=1)

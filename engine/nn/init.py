@@ -4,6 +4,7 @@ generator (``engine.manual_seed``), with torch's formulas for the bounds."""
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -17,22 +18,29 @@ def _fill(t: Tensor, values: np.ndarray | float) -> Tensor:
     return t
 
 
-def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
-    """The recommended gain for a nonlinearity (torch's table).
+_LINEAR = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+           "conv_transpose3d", "sigmoid")
 
-    >>> nn.init.calculate_gain("relu")
-    1.4142135623730951
+
+def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
+    """The recommended gain for a nonlinearity (torch's table; ``1`` for the linear ones).
+
+    >>> nn.init.calculate_gain("relu"), nn.init.calculate_gain("leaky_relu", 0.2)
+    (1.4142135623730951, 1.3867504905630728)
     """
-    linear = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
-              "conv_transpose3d", "sigmoid")
-    if nonlinearity in linear:
-        return 1.0
+    if nonlinearity in _LINEAR:
+        return 1
     if nonlinearity == "tanh":
         return 5.0 / 3
     if nonlinearity == "relu":
         return math.sqrt(2.0)
     if nonlinearity == "leaky_relu":
-        slope = 0.01 if param is None else float(param)
+        if param is None:
+            slope = 0.01
+        elif isinstance(param, (int, float)) and not isinstance(param, bool):
+            slope = param
+        else:
+            raise ValueError(f"negative_slope {param} not a valid number")
         return math.sqrt(2.0 / (1 + slope ** 2))
     if nonlinearity == "selu":
         return 3.0 / 4
@@ -96,34 +104,84 @@ def constant_(tensor: Tensor, val: float) -> Tensor:
     return _fill(tensor, val)
 
 
+def eye_(tensor: Tensor) -> Tensor:
+    """Fill a matrix with the identity (ones on the diagonal, zeros elsewhere).
+
+    >>> nn.init.eye_(engine.zeros(2, 3))
+    tensor([[1., 0., 0.],
+            [0., 1., 0.]])
+    """
+    if tensor._data.ndim != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    return _fill(tensor, np.eye(*tensor._data.shape))
+
+
+# The initialisers below compute their bound or std with torch's expressions, in torch's
+# order (so the floats are the same), and draw only through uniform_ and normal_.
 def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
-    """Glorot init: U(-b, b) with ``b = gain * sqrt(6 / (fan_in + fan_out))``.
+    """Glorot init: U(-b, b) with ``b = sqrt(3) * gain * sqrt(2 / (fan_in + fan_out))``.
 
     >>> w = nn.init.xavier_uniform_(engine.zeros(3, 5)); w.abs().max().item() <= 1.0
     True
     """
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
-    bound = gain * math.sqrt(6.0 / float(fan_in + fan_out))
+    std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
+    bound = math.sqrt(3.0) * std
     return uniform_(tensor, -bound, bound)
 
 
-def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
+def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+    """Glorot init: N(0, std^2) with ``std = gain * sqrt(2 / (fan_in + fan_out))``.
+
+    >>> w = nn.init.xavier_normal_(engine.zeros(200, 300)); round(w.std().item(), 2)
+    0.06
+    """
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
+    return normal_(tensor, 0.0, std)
+
+
+def _kaiming_std(tensor: Tensor, a: float, mode: str, nonlinearity: str) -> float | None:
+    """``gain / sqrt(fan)``, or None for a tensor with no elements (left as it is)."""
+    if 0 in tensor._data.shape:
+        warnings.warn("Initializing zero-element tensors is a no-op", UserWarning, stacklevel=3)
+        return None
+    mode = mode.lower()
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"Mode {mode} not supported, please use one of ['fan_in', 'fan_out']")
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    fan = fan_in if mode == "fan_in" else fan_out
+    return calculate_gain(nonlinearity, a) / math.sqrt(fan)
+
+
+def kaiming_uniform_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
                      nonlinearity: str = "leaky_relu") -> Tensor:
-    """He init: U(-b, b) with ``b = gain * sqrt(3 / fan)``; ``Linear`` uses ``a=sqrt(5)``.
+    """He init: U(-b, b) with ``b = sqrt(3) * gain / sqrt(fan)``; ``Linear`` uses ``a=sqrt(5)``.
 
     >>> w = nn.init.kaiming_uniform_(engine.zeros(3, 4), a=5 ** 0.5)
     >>> w.abs().max().item() <= 0.5
     True
     """
-    if mode not in ("fan_in", "fan_out"):
-        raise ValueError(f"Mode {mode} not supported, please use one of fan_in, fan_out")
-    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
-    fan = fan_in if mode == "fan_in" else fan_out
-    if fan == 0:
+    std = _kaiming_std(tensor, a, mode, nonlinearity)
+    if std is None:
         return tensor
-    bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / fan)
+    bound = math.sqrt(3.0) * std
     return uniform_(tensor, -bound, bound)
 
 
-__all__ = ["calculate_gain", "constant_", "kaiming_uniform_", "normal_", "ones_", "uniform_",
-           "xavier_uniform_", "zeros_"]
+def kaiming_normal_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
+                    nonlinearity: str = "leaky_relu") -> Tensor:
+    """He init: N(0, std^2) with ``std = gain / sqrt(fan)``.
+
+    >>> w = nn.init.kaiming_normal_(engine.zeros(100, 400), nonlinearity="relu")
+    >>> round(w.std().item(), 2)
+    0.07
+    """
+    std = _kaiming_std(tensor, a, mode, nonlinearity)
+    if std is None:
+        return tensor
+    return normal_(tensor, 0.0, std)
+
+
+__all__ = ["calculate_gain", "constant_", "eye_", "kaiming_normal_", "kaiming_uniform_",
+           "normal_", "ones_", "uniform_", "xavier_normal_", "xavier_uniform_", "zeros_"]

@@ -1,4 +1,4 @@
-"""Activations: leaky_relu, gelu, softplus, silu, softmax and log_softmax.
+"""Activations: leaky_relu, gelu, softplus, elu, silu, softmax and log_softmax.
 
 Forward in numpy (GELU's in a Numba kernel, for ``erf``), backward in the paired
 kernels of ``engine.kernels.activation``.  Softmax-like ops move their ``dim`` to
@@ -163,6 +163,32 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
                    threshold=float(threshold))
 
 
+class EluBackward0(Node):
+    __slots__ = ("alpha",)
+
+    def apply(self, grads: list) -> tuple:
+        g = grads[0]
+        (x,) = self.saved()
+        return (ak.elu_bwd(flat(g), flat(x), self.alpha).reshape(g.shape),)
+
+    def apply_graph(self, grads: list) -> tuple:
+        g = grads[0]
+        (x,) = unpack(self)
+        return (where(const(x._data > 0), g, g * x.exp() * self.alpha),)
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002
+    """``x`` where positive, ``alpha * (exp(x) - 1)`` elsewhere.
+
+    >>> F.elu(engine.tensor([-1.0, 2.0]))
+    tensor([-0.6321,  2.0000])
+    """
+    x = _float(input, "elu_cpu")
+    with np.errstate(over="ignore"):
+        res = np.where(x > 0, x, x.dtype.type(alpha) * np.expm1(x))
+    return _finish(input, x, res.astype(x.dtype, copy=False), EluBackward0, alpha=float(alpha))
+
+
 class SiluBackward0(Node):
     __slots__ = ()
 
@@ -245,12 +271,12 @@ def _softmax(input: Tensor, dim: int | None, dtype: dtypes.dtype | None, log: bo
     if dim is None:
         raise TypeError("softmax(): pass dim explicitly (torch's implicit choice is deprecated)")
     x = input._data
+    d = wrap_dim(dim, x.ndim)
     if dtype is not None:
         x = x.astype(dtype.np)
-    elif x.dtype.kind != "f":
-        raise RuntimeError(f'"{"log_" if log else ""}softmax_lastdim_kernel_impl" not '
-                           f"implemented for '{dtypes.from_np(x.dtype).name.capitalize()}'")
-    d = wrap_dim(dim, x.ndim)
+    else:  # torch's kernel for the last dim is another than for the others
+        last = "_lastdim" if d == max(x.ndim, 1) - 1 else ""
+        x = _float(input, f"{'log_' if log else ''}softmax{last}_kernel_impl")
     xm = np.ascontiguousarray(np.moveaxis(x, d, -1)) if x.ndim else x.reshape(1)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         # (an empty row has no max: it has nothing to normalise either)

@@ -1,22 +1,21 @@
-"""Losses: binary_cross_entropy_with_logits (the tutorial's), mse_loss, l1_loss,
-binary_cross_entropy, nll_loss and cross_entropy.
+"""Losses: binary_cross_entropy_with_logits (the tutorial's), binary_cross_entropy,
+nll_loss and cross_entropy; and the reductions every loss shares (``check_reduction``,
+``reduce_loss``).  The elementwise losses (mse, huber, l1, kl_div) are in
+``engine.ops.pointwise_loss``.
 
-``binary_cross_entropy_with_logits``, ``mse_loss``, ``binary_cross_entropy`` and
-``nll_loss`` have their own nodes and Numba backward kernels (``engine.kernels.loss``);
-``l1_loss`` and ``cross_entropy`` are built from other ops, the way torch builds them.
+``binary_cross_entropy_with_logits``, ``binary_cross_entropy`` and ``nll_loss`` have their
+own nodes and Numba backward kernels (``engine.kernels.loss``); ``cross_entropy`` is built
+from other ops, the way torch builds it.
 """
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
-from engine._base import dtypes
 from engine._base.arrays import broadcast_shape
 from engine.graph import Node
 from engine.kernels import loss as lk
-from engine.ops.activation import log_softmax, softplus
+from engine.ops.activation import _TORCH_TYPE_NAMES, log_softmax, softplus
 from engine.ops.base import (
     const,
     edge,
@@ -24,14 +23,11 @@ from engine.ops.base import (
     flat,
     out,
     recording,
-    sum_to,
-    unbroadcast,
     unpack,
 )
-from engine.ops.elementwise import add, div, mul, neg, sub
-from engine.ops.reduce import mean, sum  # noqa: A004 - the engine's ops, as torch names them
+from engine.ops.elementwise import add, div, mul, neg
+from engine.ops.reduce import sum  # noqa: A004 - the engine's ops, as torch names them
 from engine.ops.selection import where
-from engine.ops.unary import abs  # noqa: A004
 from engine.tensor import Tensor
 
 REDUCTIONS = ("none", "mean", "sum")
@@ -176,12 +172,12 @@ def _reduce(each: np.ndarray, dt: np.dtype, mean: bool) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- shared checks
-def _check_reduction(reduction: str) -> None:
+def check_reduction(reduction: str) -> None:
     if reduction not in REDUCTIONS:
         raise ValueError(f"{reduction} is not a valid value for reduction")
 
 
-def _reduce_loss(loss: np.ndarray, reduction: str) -> np.ndarray:
+def reduce_loss(loss: np.ndarray, reduction: str) -> np.ndarray:
     with np.errstate(all="ignore"):  # the mean of nothing is NaN, inf - inf too: quietly
         if reduction == "mean":
             return np.asarray(loss.sum(dtype=loss.dtype) / loss.dtype.type(loss.size)
@@ -189,86 +185,6 @@ def _reduce_loss(loss: np.ndarray, reduction: str) -> np.ndarray:
         if reduction == "sum":
             return np.asarray(loss.sum(dtype=loss.dtype))
     return loss
-
-
-# ---------------------------------------------------------------- mse / l1
-class MseLossBackward0(Node):
-    __slots__ = ("reduction", "a", "b")
-
-    def apply(self, grads: list) -> tuple:
-        g = grads[0]
-        x, y = self.saved()
-        shape = broadcast_shape(x.shape, y.shape)
-        size = int(np.prod(shape))
-        denom = float(size) if self.reduction == "mean" else 1.0
-        gf = flat(np.ascontiguousarray(g, dtype=x.dtype))
-        d = lk.mse_bwd(gf, expand_flat(x, shape), expand_flat(y, shape), denom).reshape(shape)
-        (fx, _), (fy, _) = self.next_functions
-        gx = unbroadcast(d, *self.a) if fx is not None else None
-        gy = unbroadcast(-d, *self.b) if fy is not None else None
-        return gx, gy
-
-    def apply_graph(self, grads: list) -> tuple:
-        x, y = unpack(self)
-        size = int(np.prod(broadcast_shape(x._data.shape, y._data.shape)))
-        d = (x - y) * 2 * grads[0]
-        if self.reduction == "mean":
-            d = d / float(size)
-        (fx, _), (fy, _) = self.next_functions
-        gx = sum_to(d, *self.a) if fx is not None else None
-        gy = sum_to(-d, *self.b) if fy is not None else None
-        return gx, gy
-
-
-def mse_loss(input: Tensor, target: Tensor, size_average: None = None,  # noqa: A002
-             reduce: None = None, reduction: str = "mean") -> Tensor:
-    """Mean (or sum, or elementwise) squared error.
-
-    >>> F.mse_loss(engine.tensor([1.0, 3.0]), engine.tensor([0.0, 0.0]))
-    tensor(5.)
-    """
-    _check_reduction(reduction)
-    x, y = _check_pair(input, target, "mse_loss")
-    with np.errstate(all="ignore"):  # inf/NaN/empty inputs: torch's values, no warnings
-        loss = _reduce_loss((x - y) ** 2, reduction)
-    if not recording(input, target):
-        return out(loss)
-    node = MseLossBackward0((edge(input), edge(target)))
-    node.reduction = reduction
-    node.a, node.b = (x.shape, input._data.dtype), (y.shape, target._data.dtype)
-    node.save_as((input, x), (target, y))
-    return out(loss, node)
-
-
-def _check_pair(input: Tensor, target: Tensor, name: str) -> tuple[np.ndarray, np.ndarray]:  # noqa: A002
-    if not isinstance(input, Tensor) or not isinstance(target, Tensor):
-        raise TypeError(f"{name}(): input and target must be Tensors")
-    x, y = input._data, target._data
-    if x.shape != y.shape:
-        warnings.warn(f"Using a target size ({target.shape!r}) that is different to the input "
-                      f"size ({input.shape!r}). This will likely lead to incorrect results due "
-                      "to broadcasting. Please ensure they have the same size.", UserWarning,
-                      stacklevel=3)
-        broadcast_shape(x.shape, y.shape)
-    want = np.promote_types(x.dtype, y.dtype)
-    if want.kind != "f":
-        raise RuntimeError(f"{name}: expected floating point tensors")
-    return x.astype(want, copy=False), y.astype(want, copy=False)
-
-
-def l1_loss(input: Tensor, target: Tensor, size_average: None = None,  # noqa: A002
-            reduce: None = None, reduction: str = "mean") -> Tensor:
-    """Mean absolute error, recorded as torch does: ``(input - target).abs().mean()``.
-
-    >>> F.l1_loss(engine.tensor([1.0, -3.0]), engine.tensor([0.0, 0.0]))
-    tensor(2.)
-    """
-    _check_reduction(reduction)
-    _check_pair(input, target, "l1_loss")
-    loss = abs(sub(input, target))
-    if reduction == "mean":
-        return mean(loss)
-    return sum(loss) if reduction == "sum" else loss
 
 
 # ---------------------------------------------------------------- binary cross-entropy
@@ -315,7 +231,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor,  # noqa: A002
     >>> F.binary_cross_entropy(engine.tensor([0.5]), engine.tensor([1.0]))
     tensor(0.6931)
     """
-    _check_reduction(reduction)
+    check_reduction(reduction)
     x, y = input._data, target._data
     if x.shape != y.shape:
         raise ValueError(f"Using a target size ({target.shape!r}) that is different to the "
@@ -336,7 +252,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor,  # noqa: A002
     loss = -(y * lx + (1 - y) * l1x)
     if w is not None:
         loss = loss * w
-    loss = _reduce_loss(loss.astype(x.dtype, copy=False), reduction)
+    loss = reduce_loss(loss.astype(x.dtype, copy=False), reduction)
     if not recording(input, target):
         return out(loss)
     node = BinaryCrossEntropyBackward0((edge(input), edge(target)))
@@ -391,11 +307,11 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,  # noq
     >>> F.nll_loss(engine.tensor([[-1.0, -2.0]]), engine.tensor([1]))
     tensor(2.)
     """
-    _check_reduction(reduction)
+    check_reduction(reduction)
     x, t = input._data, target._data
-    if t.dtype.kind not in "iu":
-        raise RuntimeError(f"expected scalar type Long but found "
-                           f"{dtypes.from_np(t.dtype).name.capitalize()}")
+    if t.dtype != np.int64:  # (the engine stores no Byte tensors, which torch also takes)
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got "
+                           f"{_TORCH_TYPE_NAMES[t.dtype.name]}")
     if x.ndim < 1 or (x.ndim >= 2 and t.shape != (x.shape[0],) + x.shape[2:]) or \
             (x.ndim == 1 and t.ndim != 0):
         raise ValueError(f"Expected input batch_size ({x.shape[0] if x.ndim else 0}) to match "
@@ -455,7 +371,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,  
     >>> F.cross_entropy(engine.tensor([[2.0, 0.0]]), engine.tensor([0]))
     tensor(0.1269)
     """
-    _check_reduction(reduction)
+    check_reduction(reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: "
                            f"{label_smoothing}")
@@ -465,9 +381,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,  
     lsm = log_softmax(input, cdim)
     wshape = tuple(c if d == cdim else 1 for d in range(x.ndim))
     w_view = out(weight._data.reshape(wshape)) if weight is not None else None
-    if target._data.dtype.kind == "f":  # class probabilities
-        if target._data.shape != x.shape:
-            raise RuntimeError("cross_entropy: probability targets must match the input's shape")
+    if target._data.dtype.kind == "f" and target._data.shape == x.shape:  # class probabilities
         tgt = target
         if label_smoothing > 0:
             tgt = add(mul(target, 1 - label_smoothing), label_smoothing / c)

@@ -1,4 +1,5 @@
-"""Activation layers: ReLU, Tanh, Sigmoid, LeakyReLU, GELU, Softmax."""
+"""Activation layers: ReLU, Tanh, Sigmoid, LeakyReLU, GELU, Softmax, LogSoftmax, Softplus,
+ELU, SiLU."""
 
 from __future__ import annotations
 
@@ -103,3 +104,75 @@ class Softmax(Module):
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
 
+
+
+class LogSoftmax(Module):
+    """``log(softmax(x))`` along ``dim``, computed stably.
+
+    >>> nn.LogSoftmax(dim=1)(engine.tensor([[0.0, 0.0]]))
+    tensor([[-0.6931, -0.6931]])
+    """
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return act.log_softmax(input, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Softplus(Module):
+    """Smooth relu ``log(1 + exp(beta x)) / beta``, linear where ``beta x > threshold``.
+
+    >>> nn.Softplus()(engine.tensor([0.0])), nn.Softplus(beta=2)
+    (tensor([0.6931]), Softplus(beta=2, threshold=20.0))
+    """
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+        super().__init__()
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return act.softplus(input, self.beta, self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class ELU(Module):
+    """``x`` if positive else ``alpha * (exp(x) - 1)``.
+
+    >>> nn.ELU()(engine.tensor([-1.0, 2.0])), nn.ELU(alpha=0.5)
+    (tensor([-0.6321,  2.0000]), ELU(alpha=0.5))
+    """
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        super().__init__()
+        self.alpha, self.inplace = alpha, inplace
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return act.elu(input, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+
+
+class SiLU(Module):
+    """``x * sigmoid(x)`` elementwise.
+
+    >>> nn.SiLU()(engine.tensor([0.0, 1.0]))
+    tensor([0.0000, 0.7311])
+    """
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return act.silu(input)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""

@@ -8,7 +8,7 @@ iteration order match a torch model built the same way.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -16,6 +16,7 @@ import numpy as np
 from engine._base import device as _device
 from engine._base import dtypes, grad_mode
 from engine.nn.parameter import Parameter
+from engine.ops import creation
 from engine.tensor import Tensor, _reset_grads
 
 
@@ -145,6 +146,16 @@ class Module:
           (act): ReLU()
         )
         """
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{_typename(module)} is not a Module subclass")
+        if not isinstance(name, str):
+            raise TypeError(f"module name should be a string. Got {_typename(name)}")
+        if hasattr(self, name) and name not in self._modules:
+            raise KeyError(f"attribute '{name}' already exists")
+        if "." in name:
+            raise KeyError(f'module name can\'t contain ".", got: {name}')
+        if not name:
+            raise KeyError('module name can\'t be empty string ""')
         self._modules[name] = module
 
     register_module = add_module
@@ -301,7 +312,9 @@ class Module:
 
     def load_state_dict(self, state_dict: dict, strict: bool = True,
                         assign: bool = False) -> _IncompatibleKeys:
-        """Copy values from ``state_dict`` into this module's tensors (shapes must match).
+        """Copy values from ``state_dict`` into this module's tensors (shapes must match);
+        with ``assign=True`` take the given tensors themselves (their dtype and memory; a
+        parameter keeps its ``requires_grad``).
 
         >>> a, b = nn.Linear(2, 1), nn.Linear(2, 1)
         >>> b.load_state_dict(a.state_dict())
@@ -309,15 +322,16 @@ class Module:
         >>> b.weight.tolist() == a.weight.tolist()
         True
         """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in own]
+        unexpected = _unexpected_keys(self, state_dict)
         errors = []
         for key, target in own.items():
             if key not in state_dict:
                 continue
-            src = state_dict[key]
-            arr = src._data if isinstance(src, Tensor) else np.asarray(src)
+            arr = _as_tensor(state_dict[key])._data
             if arr.shape != target._data.shape:
                 errors.append(f'size mismatch for {key}: copying a param with shape '
                               f'{_size(arr.shape)} from checkpoint, the shape in current model '
@@ -332,12 +346,20 @@ class Module:
         if errors:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
                                + "\n\t".join(errors))
+        if assign:
+            for mod_prefix, mod in self.named_modules():
+                for store in (mod._parameters, mod._buffers):
+                    for name, t in store.items():
+                        key = f"{mod_prefix}.{name}" if mod_prefix else name
+                        if t is not None and key in state_dict:
+                            src = _as_tensor(state_dict[key])
+                            store[name] = Parameter(src, t.requires_grad) \
+                                if isinstance(t, Parameter) else src
+            return _IncompatibleKeys(missing, unexpected)
         with grad_mode.no_grad():
             for key, target in own.items():
                 if key in state_dict:
-                    src = state_dict[key]
-                    arr = src._data if isinstance(src, Tensor) else np.asarray(src)
-                    target._data[...] = arr
+                    target._data[...] = _as_tensor(state_dict[key])._data
                     target._vc[0] += 1
         return _IncompatibleKeys(missing, unexpected)
 
@@ -448,6 +470,34 @@ class Module:
         keys = list(super().__dir__())
         return sorted(set(keys + list(self._parameters) + list(self._modules)
                           + list(self._buffers)))
+
+
+def _unexpected_keys(root: Module, state_dict: Mapping) -> list[str]:
+    """Keys that name neither a child nor a tensor of the module their prefix reaches,
+    module by module from the root, in torch's order (so ``"0.weight.x"`` passes: its
+    ``"weight"`` is Linear's)."""
+    found = []
+    for mod_prefix, mod in root.named_modules():
+        prefix = f"{mod_prefix}." if mod_prefix else ""
+        local = {n for store in (mod._parameters, mod._buffers)
+                 for n, t in store.items() if t is not None}
+        for key in state_dict:
+            if key.startswith(prefix):
+                head = key[len(prefix):].split(".", 1)[0]
+                if head not in mod._modules and head not in local:
+                    found.append(key)
+    return found
+
+
+def _as_tensor(value: Any) -> Tensor:
+    """A state_dict value as a tensor (the engine also takes numpy arrays, copied)."""
+    return value if isinstance(value, Tensor) else creation.tensor(value)
+
+
+def _typename(obj: Any) -> str:
+    """How torch's messages name a value's type (``torch.typename``)."""
+    cls = type(obj)
+    return cls.__name__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__name__}"
 
 
 def _size(shape: tuple[int, ...]) -> str:

@@ -587,6 +587,9 @@ TORCH_CASES = [
     Case("softplus", lambda lib, x: nnf(lib).softplus(x, beta=2.0, threshold=3.0), ((3, 4),),
          "SoftplusBackward0", domain="spread"),
     Case("silu", lambda lib, x: nnf(lib).silu(x), ((3, 4),), "SiluBackward0"),
+    Case("elu", lambda lib, x: nnf(lib).elu(x), ((3, 4),), "EluBackward0"),
+    Case("elu_alpha", lambda lib, x: nnf(lib).elu(x, alpha=0.5), ((3, 4),), "EluBackward0",
+         domain="spread"),
     Case("relu", lambda lib, x: nnf(lib).relu(x), ((3, 4),), "ReluBackward0", domain="spread"),
     Case("sigmoid", lambda lib, x: nnf(lib).sigmoid(x), ((3, 4),), "SigmoidBackward0"),
     Case("tanh", lambda lib, x: nnf(lib).tanh(x), ((3, 4),), "TanhBackward0"),
@@ -668,6 +671,13 @@ TORCH_CASES = [
          domain="spread"),
     Case("l1_loss_none", lambda lib, x, y: nnf(lib).l1_loss(x, y, reduction="none"),
          ((3, 4), (3, 4)), "AbsBackward0", domain="spread"),
+    Case("huber_loss", lambda lib, x, y: nnf(lib).huber_loss(x, y, delta=0.5),
+         ((3, 4), (3, 4)), "HuberLossBackward0", domain="spread"),
+    Case("huber_loss_none", lambda lib, x, y: nnf(lib).huber_loss(x, y, reduction="none"),
+         ((3, 4), (3, 4)), "HuberLossBackward0", domain="spread"),
+    Case("smooth_l1_loss_sum", lambda lib, x, y: nnf(lib).smooth_l1_loss(
+        x, y, reduction="sum", beta=0.7), ((3, 4), (3, 4)), "SmoothL1LossBackward0",
+         domain="spread"),
     Case("bce", lambda lib, x, y: nnf(lib).binary_cross_entropy(x, y), ((3, 4), (3, 4)),
          "BinaryCrossEntropyBackward0", domain="unit"),
     Case("bce_weight_sum", lambda lib, x, y: nnf(lib).binary_cross_entropy(

@@ -366,7 +366,7 @@ def test_large_sum_and_mean_backward_match_torch():
 # Trailing scalars of the kernels that take some (any values do: each entry point is
 # compared with its own serial kernel); the row kernels take a row length instead.
 SCALARS = {"clamp_bwd": (-0.5, 0.7), "mask_bwd": (1.0,), "leaky_relu_bwd": (0.01,),
-           "softplus_bwd": (1.5, 2.0)}
+           "softplus_bwd": (1.5, 2.0), "elu_bwd": (0.7,)}
 ROW_KERNELS = {"softmax_bwd", "log_softmax_bwd"}
 # entry point -> arrays after the first, trailing scalars: every elementwise kernel of the
 # group, read from the registry, so a new one is tested without being listed here
@@ -484,7 +484,8 @@ def test_a_forked_child_runs_the_large_paths_serially():
 
 # ---------------------------------------------------------------- loss kernels
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("name", ["mse_bwd", "bce_bwd_input", "bce_bwd_target"])
+@pytest.mark.parametrize("name", ["mse_bwd", "huber_bwd", "smooth_l1_bwd", "bce_bwd_input",
+                                  "bce_bwd_target"])
 def test_loss_entry_equals_the_serial_kernel(name, dtype):
     from engine.kernels import loss as lk
 
@@ -495,13 +496,15 @@ def test_loss_entry_equals_the_serial_kernel(name, dtype):
         for g in (np.array([0.7], dtype), _data(n, dtype, 19)):
             for w in (np.empty(0, dtype), np.abs(_data(n, dtype, 20))):
                 args = {"mse_bwd": (g, x, y, 3.0), "bce_bwd_input": (g, x, y, w, 3.0),
+                        "huber_bwd": (g, x, y, 0.4, 3.0), "smooth_l1_bwd": (g, x, y, 0.4, 3.0),
                         "bce_bwd_target": (g, x, w, 3.0)}[name]
                 with np.errstate(all="ignore"):
                     got, want = getattr(lk, name)(*args), getattr(lk, name).serial(*args)
                 assert _same(got, want), (name, n, g.size, w.size)
 
 
-@pytest.mark.parametrize("loss", ["mse_loss", "binary_cross_entropy"])
+@pytest.mark.parametrize("loss", ["mse_loss", "huber_loss", "smooth_l1_loss",
+                                  "binary_cross_entropy"])
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_large_losses_backward_match_torch(loss, reduction):
     rng = np.random.default_rng(21)

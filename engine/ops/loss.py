@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine._base import dtypes
 from engine._base.arrays import broadcast_shape
 from engine.graph import Node
 from engine.kernels import loss as lk
-from engine.ops.activation import _TORCH_TYPE_NAMES, log_softmax, softplus
+from engine.ops.activation import log_softmax, softplus
 from engine.ops.base import (
     const,
     edge,
@@ -309,9 +310,9 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,  # noq
     """
     check_reduction(reduction)
     x, t = input._data, target._data
-    if t.dtype != np.int64:  # (the engine stores no Byte tensors, which torch also takes)
+    if t.dtype != np.int64 and t.dtype != np.uint8:
         raise RuntimeError(f"expected target dtype to be Long or Byte, but got "
-                           f"{_TORCH_TYPE_NAMES[t.dtype.name]}")
+                           f"{dtypes.from_np(t.dtype).scalar_name}")
     if x.ndim < 1 or (x.ndim >= 2 and t.shape != (x.shape[0],) + x.shape[2:]) or \
             (x.ndim == 1 and t.ndim != 0):
         raise ValueError(f"Expected input batch_size ({x.shape[0] if x.ndim else 0}) to match "

@@ -11,8 +11,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
-import numpy as np
-
 from engine._base import device as _device
 from engine._base import dtypes, grad_mode
 from engine.nn.parameter import Parameter

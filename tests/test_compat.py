@@ -250,6 +250,34 @@ def test_a_script_that_fails_on_torch_too(reports: dict[str, FileReport]) -> Non
     assert r.comparison is not None and r.comparison.count == 1 and r.comparison.matches
 
 
+# A number torch itself moves when its BLAS sums in another order (MKL_CBWR=COMPATIBLE):
+# torch prints 1.0, torch again 1.02, the engine `ENGINE` (six decimals each, so the digits
+# not printed forgive almost nothing).
+SPREAD = """\
+import os
+import torch
+if torch.__name__ != "torch":
+    print(f"{ENGINE:.6f}")
+else:
+    print(f"{1.02 if os.environ.get('MKL_CBWR') == 'COMPATIBLE' else 1.0:.6f}")
+"""
+
+
+@pytest.mark.parametrize(("engine_prints", "status"), [(1.01, "match"), (1.1, "numbers differ")])
+def test_a_difference_within_torchs_own_spread_matches(tmp_path: Path, engine_prints: float,
+                                                       status: str) -> None:
+    script = tmp_path / "spread.py"
+    script.write_text(SPREAD.replace("ENGINE", str(engine_prints)), encoding="utf-8")
+    (r,) = compat.check([script])
+    assert r.status == status
+    assert r.spread is not None and r.spread.largest == pytest.approx(0.02 / 1.02, rel=1e-4)
+    assert r.comparison is not None and r.comparison.largest > compat.RTOL
+    assert (r.notes == ["within torch's own spread"]) == (status == "match")
+    data = json.loads(compat.to_json([r]))["files"][0]
+    assert data["match"] == (status == "match")
+    assert data["spread"]["largest"] == pytest.approx(0.02 / 1.02, rel=1e-4)
+
+
 def test_a_script_that_runs_too_long_is_stopped(tmp_path: Path) -> None:
     script = tmp_path / "forever.py"
     script.write_text("import time\nprint(1)\ntime.sleep(600)\n", encoding="utf-8")
@@ -265,10 +293,10 @@ def test_the_table_summary_and_markdown(reports: dict[str, FileReport]) -> None:
     text = compat.render(rows)
     assert text.splitlines()[0].split() == ["file", "runs", "on", "engine?", "first", "error",
                                             "numbers", "compared", "largest", "difference",
-                                            "match?"]
+                                            "torch", "vs", "torch", "match?"]
     assert text.endswith("\n1 of 4 run unchanged and match torch")
     md = compat.render(rows, markdown=True).splitlines()
-    assert md[1] == "|---|---|---|---|---|---|"
+    assert md[1] == "|---|---|---|---|---|---|---|"
     assert len([line for line in md if line.startswith("| ")]) == 5
 
 

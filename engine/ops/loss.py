@@ -10,6 +10,8 @@ from other ops, the way torch builds it.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from engine._base import dtypes
@@ -89,8 +91,8 @@ class BinaryCrossEntropyWithLogitsBackward0(Node):
 
 
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,  # noqa: A002
-                                     weight: Tensor | None = None, size_average: None = None,
-                                     reduce: None = None, reduction: str = "mean",
+                                     weight: Tensor | None = None, size_average: bool | None = None,
+                                     reduce: bool | None = None, reduction: str = "mean",
                                      pos_weight: Tensor | None = None) -> Tensor:
     """Sigmoid plus binary cross-entropy in one numerically stable step.
 
@@ -98,6 +100,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,  # noqa: A00
     >>> F.binary_cross_entropy_with_logits(z, engine.tensor([1.0, 0.0]))  # mean over elements
     tensor(0.6931, grad_fn=<BinaryCrossEntropyWithLogitsBackward0>)
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     if reduction not in REDUCTIONS:
         raise ValueError(f"{reduction} is not a valid value for reduction")
     if not isinstance(input, Tensor) or not isinstance(target, Tensor):
@@ -173,6 +176,19 @@ def _reduce(each: np.ndarray, dt: np.dtype, mean: bool) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- shared checks
+def legacy_reduction(size_average: bool | None, reduce: bool | None, reduction: str) -> str:
+    """``reduction`` from torch's deprecated ``size_average``/``reduce`` flags when either is
+    given (with torch's warning), else ``reduction`` itself."""
+    if size_average is None and reduce is None:
+        return reduction
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    legacy = ("mean" if size_average else "sum") if reduce else "none"
+    warnings.warn(f"size_average and reduce args will be deprecated, please use "
+                  f"reduction='{legacy}' instead.", UserWarning, stacklevel=3)
+    return legacy
+
+
 def check_reduction(reduction: str) -> None:
     if reduction not in REDUCTIONS:
         raise ValueError(f"{reduction} is not a valid value for reduction")
@@ -223,8 +239,8 @@ class BinaryCrossEntropyBackward0(Node):
 
 
 def binary_cross_entropy(input: Tensor, target: Tensor,  # noqa: A002
-                         weight: Tensor | None = None, size_average: None = None,
-                         reduce: None = None, reduction: str = "mean") -> Tensor:
+                         weight: Tensor | None = None, size_average: bool | None = None,
+                         reduce: bool | None = None, reduction: str = "mean") -> Tensor:
     """Binary cross-entropy between probabilities ``input`` and ``target``.
 
     Logs are clamped at -100, as in torch, so ``input`` of exactly 0 or 1 stays finite.
@@ -232,6 +248,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor,  # noqa: A002
     >>> F.binary_cross_entropy(engine.tensor([0.5]), engine.tensor([1.0]))
     tensor(0.6931)
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     check_reduction(reduction)
     x, y = input._data, target._data
     if x.shape != y.shape:
@@ -299,7 +316,7 @@ class NllLoss2DBackward0(NllLossBackward0):
 
 
 def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,  # noqa: A002
-             size_average: None = None, ignore_index: int = -100, reduce: None = None,
+             size_average: bool | None = None, ignore_index: int = -100, reduce: bool | None = None,
              reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of class indices under log-probabilities ``input``.
 
@@ -308,6 +325,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,  # noq
     >>> F.nll_loss(engine.tensor([[-1.0, -2.0]]), engine.tensor([1]))
     tensor(2.)
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     check_reduction(reduction)
     x, t = input._data, target._data
     if t.dtype != np.int64 and t.dtype != np.uint8:
@@ -361,8 +379,9 @@ def _class_rows(x: np.ndarray) -> tuple[np.ndarray, int | None]:
 
 
 def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,  # noqa: A002
-                  size_average: None = None, ignore_index: int = -100, reduce: None = None,
-                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+                  size_average: bool | None = None, ignore_index: int = -100,
+                  reduce: bool | None = None, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
     """Cross-entropy of logits ``input`` against class indices or class probabilities.
 
     Built as torch builds it: ``log_softmax`` then ``nll_loss`` for indices; with
@@ -372,6 +391,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,  
     >>> F.cross_entropy(engine.tensor([[2.0, 0.0]]), engine.tensor([0]))
     tensor(0.1269)
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     check_reduction(reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: "

@@ -18,7 +18,7 @@ from engine.graph import Node
 from engine.kernels import loss as lk
 from engine.ops.base import edge, expand_flat, flat, out, recording, sum_to, unbroadcast, unpack
 from engine.ops.elementwise import div, mul, sub
-from engine.ops.loss import REDUCTIONS, check_reduction, reduce_loss
+from engine.ops.loss import REDUCTIONS, check_reduction, legacy_reduction, reduce_loss
 from engine.ops.reduce import mean, sum  # noqa: A004 - the engine's ops, as torch names them
 from engine.ops.selection import where
 from engine.ops.unary import abs, exp, log  # noqa: A004
@@ -116,8 +116,8 @@ def _pair_loss(input: Tensor, target: Tensor, reduction: str, name: str,  # noqa
     return out(loss, node)
 
 
-def mse_loss(input: Tensor, target: Tensor, size_average: None = None,  # noqa: A002
-             reduce: None = None, reduction: str = "mean", weight: Tensor | None = None
+def mse_loss(input: Tensor, target: Tensor, size_average: bool | None = None,  # noqa: A002
+             reduce: bool | None = None, reduction: str = "mean", weight: Tensor | None = None
              ) -> Tensor:
     """Mean (or sum, or elementwise) squared error; with ``weight`` (the input's shape) the
     mean divides by the summed weights, as torch's.
@@ -125,6 +125,7 @@ def mse_loss(input: Tensor, target: Tensor, size_average: None = None,  # noqa: 
     >>> F.mse_loss(engine.tensor([1.0, 3.0]), engine.tensor([0.0, 0.0]))
     tensor(5.)
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     if weight is None:
         return _pair_loss(input, target, reduction, "mse_loss", np.square, MseLossBackward0)
     each = _pair_loss(input, target, "none", "mse_loss", np.square, MseLossBackward0)
@@ -172,14 +173,16 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean",  # noqa: 
     return _weighted(unweighted, input, weight, reduction, by_weight=False)
 
 
-def smooth_l1_loss(input: Tensor, target: Tensor, size_average: None = None,  # noqa: A002
-                   reduce: None = None, reduction: str = "mean", beta: float = 1.0) -> Tensor:
+def smooth_l1_loss(input: Tensor, target: Tensor, size_average: bool | None = None,  # noqa: A002
+                   reduce: bool | None = None, reduction: str = "mean",
+                   beta: float = 1.0) -> Tensor:
     """``0.5 d^2 / beta`` below ``beta``, ``|d| - beta / 2`` above; ``l1_loss`` at ``beta=0``
     (as torch, which then records ``l1_loss``'s graph).
 
     >>> F.smooth_l1_loss(engine.tensor([0.5, 3.0]), engine.zeros(2), reduction="none")
     tensor([0.1250, 2.5000])
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     if beta < 0:
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
     if beta == 0:
@@ -212,8 +215,8 @@ def _check_pair(input: Tensor, target: Tensor, name: str,  # noqa: A002
     return x.astype(want, copy=False), y.astype(want, copy=False)
 
 
-def l1_loss(input: Tensor, target: Tensor, size_average: None = None,  # noqa: A002
-            reduce: None = None, reduction: str = "mean", weight: Tensor | None = None
+def l1_loss(input: Tensor, target: Tensor, size_average: bool | None = None,  # noqa: A002
+            reduce: bool | None = None, reduction: str = "mean", weight: Tensor | None = None
             ) -> Tensor:
     """Mean absolute error, recorded as torch does: ``(input - target).abs().mean()``; with
     ``weight``, the weighted sum over the summed weights.
@@ -221,6 +224,7 @@ def l1_loss(input: Tensor, target: Tensor, size_average: None = None,  # noqa: A
     >>> F.l1_loss(engine.tensor([1.0, -3.0]), engine.tensor([0.0, 0.0]))
     tensor(2.)
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     if weight is None:
         check_reduction(reduction)
     _check_pair(input, target, "l1_loss")
@@ -239,8 +243,8 @@ _KL_MEAN = ("reduction: 'mean' divides the total loss by both the batch size and
             "major release.")
 
 
-def kl_div(input: Tensor, target: Tensor, size_average: None = None,  # noqa: A002
-           reduce: None = None, reduction: str = "mean", log_target: bool = False) -> Tensor:
+def kl_div(input: Tensor, target: Tensor, size_average: bool | None = None,  # noqa: A002
+           reduce: bool | None = None, reduction: str = "mean", log_target: bool = False) -> Tensor:
     """KL divergence of ``target`` from log-probabilities ``input``, built from engine ops
     as torch builds it: ``target * (log(target) - input)`` (0 where ``target`` is 0), or
     ``exp(target) * (target - input)`` when ``log_target``; ``'batchmean'`` divides the sum
@@ -249,10 +253,11 @@ def kl_div(input: Tensor, target: Tensor, size_average: None = None,  # noqa: A0
     >>> p = engine.tensor([[0.5, 0.5]]); F.kl_div(p.log(), p, reduction="batchmean")
     tensor(0.)
     """
+    if reduction == "mean" and size_average is None and reduce is None:
+        warnings.warn(_KL_MEAN, UserWarning, stacklevel=2)  # (not when the old flags decide)
+    reduction = legacy_reduction(size_average, reduce, reduction)
     if reduction not in (*REDUCTIONS, "batchmean"):
         raise ValueError(f"{reduction} is not a valid value for reduction")
-    if reduction == "mean":
-        warnings.warn(_KL_MEAN, UserWarning, stacklevel=2)
     if log_target:
         each = mul(exp(target), sub(target, input))
     else:  # xlogy(target, target): 0 log 0 is 0 (quietly: the masked 0 * -inf is NaN)

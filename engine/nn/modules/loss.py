@@ -8,20 +8,24 @@ from __future__ import annotations
 
 from engine.nn import functional as F  # noqa: N812 - torch's conventional name
 from engine.nn.modules.module import Module
+from engine.ops.loss import legacy_reduction
 from engine.tensor import Tensor
 
 
 class _Loss(Module):
-    """A loss with torch's ``reduction`` ('none', 'mean' or 'sum')."""
+    """A loss with torch's ``reduction`` ('none', 'mean' or 'sum'), which torch's deprecated
+    ``size_average``/``reduce`` flags still override."""
 
-    def __init__(self, reduction: str = "mean") -> None:
+    def __init__(self, size_average: bool | None = None, reduce: bool | None = None,
+                 reduction: str = "mean") -> None:
         super().__init__()
-        self.reduction = reduction
+        self.reduction = legacy_reduction(size_average, reduce, reduction)
 
 
 class _WeightedLoss(_Loss):
-    def __init__(self, weight: Tensor | None = None, reduction: str = "mean") -> None:
-        super().__init__(reduction)
+    def __init__(self, weight: Tensor | None = None, size_average: bool | None = None,
+                 reduce: bool | None = None, reduction: str = "mean") -> None:
+        super().__init__(size_average, reduce, reduction)
         self.register_buffer("weight", weight)
 
 
@@ -32,9 +36,9 @@ class MSELoss(_Loss):
     tensor(5.)
     """
 
-    def __init__(self, size_average: None = None, reduce: None = None,
+    def __init__(self, size_average: bool | None = None, reduce: bool | None = None,
                  reduction: str = "mean") -> None:
-        super().__init__(reduction)
+        super().__init__(size_average, reduce, reduction)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:  # noqa: A002
         return F.mse_loss(input, target, reduction=self.reduction)
@@ -47,9 +51,9 @@ class L1Loss(_Loss):
     tensor(4.)
     """
 
-    def __init__(self, size_average: None = None, reduce: None = None,
+    def __init__(self, size_average: bool | None = None, reduce: bool | None = None,
                  reduction: str = "mean") -> None:
-        super().__init__(reduction)
+        super().__init__(size_average, reduce, reduction)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:  # noqa: A002
         return F.l1_loss(input, target, reduction=self.reduction)
@@ -77,9 +81,9 @@ class SmoothL1Loss(_Loss):
     tensor(1.6250)
     """
 
-    def __init__(self, size_average: None = None, reduce: None = None,
+    def __init__(self, size_average: bool | None = None, reduce: bool | None = None,
                  reduction: str = "mean", beta: float = 1.0) -> None:
-        super().__init__(reduction)
+        super().__init__(size_average, reduce, reduction)
         self.beta = beta
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:  # noqa: A002
@@ -94,9 +98,9 @@ class KLDivLoss(_Loss):
     tensor(0.)
     """
 
-    def __init__(self, size_average: None = None, reduce: None = None,
+    def __init__(self, size_average: bool | None = None, reduce: bool | None = None,
                  reduction: str = "mean", log_target: bool = False) -> None:
-        super().__init__(reduction)
+        super().__init__(size_average, reduce, reduction)
         self.log_target = log_target
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:  # noqa: A002
@@ -110,9 +114,9 @@ class BCELoss(_WeightedLoss):
     tensor(0.6931)
     """
 
-    def __init__(self, weight: Tensor | None = None, size_average: None = None,
-                 reduce: None = None, reduction: str = "mean") -> None:
-        super().__init__(weight, reduction)
+    def __init__(self, weight: Tensor | None = None, size_average: bool | None = None,
+                 reduce: bool | None = None, reduction: str = "mean") -> None:
+        super().__init__(weight, size_average, reduce, reduction)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:  # noqa: A002
         return F.binary_cross_entropy(input, target, weight=self.weight,
@@ -127,10 +131,10 @@ class BCEWithLogitsLoss(_Loss):
     (tensor(1.3863), ['pos_weight'])
     """
 
-    def __init__(self, weight: Tensor | None = None, size_average: None = None,
-                 reduce: None = None, reduction: str = "mean",
+    def __init__(self, weight: Tensor | None = None, size_average: bool | None = None,
+                 reduce: bool | None = None, reduction: str = "mean",
                  pos_weight: Tensor | None = None) -> None:
-        super().__init__(reduction)
+        super().__init__(size_average, reduce, reduction)
         self.register_buffer("weight", weight)
         self.register_buffer("pos_weight", pos_weight)
 
@@ -147,10 +151,10 @@ class NLLLoss(_WeightedLoss):
     tensor(2.)
     """
 
-    def __init__(self, weight: Tensor | None = None, size_average: None = None,
-                 ignore_index: int = -100, reduce: None = None,
+    def __init__(self, weight: Tensor | None = None, size_average: bool | None = None,
+                 ignore_index: int = -100, reduce: bool | None = None,
                  reduction: str = "mean") -> None:
-        super().__init__(weight, reduction)
+        super().__init__(weight, size_average, reduce, reduction)
         self.ignore_index = ignore_index
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:  # noqa: A002
@@ -166,10 +170,10 @@ class CrossEntropyLoss(_WeightedLoss):
     (tensor(0.2269), CrossEntropyLoss())
     """
 
-    def __init__(self, weight: Tensor | None = None, size_average: None = None,
-                 ignore_index: int = -100, reduce: None = None, reduction: str = "mean",
+    def __init__(self, weight: Tensor | None = None, size_average: bool | None = None,
+                 ignore_index: int = -100, reduce: bool | None = None, reduction: str = "mean",
                  label_smoothing: float = 0.0) -> None:
-        super().__init__(weight, reduction)
+        super().__init__(weight, size_average, reduce, reduction)
         self.ignore_index = ignore_index
         self.label_smoothing = label_smoothing
 

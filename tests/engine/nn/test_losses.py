@@ -490,3 +490,38 @@ def test_loss_module_defaults_match_torch() -> None:
                      "label_smoothing", "weight", "pos_weight"):
             assert getattr(em, attr, "absent") == getattr(tm, attr, "absent"), (cls, attr)
         assert list(em.state_dict()) == [] == list(tm.state_dict())
+
+
+LEGACY = [(None, None), (True, None), (False, None), (None, False), (True, False),
+          (False, False), (None, True), (False, True)]
+
+
+@pytest.mark.parametrize(("size_average", "reduce"), LEGACY)
+@pytest.mark.parametrize("name", ["MSELoss", "L1Loss", "SmoothL1Loss", "BCELoss", "NLLLoss",
+                                  "CrossEntropyLoss", "BCEWithLogitsLoss", "KLDivLoss"])
+def test_deprecated_size_average_and_reduce_pick_torchs_reduction(name, size_average, reduce):
+    """torch still honours the old flags (and warns): MSELoss(size_average=False) sums."""
+    def build(lib):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            module = getattr(lib.nn, name)(size_average=size_average, reduce=reduce)
+        return module.reduction, [str(w.message) for w in caught]
+
+    assert build(engine) == build(torch)
+
+
+@pytest.mark.parametrize(("size_average", "reduce"), LEGACY)
+@pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "smooth_l1_loss", "kl_div"])
+def test_deprecated_flags_in_the_functionals(name, size_average, reduce):
+    x, y = np.array([[0.2, -1.5], [3.0, 0.5]]), np.array([[0.1, 0.4], [0.3, 0.2]])
+
+    def run(lib):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = getattr(lib.nn.functional, name)(lib.tensor(x), lib.tensor(y),
+                                                   size_average=size_average, reduce=reduce)
+        return out.tolist(), [str(w.message) for w in caught]
+
+    (ours, our_warnings), (theirs, their_warnings) = run(engine), run(torch)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+    assert our_warnings == their_warnings

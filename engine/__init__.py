@@ -14,7 +14,7 @@ engine.Size([5, 3])
 # First: it sets NUMBA_CACHE_DIR before any module imports numba.
 from engine._base import numba_cache  # noqa: F401  # isort: skip
 from engine import accelerator, autograd, backends, cuda, nn, ops, optim, plan, utils
-from engine._base.device import device
+from engine._base.device import device, get_default_device, set_default_device
 from engine._base.dtypes import bool_ as bool  # noqa: A001 - torch's name
 from engine._base.dtypes import dtype, float32, float64, int8, int16, int32, int64, uint8
 from engine._base.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
@@ -55,7 +55,7 @@ __all__ = [
     "Size", "Tensor", "autograd", "bool", "double", "dtype", "enable_grad", "float", "float32",
     "float64", "int64", "is_grad_enabled", "long", "nn", "no_grad", "ops", "optim",
     "set_grad_enabled", "save", "load", "utils",
-    "accelerator", "backends", "cuda", "device", "int", "int8", "int16", "int32", "short",
-    "uint8",
+    "accelerator", "backends", "cuda", "device", "get_default_device", "int", "int8", "int16",
+    "int32", "set_default_device", "short", "uint8",
     *(name for family in methods.FAMILIES for name in family.__all__),
 ]

@@ -96,3 +96,21 @@ def check(dev: Any) -> device:
             f"JitGrad runs on the CPU only: device '{dev}' is not available "
             f"(engine.cuda.is_available() is False). Use device='cpu' or leave device out.")
     return CPU
+
+
+def set_default_device(device: Any) -> None:
+    """torch's default-device switch: the CPU (or None, which resets it) is the only choice.
+
+    >>> engine.set_default_device("cpu"); engine.get_default_device()
+    device(type='cpu')
+    """
+    check(device)
+
+
+def get_default_device() -> device:
+    """The device new tensors go to: always the CPU.
+
+    >>> engine.get_default_device().type
+    'cpu'
+    """
+    return CPU

@@ -128,3 +128,18 @@ def test_modules_stay_on_the_cpu():
     assert m.cpu() is m and m.to("cpu") is m and m.to(engine.device("cpu")) is m
     assert m.to("cpu", engine.float64).weight.dtype is engine.float64
     assert m.weight.device == engine.device("cpu")
+
+
+@pytest.mark.parametrize("dev", ["cpu", None, engine.device("cpu")])
+def test_set_default_device_takes_the_cpu(dev):
+    engine.set_default_device(dev)
+    assert engine.get_default_device() == engine.device("cpu")
+    assert str(engine.get_default_device()) == str(torch.get_default_device())
+    assert engine.zeros(2).device == engine.device("cpu")
+
+
+@pytest.mark.parametrize("dev", ["cuda", "mps", "cuda:1"])
+def test_set_default_device_refuses_other_devices_at_once(dev):
+    with pytest.raises(RuntimeError, match=CPU_ONLY.format(dev)):
+        engine.set_default_device(dev)
+    assert engine.get_default_device() == engine.device("cpu")

@@ -153,6 +153,11 @@ def randperm(n: int, *, generator: Generator | None = None,
     tensor([4, 0, 1, 3, 2])
     """
     arr = _new((n,), dtype or dtypes.int64, device)
+    if arr.dtype == np.bool_:
+        raise NotImplementedError("\"randperm\" not implemented for 'Bool'")
+    if arr.dtype.kind in "iu" and n - 1 > np.iinfo(arr.dtype).max:  # (int8_t, ...: C's names)
+        raise RuntimeError(f"value cannot be converted to type {arr.dtype.name}_t without "
+                           "overflow")
     arr[...] = rng.permutation(n, rng.get(generator))
     return _finish(arr, requires_grad)
 

@@ -94,7 +94,16 @@ ERRORS: list[Callable[[Any], Any]] = [
     lambda lib: lib.normal(0.0, 1.0, (3,), out=lib.empty(3, requires_grad=True)),
     lambda lib: lib.normal(lib.zeros(2, requires_grad=True), 1.0, out=lib.empty(2)),
     lambda lib: lib.bernoulli(lib.full((2,), 0.5, requires_grad=True), out=lib.empty(2)),
+    lambda lib: lib.randperm(5, out=lib.empty(5, dtype=lib.bool)),
+    lambda lib: lib.randperm(257, out=lib.empty(0, dtype=lib.uint8)),
+    lambda lib: lib.randperm(129, dtype=lib.int8),
+    lambda lib: lib.randperm(32769, dtype=lib.int16),
 ]
+
+
+@pytest.mark.parametrize(("n", "dtype"), [(256, "uint8"), (128, "int8"), (32768, "int16")])
+def test_randperm_fills_every_value_a_small_dtype_holds(n: int, dtype: str) -> None:
+    both(lambda lib: (lib.randperm(n, dtype=getattr(lib, dtype)),))
 
 
 @pytest.mark.parametrize("call", ERRORS)

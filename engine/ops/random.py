@@ -242,6 +242,10 @@ def normal(mean: Any, std: Any = 1.0, size: Sequence[int] | None = None, *,
     >>> _ = engine.manual_seed(0); engine.normal(engine.tensor([0.0, 10.0]), 1.0)
     tensor([1.5410, 9.7066])
     """
+    if isinstance(mean, Tensor) and not isinstance(std, Tensor) and isinstance(out, Tensor):
+        # torch samples in out's shape broadcast with the mean's: an empty out is refused
+        shape = broadcast_shape(mean._data.shape, out._data.shape)
+        return _normal_of_tensors(mean, std, shape, generator=generator, out=out)
     if isinstance(mean, Tensor) or isinstance(std, Tensor):
         return _normal_of_tensors(mean, std, generator=generator, out=out)
     return _normal_of_numbers(mean, std, size, generator=generator, out=out, dtype=dtype,
@@ -262,7 +266,8 @@ def _normal_of_numbers(mean: float, std: float, size: Sequence[int] | None, *,
 
 
 @takes_out(rule="dtype", message=_FACTORY_DTYPE, name="normal")
-def _normal_of_tensors(mean: Any, std: Any, *, generator: Generator | None = None,
+def _normal_of_tensors(mean: Any, std: Any, shape: tuple[int, ...] | None = None, *,
+                       generator: Generator | None = None,
                        dtype: dtypes.dtype | None = None) -> Tensor:
     """torch's order: samples of ``std`` (a number) then the mean added, or standard samples
     scaled by the stds then shifted, each step in place in the result's dtype (``out``'s
@@ -273,7 +278,7 @@ def _normal_of_tensors(mean: Any, std: Any, *, generator: Generator | None = Non
         raise RuntimeError("normal expects all elements of std >= 0.0")
     d = np_dtype(dtype) if dtype is not None else (mean if m_t else std)._data.dtype
     if not s_t:
-        res = rng.normal(np.empty(mean._data.shape, d), 0.0, float(std), gen)
+        res = rng.normal(np.empty(shape or mean._data.shape, d), 0.0, float(std), gen)
     else:
         shape = broadcast_shape(mean._data.shape, std._data.shape) if m_t else std._data.shape
         res = rng.normal(np.empty(shape, d), 0.0, 1.0, gen)

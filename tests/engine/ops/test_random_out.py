@@ -80,7 +80,13 @@ def test_normal_of_tensors_warns_as_torch_when_it_resizes() -> None:
     assert texts[0] == texts[1] and len(texts[0]) == 1
 
 
+def test_normal_of_a_tensor_mean_samples_in_outs_shape_broadcast_with_the_mean() -> None:
+    both(lambda lib: (lib.normal(lib.arange(2.0), 0.5, out=lib.empty(3, 2)),))
+
+
 ERRORS: list[Callable[[Any], Any]] = [
+    lambda lib: lib.normal(lib.zeros(2), 1.0, out=lib.empty(0)),
+    lambda lib: lib.normal(lib.zeros(2), 1.0, out=lib.empty(5)),
     lambda lib: lib.rand(3, out=lib.empty(3, dtype=lib.int64)),
     lambda lib: lib.randn(3, out=lib.empty(3, dtype=lib.int32)),
     lambda lib: lib.rand(3, out=lib.empty(3), dtype=lib.float64),

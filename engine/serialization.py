@@ -112,12 +112,23 @@ def _write(encoder: _Encoder, root: Any, out: IO[bytes]) -> None:
             zf.writestr(entry["file"], little.tobytes())
 
 
-def save(obj: Any, f: FileLike) -> None:
+def _never_pickled(fn: str, options: dict[str, Any]) -> None:
+    """Refuse torch's pickle options that were given a value (not None), naming them."""
+    given = [k for k, v in options.items() if v is not None]
+    if given:
+        raise TypeError(f"engine.{fn}: {', '.join(sorted(given))} cannot be used: JitGrad's "
+                        f"format never pickles (a zip of a JSON manifest and raw arrays)")
+
+
+def save(obj: Any, f: FileLike, pickle_module: Any = None, pickle_protocol: int | None = None,
+         _use_new_zipfile_serialization: bool = True) -> None:
     """Write ``obj`` (a tensor, a Parameter, a module's or an optimizer's state dict, or
     nested lists, tuples, dicts and OrderedDicts of tensors, numbers, strings, bools and
     None) to ``f``, a path or a binary file object.
 
-    The format is a zip archive with a JSON manifest and raw arrays; nothing is pickled.
+    The format is a zip archive with a JSON manifest and raw arrays; nothing is pickled, so
+    ``pickle_module`` and ``pickle_protocol`` (torch's) are refused with a ``TypeError`` if
+    given, and ``_use_new_zipfile_serialization`` is ignored (the file is always a zip).
     dtype, shape, ``requires_grad`` and Parameter-ness come back on ``load``; gradients and
     graphs are not saved. A tensor that appears twice is saved once and loads as one object,
     but two views of one tensor are saved as two independent copies. A path is written
@@ -128,6 +139,7 @@ def save(obj: Any, f: FileLike) -> None:
     >>> _ = buf.seek(0); engine.load(buf)
     {'w': tensor([1., 1.]), 'step': 3}
     """
+    _never_pickled("save", {"pickle_module": pickle_module, "pickle_protocol": pickle_protocol})
     encoder = _Encoder()
     try:
         root = encoder.value(obj)
@@ -298,10 +310,13 @@ def _file_name(f: FileLike) -> str:
     return repr(name) if isinstance(name, str) else f"<{type(f).__name__}>"
 
 
-def load(f: FileLike, weights_only: bool = True, map_location: Any = None) -> Any:
+def load(f: FileLike, map_location: Any = None, pickle_module: Any = None, *,
+         weights_only: bool = True, mmap: bool | None = None, **pickle_load_args: Any) -> Any:
     """Read an object written by ``engine.save`` from ``f`` (a path or a binary file object).
 
-    Loading never runs code, whatever ``weights_only`` says (the format holds no code). It
+    Loading never runs code, whatever ``weights_only`` says (the format holds no code).
+    torch's options for its pickles (``pickle_module``, ``mmap``, ``pickle_load_args``) are
+    refused with a ``TypeError`` if given: the format never pickles. It
     returns new objects and changes nothing else: use ``model.load_state_dict(...)`` to copy
     the result into a model. ``map_location`` may be None or the CPU. A file that
     ``engine.save`` did not write (a torch ``.pt`` file, a truncated or corrupted file, a
@@ -314,6 +329,7 @@ def load(f: FileLike, weights_only: bool = True, map_location: Any = None) -> An
     [Parameter containing:
     tensor([0.], requires_grad=True), (2.5, None)]
     """
+    _never_pickled("load", {"pickle_module": pickle_module, "mmap": mmap, **pickle_load_args})
     if not (map_location is None or isinstance(map_location, (str, device.device))):
         raise TypeError(f"engine.load: map_location must be None, a string or an "
                         f"engine.device, not {type(map_location).__name__}")

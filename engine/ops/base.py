@@ -192,8 +192,9 @@ def takes_out(fn: Callable | None = None, *, rule: str = "cast", message: str | 
 
     torch's ops differ in the dtypes ``out`` may have, so ``rule`` says which: ``"cast"`` (the
     result must be castable: no float into an integer ``out``), ``"dtype"`` (factories, sum
-    and prod compute in ``out``'s dtype, and a ``dtype=`` given must be it) or ``"same"``
-    (matrix products: the result's own dtype). ``message`` is the op's text for a refused
+    and prod compute in ``out``'s dtype, and a ``dtype=`` given must be it), ``"same"``
+    (matrix products: the result's own dtype) or ``"any"`` (every dtype takes the result:
+    bernoulli's zeros and ones). ``message`` is the op's text for a refused
     dtype, a format string with ``res``/``out`` (torch's ScalarType names) and
     ``res_cpp``/``out_cpp`` (its C++ names), raised as ``error``. ``name`` is the op torch
     names in its errors, when not ``fn``'s own; ``resize_warning`` whether torch warns when

@@ -26,8 +26,8 @@ from engine._base import dtypes
 from engine._base.arrays import broadcast_shape, np_dtype
 from engine.graph import Node
 from engine.ops import generator as rng
-from engine.ops.base import const, edge, out, recording
-from engine.ops.creation import _finish, _shape
+from engine.ops.base import const, edge, out, recording, takes_out
+from engine.ops.creation import _FACTORY_DTYPE, _factory, _finish, _shape
 from engine.ops.generator import Generator, default_generator
 from engine.ops.inplace import check_inplace
 from engine.tensor import Tensor, _wrap
@@ -91,6 +91,7 @@ def _new(size: Sequence[Any], dtype: dtypes.dtype | None, device: Any) -> np.nda
     return np.empty(_shape(size), np_dtype(dtype))
 
 
+@_factory("rand")
 def rand(*size: Any, generator: Generator | None = None, dtype: dtypes.dtype | None = None,
          device: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1): ``rand(2, 3)`` or ``rand((2, 3))``.
@@ -103,6 +104,7 @@ def rand(*size: Any, generator: Generator | None = None, dtype: dtypes.dtype | N
     return _finish(arr, requires_grad)
 
 
+@_factory("randn")
 def randn(*size: Any, generator: Generator | None = None, dtype: dtypes.dtype | None = None,
           device: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples.
@@ -115,6 +117,7 @@ def randn(*size: Any, generator: Generator | None = None, dtype: dtypes.dtype | 
     return _finish(arr, requires_grad)
 
 
+@_factory("randint")
 def randint(*args: Any, low: int | None = None, high: int | None = None,
             size: Sequence[int] | None = None, generator: Generator | None = None,
             dtype: dtypes.dtype | None = None, device: Any = None,
@@ -140,6 +143,7 @@ def randint(*args: Any, low: int | None = None, high: int | None = None,
     return _finish(arr, requires_grad)
 
 
+@_factory("randperm")
 def randperm(n: int, *, generator: Generator | None = None,
              dtype: dtypes.dtype | None = None, device: Any = None,
              requires_grad: bool = False) -> Tensor:
@@ -149,6 +153,11 @@ def randperm(n: int, *, generator: Generator | None = None,
     tensor([4, 0, 1, 3, 2])
     """
     arr = _new((n,), dtype or dtypes.int64, device)
+    if arr.dtype == np.bool_:
+        raise NotImplementedError("\"randperm\" not implemented for 'Bool'")
+    if arr.dtype.kind in "iu" and n - 1 > np.iinfo(arr.dtype).max:  # (int8_t, ...: C's names)
+        raise RuntimeError(f"value cannot be converted to type {arr.dtype.name}_t without "
+                           "overflow")
     arr[...] = rng.permutation(n, rng.get(generator))
     return _finish(arr, requires_grad)
 
@@ -223,34 +232,58 @@ class NormalBackward3(NormalBackward1):
 
 
 def normal(mean: Any, std: Any = 1.0, size: Sequence[int] | None = None, *,
-           generator: Generator | None = None, dtype: dtypes.dtype | None = None,
-           device: Any = None, requires_grad: bool = False) -> Tensor:
+           generator: Generator | None = None, out: Tensor | None = None,
+           dtype: dtypes.dtype | None = None, device: Any = None,
+           requires_grad: bool = False) -> Tensor:
     """Normal samples: ``normal(mean_t, std_t)`` (broadcast), ``normal(mean_t, 1.0)``,
-    ``normal(0.0, std_t)`` or ``normal(0.0, 1.0, size)``, computed as torch does.
+    ``normal(0.0, std_t)`` or ``normal(0.0, 1.0, size)``, computed as torch does; with
+    ``out=`` the samples are drawn in ``out``'s dtype (torch's ``normal_`` on ``out``).
 
     >>> _ = engine.manual_seed(0); engine.normal(engine.tensor([0.0, 10.0]), 1.0)
     tensor([1.5410, 9.7066])
     """
+    if isinstance(mean, Tensor) and not isinstance(std, Tensor) and isinstance(out, Tensor):
+        # torch samples in out's shape broadcast with the mean's: an empty out is refused
+        shape = broadcast_shape(mean._data.shape, out._data.shape)
+        return _normal_of_tensors(mean, std, shape, generator=generator, out=out)
+    if isinstance(mean, Tensor) or isinstance(std, Tensor):
+        return _normal_of_tensors(mean, std, generator=generator, out=out)
+    return _normal_of_numbers(mean, std, size, generator=generator, out=out, dtype=dtype,
+                              device=device, requires_grad=requires_grad)
+
+
+@_factory("normal")
+def _normal_of_numbers(mean: float, std: float, size: Sequence[int] | None, *,
+                       generator: Generator | None, dtype: dtypes.dtype | None,
+                       device: Any, requires_grad: bool) -> Tensor:
+    if size is None:
+        raise TypeError("normal() received an invalid combination of arguments - got "
+                        "(float, float), but expected (float mean, float std, "
+                        "tuple of ints size)")
+    arr = _new((size,), dtype, device)
+    rng.normal(arr, float(mean), float(std), rng.get(generator))
+    return _finish(arr, requires_grad)
+
+
+@takes_out(rule="dtype", message=_FACTORY_DTYPE, name="normal")
+def _normal_of_tensors(mean: Any, std: Any, shape: tuple[int, ...] | None = None, *,
+                       generator: Generator | None = None,
+                       dtype: dtypes.dtype | None = None) -> Tensor:
+    """torch's order: samples of ``std`` (a number) then the mean added, or standard samples
+    scaled by the stds then shifted, each step in place in the result's dtype (``out``'s
+    when given, else the mean's, or the stds' for a number mean)."""
     gen = rng.get(generator)
     m_t, s_t = isinstance(mean, Tensor), isinstance(std, Tensor)
-    if not m_t and not s_t:
-        if size is None:
-            raise TypeError("normal() received an invalid combination of arguments - got "
-                            "(float, float), but expected (float mean, float std, "
-                            "tuple of ints size)")
-        arr = _new((size,), dtype, device)
-        rng.normal(arr, float(mean), float(std), gen)
-        return _finish(arr, requires_grad)
     if s_t and (std._data < 0).any():
         raise RuntimeError("normal expects all elements of std >= 0.0")
-    if m_t and not s_t:  # torch: samples with the std, then the mean added
-        arr = np.empty(mean._data.shape, mean._data.dtype)
-        res = rng.normal(arr, 0.0, float(std), gen) + mean._data
+    d = np_dtype(dtype) if dtype is not None else (mean if m_t else std)._data.dtype
+    if not s_t:
+        res = rng.normal(np.empty(shape or mean._data.shape, d), 0.0, float(std), gen)
     else:
         shape = broadcast_shape(mean._data.shape, std._data.shape) if m_t else std._data.shape
-        arr = rng.normal(np.empty(shape, (mean if m_t else std)._data.dtype), 0.0, 1.0, gen)
-        m = mean._data if m_t else arr.dtype.type(mean)
-        res = (arr * std._data.astype(arr.dtype) + m).astype(arr.dtype)
+        res = rng.normal(np.empty(shape, d), 0.0, 1.0, gen)
+        np.multiply(res, std._data, out=res, casting="unsafe")
+    np.add(res, mean._data if m_t else mean, out=res, casting="unsafe")
     inputs = [t for t in (mean, std) if isinstance(t, Tensor)]
     if not recording(*inputs):
         return out(res)
@@ -261,12 +294,24 @@ def normal(mean: Any, std: Any = 1.0, size: Sequence[int] | None = None, *,
 
 
 def bernoulli(input: Tensor, p: float | None = None, *,  # noqa: A002
-              generator: Generator | None = None) -> Tensor:
-    """Ones with probability ``input`` (a tensor of probabilities), or ``p`` if given.
+              generator: Generator | None = None, out: Tensor | None = None) -> Tensor:
+    """Ones with probability ``input`` (a tensor of probabilities), or ``p`` if given;
+    ``out=`` (not with ``p``, as in torch) takes the zeros and ones in any dtype.
 
     >>> _ = engine.manual_seed(0); engine.bernoulli(engine.tensor([0.1, 0.9, 0.5]))
     tensor([0., 1., 1.])
     """
+    if out is not None and p is not None:
+        raise TypeError("bernoulli() received an invalid combination of arguments - got "
+                        "(Tensor, float, out=Tensor), but expected (Tensor input, *, "
+                        "Generator generator, Tensor out) or (Tensor input, float p, *, "
+                        "Generator generator)")
+    return _bernoulli(input, p, generator=generator, out=out)
+
+
+@takes_out(rule="any", name="bernoulli", resize_warning=False)  # torch resizes silently
+def _bernoulli(input: Tensor, p: float | None, *,  # noqa: A002
+               generator: Generator | None) -> Tensor:
     arr = np.empty(input._data.shape, input._data.dtype)
     rng.bernoulli(arr, input._data if p is None else float(p), rng.get(generator))
     return _wrap(arr)

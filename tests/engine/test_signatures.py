@@ -17,13 +17,16 @@ import engine
 
 # Options for memory layouts, pinned memory and generators, which the engine does not have.
 NOT_APPLICABLE = {"layout", "pin_memory", "memory_format", "generator"}
-# Parameters the engine does not take yet; the test also checks each is still missing.
-NOT_YET = {
-    # the random factories are being rewritten elsewhere (engine/ops/random.py)
-    "rand": {"out", "device"}, "randn": {"out", "device"}, "randn_like": {"device", "input"},
-}
+# torch's save/load options for its pickles: the engine's format never pickles, so each is
+# taken by name and refused when given (test_save_and_load_refuse_the_pickle_options);
+# _use_new_zipfile_serialization is taken and ignored (the file is always a zip).
+NEVER_PICKLED = {"save": {"pickle_module", "pickle_protocol"},
+                 "load": {"pickle_module", "mmap", "pickle_load_args"}}
 # torch documents these without a signature line of their own name.
-UNDOCUMENTED = {"relu", "expand", "split", "norm", "manual_seed", "log_softmax"}
+# (The random stream's seed, initial_seed, get_rng_state and set_rng_state are Python
+# functions in torch/random.py whose docstrings describe them in prose.)
+UNDOCUMENTED = {"relu", "expand", "split", "norm", "manual_seed", "log_softmax", "seed",
+                "initial_seed", "get_rng_state", "set_rng_state"}
 
 
 def _torch_lines(name):
@@ -67,17 +70,14 @@ def _functions():
 
 
 def _accepted(fn):
-    params = inspect.signature(fn).parameters.values()
-    if any(p.kind is p.VAR_KEYWORD for p in params):
-        return None  # anything goes
-    return {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY,
-                                                 p.VAR_POSITIONAL)}
+    """Every parameter name, a ``**kwargs``'s too (torch's lines name theirs)."""
+    return {p.name for p in inspect.signature(fn).parameters.values()
+            if p.kind is not p.POSITIONAL_ONLY}
 
 
 def _missing(name):
     want = {n for names in _signatures(name) for n in names} - NOT_APPLICABLE
-    have = _accepted(getattr(engine, name))
-    return set() if have is None else want - have
+    return want - _accepted(getattr(engine, name))
 
 
 FUNCTIONS = sorted(_functions())
@@ -90,7 +90,26 @@ def test_every_public_function_is_checked_or_has_no_torch_signature_line():
 
 @pytest.mark.parametrize("name", FUNCTIONS)
 def test_the_engine_takes_torchs_parameter_names(name):
-    assert _missing(name) == NOT_YET.get(name, set())
+    assert _missing(name) == set()
+
+
+def test_save_and_load_refuse_the_pickle_options(tmp_path):
+    for name, options in NEVER_PICKLED.items():
+        assert options <= {n for names in _signatures(name) for n in names}  # still torch's
+    path = tmp_path / "t.jg"
+    engine.save(engine.ones(2), path, _use_new_zipfile_serialization=False)  # ignored
+    assert engine.load(path).tolist() == [1.0, 1.0]
+    never = "cannot be used: JitGrad's format never pickles"
+    for kwargs in ({"pickle_module": object()}, {"pickle_protocol": 4}):
+        with pytest.raises(TypeError, match=f"engine.save: {next(iter(kwargs))} {never}"):
+            engine.save(engine.ones(2), path, **kwargs)
+    for kwargs in ({"pickle_module": object()}, {"mmap": True}, {"encoding": "latin1"}):
+        with pytest.raises(TypeError, match=f"engine.load: {next(iter(kwargs))} {never}"):
+            engine.load(path, **kwargs)
+    # torch's positional order: f, map_location, pickle_module
+    assert engine.load(path, "cpu").tolist() == [1.0, 1.0]
+    with pytest.raises(TypeError, match=f"engine.load: pickle_module {never}"):
+        engine.load(path, None, object())
 
 
 @pytest.mark.parametrize(("call", "expect"), [

@@ -3,8 +3,10 @@ one sample's numpy arrays into tensors when the loader does not batch (``default
 
 The rules are torch's: tensors are stacked along a new first dimension, Python ints become
 an int64 tensor (bools a bool tensor) and floats a float64 one, numpy arrays and numpy
-scalars become tensors, strings and bytes stay a list, and mappings, named tuples and
-sequences are collated field by field (a tuple of fields gives a list, as in torch).
+scalars become tensors of their dtype (float16, uint16 and wider unsigned ints, which the
+engine does not hold, become float32 and int64), strings and bytes stay a list, and
+mappings, named tuples and sequences are collated field by field (a tuple of fields gives a
+list, as in torch).
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ _UNSUPPORTED = ("default_collate: batch must contain tensors, numpy arrays, numb
 
 
 def _as_tensor(array: np.ndarray | np.generic) -> Tensor:
-    """torch.as_tensor: an array the engine can hold is shared, any other (uint8, int32,
-    float16, ...) is copied into the nearest engine dtype."""
+    """torch.as_tensor: an array the engine can hold is shared, any other (float16,
+    uint16, ...) is copied into the nearest engine dtype."""
     if isinstance(array, np.ndarray) and dtypes.canonical_np(array.dtype) == array.dtype:
         return from_numpy(array)
     return tensor(array)
@@ -80,9 +82,7 @@ def default_collate(batch: Sequence[Any]) -> Any:
     if isinstance(first, (np.bool_, np.number)):
         return tensor(np.array(batch))
     if isinstance(first, float):
-        # Built as float64 from the start: engine.tensor(list, dtype=float64) passes through
-        # float32 today and would round (1e300 becomes inf).
-        return tensor(np.array(batch, dtype=np.float64))
+        return tensor(batch, dtype=dtypes.float64)
     if isinstance(first, int):  # bool too: all bools give a bool tensor
         return tensor(batch)
     if isinstance(first, (str, bytes)):

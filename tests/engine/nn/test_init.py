@@ -20,7 +20,7 @@ from torch.nn.init import _calculate_fan_in_and_fan_out as torch_fans
 import engine
 from engine import nn
 from engine.nn import init
-from engine.ops import creation
+from engine.ops import generator as stream
 from tests.engine._support.autograd_helpers import same_error
 
 SHAPES = [(3, 4), (7, 2), (5, 3, 2, 2), (2, 3, 4, 5, 2), (1, 1)]
@@ -64,7 +64,10 @@ class _Spy:
 
 @pytest.fixture
 def spies(monkeypatch: pytest.MonkeyPatch) -> tuple[_Spy, _Spy]:
-    """(engine spy, torch spy); the engine's generator refuses to be used directly."""
+    """(engine spy, torch spy); the random stream refuses to be used directly: ``nn.init``'s
+    handle on ``engine.ops.generator`` (its samplers and ``default_generator``) raises on
+    any use, and every ``Generator`` refuses to hand out words (the one place any sampler,
+    factory or method takes its bits from)."""
     es, ts = _Spy(), _Spy()
     monkeypatch.setattr(init, "uniform_", es.engine("uniform"))
     monkeypatch.setattr(init, "normal_", es.engine("normal"))
@@ -75,7 +78,12 @@ def spies(monkeypatch: pytest.MonkeyPatch) -> tuple[_Spy, _Spy]:
         def __getattr__(self, name: str) -> Any:
             raise AssertionError(f"an initialiser drew from the generator directly ({name})")
 
-    monkeypatch.setattr(creation, "_rng", NoDirectDraws())
+    def no_words(self: stream.Generator, n: int) -> Any:
+        raise AssertionError(f"an initialiser drew {n} words from a generator directly")
+
+    assert init.rng is stream  # the name the initialisers would reach the stream by
+    monkeypatch.setattr(init, "rng", NoDirectDraws())
+    monkeypatch.setattr(stream.Generator, "words", no_words)
     return es, ts
 
 

@@ -270,12 +270,33 @@ def test_default_collate_of_tensors_keeps_the_graph():
     assert rows[0].grad.tolist() == [1.0, 1.0]
 
 
+@pytest.mark.parametrize("dt", ["uint8", "int8", "int16", "int32", "int64", "bool", "float32",
+                                "float64"])
+def test_default_collate_keeps_numpy_dtypes_as_torch(dt):
+    arrays = [np.array([1, 0], dt), np.array([0, 1], dt)]
+    scalars = [np.array(1, dt)[()], np.array(0, dt)[()]]
+    for batch in (arrays, scalars):
+        e, t = edata.default_collate(batch), tdata.default_collate(batch)
+        assert e.tolist() == t.tolist() and str(e.dtype) == str(t.dtype).replace("torch", "engine")
+    converted = edata.default_convert(arrays[0])
+    assert str(converted.dtype) == str(tdata.default_convert(arrays[0]).dtype).replace(
+        "torch", "engine")
+    arrays[0][0] = 0  # shared with the array, as torch.as_tensor shares it
+    assert converted.tolist() == tdata.default_convert(arrays[0]).tolist()
+
+
 def test_default_collate_of_numpy_types_the_engine_lacks():
-    """torch keeps uint8 and int32; the engine holds them as int64 (float16 as float32)."""
-    e = edata.default_collate([np.array([1, 2], np.uint8), np.array([3, 4], np.uint8)])
-    t = tdata.default_collate([np.array([1, 2], np.uint8), np.array([3, 4], np.uint8)])
-    assert e.tolist() == t.tolist() and e.dtype == engine.int64
-    assert edata.default_collate([np.ones(1, np.float16)]).dtype == engine.float32
+    """torch keeps float16 and uint16; the engine, without them, holds float32 and int64."""
+    for dt, engine_dt in ((np.float16, engine.float32), (np.uint16, engine.int64)):
+        batch = [np.array([1, 2], dt), np.array([3, 4], dt)]
+        e, t = edata.default_collate(batch), tdata.default_collate(batch)
+        assert e.tolist() == t.tolist() and e.dtype == engine_dt
+
+
+def test_default_collate_of_floats_is_float64_exactly():
+    batch = [1e300, 0.1, 2.0 ** -1074]
+    e, t = edata.default_collate(batch), tdata.default_collate(batch)
+    assert e.dtype == engine.float64 and e.tolist() == t.tolist() == batch
 
 
 def test_ragged_tensors_give_torchs_error():

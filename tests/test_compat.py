@@ -251,7 +251,8 @@ def test_a_script_that_fails_on_torch_too(reports: dict[str, FileReport]) -> Non
 
 
 # A number torch itself moves when its BLAS sums in another order (MKL_CBWR=COMPATIBLE):
-# torch prints 1.0, torch again 1.02, the engine `ENGINE` (six decimals each, so the digits
+# torch prints 1.0, torch again 1.02 (a spread of 0.02/1.02), the engine `ENGINE`, which
+# matches while it is within twice that of 1.0 (six decimals each, so the digits
 # not printed forgive almost nothing).
 SPREAD = """\
 import os
@@ -263,7 +264,8 @@ else:
 """
 
 
-@pytest.mark.parametrize(("engine_prints", "status"), [(1.01, "match"), (1.1, "numbers differ")])
+@pytest.mark.parametrize(("engine_prints", "status"), [(1.01, "match"), (1.039, "match"),
+                                                      (1.05, "numbers differ")])
 def test_a_difference_within_torchs_own_spread_matches(tmp_path: Path, engine_prints: float,
                                                        status: str) -> None:
     script = tmp_path / "spread.py"
@@ -272,7 +274,7 @@ def test_a_difference_within_torchs_own_spread_matches(tmp_path: Path, engine_pr
     assert r.status == status
     assert r.spread is not None and r.spread.largest == pytest.approx(0.02 / 1.02, rel=1e-4)
     assert r.comparison is not None and r.comparison.largest > compat.RTOL
-    assert (r.notes == ["within torch's own spread"]) == (status == "match")
+    assert (r.notes == ["within twice torch's own spread"]) == (status == "match")
     data = json.loads(compat.to_json([r]))["files"][0]
     assert data["match"] == (status == "match")
     assert data["spread"]["largest"] == pytest.approx(0.02 / 1.02, rel=1e-4)

@@ -319,7 +319,7 @@ ZH_CN: dict[str, str] = {
     "numbers compared": "比较的数值个数",
     "largest difference": "最大差异",
     "torch vs torch": "torch 自身差异",
-    "within torch's own spread": "在 torch 自身的波动范围内",
+    "within twice torch's own spread": "在 torch 自身波动的两倍以内",
     "match?": "一致？",
     "yes": "是",
     "no": "否",

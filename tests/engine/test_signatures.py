@@ -23,10 +23,11 @@ NOT_APPLICABLE = {"layout", "pin_memory", "memory_format", "generator"}
 NEVER_PICKLED = {"save": {"pickle_module", "pickle_protocol"},
                  "load": {"pickle_module", "mmap", "pickle_load_args"}}
 # torch documents these without a signature line of their own name.
-# (The random stream's seed, initial_seed, get_rng_state and set_rng_state are Python
-# functions in torch/random.py whose docstrings describe them in prose.)
+# (The random stream's seed, initial_seed, get_rng_state and set_rng_state, and the
+# default-device pair, are Python functions whose docstrings describe them in prose.)
 UNDOCUMENTED = {"relu", "expand", "split", "norm", "manual_seed", "log_softmax", "seed",
-                "initial_seed", "get_rng_state", "set_rng_state"}
+                "initial_seed", "get_rng_state", "set_rng_state", "get_default_device",
+                "set_default_device"}
 
 
 def _torch_lines(name):

@@ -277,17 +277,22 @@ def _softmax(input: Tensor, dim: int | None, dtype: dtypes.dtype | None, log: bo
     else:  # torch's kernel for the last dim is another than for the others
         last = "_lastdim" if d == max(x.ndim, 1) - 1 else ""
         x = _float(input, f"{'log_' if log else ''}softmax{last}_kernel_impl")
-    xm = np.ascontiguousarray(np.moveaxis(x, d, -1)) if x.ndim else x.reshape(1)
+    last = x.ndim <= 1 or d == x.ndim - 1  # the common case needs no axis moved
+    xm = (np.ascontiguousarray(x) if last else np.ascontiguousarray(np.moveaxis(x, d, -1))) \
+        if x.ndim else x.reshape(1)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         # (an empty row has no max: it has nothing to normalise either)
-        shifted = xm - (np.max(xm, axis=-1, keepdims=True) if xm.size else xm)
+        shifted = xm - (xm.max(axis=-1, keepdims=True) if xm.size else xm)
         if log:
-            ym = shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+            ym = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
         else:
             e = np.exp(shifted)
-            ym = e / np.sum(e, axis=-1, keepdims=True)
+            ym = e / e.sum(axis=-1, keepdims=True)
     ym = ym.astype(x.dtype, copy=False)
-    res = np.ascontiguousarray(np.moveaxis(ym, -1, d)) if x.ndim else ym.reshape(())
+    if not x.ndim:
+        res = ym.reshape(())
+    else:
+        res = np.ascontiguousarray(ym if last else np.moveaxis(ym, -1, d))
     if not recording(input):
         return out(res)
     node = (LogSoftmaxBackward0 if log else SoftmaxBackward0)((edge(input),))

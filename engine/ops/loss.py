@@ -343,11 +343,17 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,  # noq
     bad = (~ignored) & ((tf < 0) | (tf >= c))
     if bad.any():
         raise IndexError(f"Target {int(tf[bad][0])} is out of bounds.")
-    safe = np.where(ignored, 0, tf)
-    w = weight._data.astype(x.dtype) if weight is not None else np.ones(c, x.dtype)
-    wt = np.where(ignored, 0, w[safe]).astype(x.dtype)
-    picked = rows[np.arange(rows.shape[0]), safe]
-    per = (-wt * picked).astype(x.dtype)
+    if weight is None and not ignored.any():
+        # the common case: every weight is 1, so -w * picked is -picked and the weights sum
+        # to the row count exactly (the same floats as the general path below)
+        safe = tf
+        wt = np.ones(tf.shape[0], x.dtype)
+        per = -rows[np.arange(rows.shape[0]), safe]
+    else:
+        safe = np.where(ignored, 0, tf)
+        w = weight._data.astype(x.dtype) if weight is not None else np.ones(c, x.dtype)
+        wt = np.where(ignored, 0, w[safe]).astype(x.dtype)
+        per = (-wt * rows[np.arange(rows.shape[0]), safe]).astype(x.dtype)
     if reduction == "none":
         loss = per.reshape(t.shape)
         coef = -wt

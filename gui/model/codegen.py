@@ -7,15 +7,22 @@ import json
 import numpy as np
 
 import engine
-from gui.model.config import NetworkConfig, TensorSpec, random_values, tensor_specs
+from gui.model.config import NetworkConfig, TensorSpec, seeded_values, tensor_specs
 from gui.model.graph_model import Op
 
 
 def forward_code(cfg: NetworkConfig, ops: list[Op], no_grad: bool) -> str:
-    """The engine code equivalent to the current network, tutorial style."""
+    """The engine code equivalent to the current network, tutorial style.
+
+    Pasted into Python with real torch it rebuilds the lab's leaves bit for bit: the
+    seeded parameters come from ``torch.manual_seed(seed)`` and ``randn`` in draw order,
+    the others from literals.
+    """
     lines = ["import engine as torch", ""]
-    for spec in tensor_specs(cfg):
-        lines.append(leaf_code(cfg, spec))
+    leaves = _drawn_leaves(cfg)
+    if any(drawn for _, drawn in leaves):
+        lines.append(f"torch.manual_seed({cfg.seed})")
+    lines.extend(leaf_code(cfg, spec, drawn) for spec, drawn in leaves)
     ctx = "with torch.no_grad():\n    " if no_grad else ""
     # Unnamed intermediates (``x@w``, ``inp+1``) are valid expressions: inline them.
     body = [op_code(op, ops) for op in ops if op.output.isidentifier()]
@@ -27,25 +34,51 @@ def forward_code(cfg: NetworkConfig, ops: list[Op], no_grad: bool) -> str:
     return "\n".join(lines)
 
 
-def leaf_code(cfg: NetworkConfig, spec: TensorSpec) -> str:
-    """The shortest constructor that recreates leaf ``spec``'s current values."""
+def _drawn_leaves(cfg: NetworkConfig) -> list[tuple[TensorSpec, bool]]:
+    """Each leaf, and whether ``torch.randn`` after the seed recreates it.
+
+    A ``randn`` line only reproduces its parameter if every earlier draw happened too, so
+    the rule is: a parameter is drawn while it and all parameters drawn before it still
+    hold their seeded values; from the first hand-edited one on, literals.
+    """
+    seeded = seeded_values(cfg)
+    in_step = True
+    out: list[tuple[TensorSpec, bool]] = []
+    for spec in tensor_specs(cfg):
+        if spec.name in seeded:
+            in_step = in_step and np.array_equal(cfg.values[spec.name], seeded[spec.name])
+        out.append((spec, spec.name in seeded and in_step))
+    return out
+
+
+def leaf_code(cfg: NetworkConfig, spec: TensorSpec, drawn: bool = False) -> str:
+    """The shortest constructor that recreates leaf ``spec``'s current values in float32;
+    ``drawn`` (from :func:`_drawn_leaves`) says ``torch.randn`` does."""
     arr = np.asarray(cfg.values[spec.name], dtype=float)
     dims = ", ".join(str(d) for d in spec.shape)
     rg = spec.param and cfg.requires_grad.get(spec.name, True)
     flag = f", requires_grad={rg}" if spec.param else ""
+    if drawn:
+        return f"{spec.name} = torch.randn({dims}{flag})"
     if spec.name == "inp" and np.array_equal(arr, np.eye(cfg.n_in)):
         return f"inp = torch.eye({cfg.n_in}{flag})"
     if not arr.any():
         return f"{spec.name} = torch.zeros({dims}{flag})"
     if (arr == 1).all():
         return f"{spec.name} = torch.ones({dims}{flag})"
-    if spec.param and np.allclose(arr, random_values(spec.shape, cfg.seed, spec.name)):
-        return f"{spec.name} = torch.randn({dims}{flag})"
     if arr.size <= 16:
-        vals = json.dumps(np.round(arr, 4).tolist())
-        return f"{spec.name} = torch.tensor({vals}{flag})"
+        vals = np.vectorize(_float32_literal, otypes=[object])(arr).tolist()
+        return f"{spec.name} = torch.tensor({json.dumps(vals)}{flag})"
     return f"{spec.name} = torch.tensor(...)  # ({dims}) values from the table{flag and ','}" \
         f"{flag[1:]}"
+
+
+def _float32_literal(v: float) -> float:
+    """The shortest Python float that torch turns back into ``v``'s float32 value."""
+    f = np.float32(v)
+    short = float(str(f))
+    # Decimal -> double -> float32 could in principle round twice; the exact double never does.
+    return short if np.float32(short) == f else float(f)
 
 
 def op_code(op: Op, ops: list[Op]) -> str:

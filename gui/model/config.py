@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+import engine
 from gui.i18n import tr
 
 PRESETS = ("one_layer", "accumulation", "mlp")
@@ -77,21 +78,31 @@ def tensor_specs(cfg: NetworkConfig) -> list[TensorSpec]:
             TensorSpec("w", (n, m), True), TensorSpec("b", (m,), True)]
 
 
-def random_values(shape: tuple[int, ...], seed: int, name: str) -> np.ndarray:
-    """Seeded ``randn`` values for parameter ``name``; each name gets its own stream."""
-    salt = sum(ord(c) * 31 ** i for i, c in enumerate(name)) % 10_007
-    rng = np.random.default_rng([seed, salt])
-    return np.round(rng.standard_normal(shape), 4)
+def drawn_specs(cfg: NetworkConfig) -> list[TensorSpec]:
+    """The parameters that start from ``randn``, in the order the generated program draws
+    them (its leaves follow :func:`tensor_specs`); ``inp`` starts as the identity."""
+    return [s for s in tensor_specs(cfg) if s.param and s.name != "inp"]
 
 
-def _default_value(spec: TensorSpec, cfg: NetworkConfig) -> np.ndarray:
+def seeded_values(cfg: NetworkConfig) -> dict[str, np.ndarray]:
+    """What torch draws for each of :func:`drawn_specs` after ``torch.manual_seed(seed)``.
+
+    Float32 samples (torch's default ``randn``) held exactly in float64 arrays. A private
+    generator leaves the engine's global stream alone.
+    """
+    g = engine.Generator().manual_seed(cfg.seed)
+    return {s.name: engine.randn(*s.shape, generator=g).numpy().astype(float)
+            for s in drawn_specs(cfg)}
+
+
+def _default_value(spec: TensorSpec, seeded: dict[str, np.ndarray]) -> np.ndarray:
+    if spec.name in seeded:
+        return seeded[spec.name].copy()
     if spec.name == "inp":
         return np.eye(spec.shape[0])
     if spec.name == "x":
         return np.ones(spec.shape)
-    if spec.name == "y":
-        return np.zeros(spec.shape)
-    return random_values(spec.shape, cfg.seed, spec.name)
+    return np.zeros(spec.shape)
 
 
 def preset_config(name: str) -> NetworkConfig:
@@ -110,8 +121,9 @@ def preset_config(name: str) -> NetworkConfig:
 def fill_values(cfg: NetworkConfig, *, randomise: bool = False) -> None:
     """Make ``cfg.values`` match the sizes, keeping every entry that still fits."""
     new: dict[str, list] = {}
+    seeded = seeded_values(cfg)
     for spec in tensor_specs(cfg):
-        target = _default_value(spec, cfg)
+        target = _default_value(spec, seeded)
         old = cfg.values.get(spec.name)
         if old is not None and not (randomise and spec.param):
             arr = np.asarray(old, dtype=float)

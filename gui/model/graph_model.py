@@ -70,15 +70,21 @@ def norm(a: np.ndarray) -> float:
         return float(np.linalg.norm(a))
 
 
-def short_values(a: np.ndarray | None, limit: int = 3) -> str:
-    """A compact label for a gradient: its values if few, else its norm."""
+def short_values(a: np.ndarray | None, limit: int = 3, width: int = 18) -> str:
+    """A compact label for a gradient: its values if few and short, else its norm.
+
+    Edge labels sit in the gaps between the graph's columns, so a list longer than
+    ``width`` characters (``[-0.27, 0.0027, 1e-05]``) gives way to the norm.
+    """
     if a is None:
         return ""
     a = np.asarray(a)
     if a.size == 1:
         return f"{float(a.reshape(())):.4g}"
     if a.size <= limit:
-        return "[" + ", ".join(f"{float(v):.2g}" for v in a.reshape(-1)) + "]"
+        text = "[" + ", ".join(f"{float(v):.2g}" for v in a.reshape(-1)) + "]"
+        if len(text) <= width:
+            return text
     return f"‖g‖={norm(a):.3g}"
 
 

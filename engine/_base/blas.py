@@ -84,6 +84,7 @@ class _State:
     """The choice in force: the mode, the loaded library and where it came from."""
 
     mode: str = "numpy"
+    asked: str = "auto"
     path: Path | None = None
     lib: ctypes.CDLL | None = None
     gemm: dict = {}
@@ -121,6 +122,7 @@ def use(mode: str, dirs: Iterable[Path] | None = None) -> None:
         _state.lib = lib = _loaded[path]
         _state.gemm = {_FLOATS[0]: lib.cblas_sgemm, _FLOATS[1]: lib.cblas_dgemm}
     _state.path = path
+    _state.asked = mode
     _state.mode = "numpy" if path is None else mode
     _state.min_macs = MIN_MACS if mode == "auto" else 1
 
@@ -164,6 +166,35 @@ def library_path() -> Path | None:
     True
     """
     return _state.path
+
+
+def describe() -> dict[str, str]:
+    """What ``jitgrad info`` shows: the backend and why, the library, its threads.
+
+    >>> sorted(describe())
+    ['backend', 'library', 'threads']
+    """
+    mode = _state.asked
+    if _state.mode == "mkl":
+        why = f"{ENV}={mode}: every float matrix product"
+    elif _state.mode == "auto":
+        why = (f"{ENV}={mode}: float matrix products of {MIN_MACS}+ multiply-adds; "
+               "smaller ones numpy's")
+    elif mode == "numpy":
+        why = f"{ENV}=numpy"
+    else:
+        why = f"{ENV}={mode}: MKL not found (pip install jitgrad[mkl])"
+    if _state.path is not None:
+        layer = os.environ.get("MKL_THREADING_LAYER")
+        threads = f"MKL_THREADING_LAYER={layer}" if layer else "1 (MKL's sequential layer)"
+        return {"backend": f"{backend()} ({why})", "library": f"{_state.path} ({version()})",
+                "threads": threads}
+    blas = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
+    env = [f"{k}={os.environ[k]}" for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
+           if k in os.environ]
+    return {"backend": f"numpy ({why})",
+            "library": f"numpy's {blas.get('name', 'BLAS')} {blas.get('version', '')}".strip(),
+            "threads": env[0] if env else f"numpy's default (one per core: {os.cpu_count()})"}
 
 
 def _operand(x: np.ndarray) -> tuple[np.ndarray, int, int]:
@@ -239,5 +270,5 @@ def matmul_2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, *,
 
 use(os.environ.get(ENV, "auto"))
 
-__all__ = ["CHOICES", "ENV", "MIN_MACS", "backend", "column_major", "find_mkl", "library_dirs",
-           "library_path", "matmul_2d", "mode", "use", "version"]
+__all__ = ["CHOICES", "ENV", "MIN_MACS", "backend", "column_major", "describe", "find_mkl",
+           "library_dirs", "library_path", "matmul_2d", "mode", "use", "version"]

@@ -32,7 +32,7 @@ CHOICES = ("auto", "mkl", "numpy")
 # about 4 us more than numpy's, a large part of a small product (8x8x8: 0.8 us against 5).
 # Above it the call does not matter; what does is each library's kernels (measured at one
 # thread on this project's 2-core AMD EPYC: OpenBLAS 213-219 us, MKL 253-260 us, torch
-# 248-252 us for 64x784 @ 784x256; other machines differ, see benchmarks/results.md).
+# 248-252 us for 64x784 @ 784x256; other machines differ: `python -m benchmarks --only blas`).
 MIN_MACS = 64 * 256 * 10
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112

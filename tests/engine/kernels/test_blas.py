@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import engine
 from engine._base import blas
@@ -312,5 +314,31 @@ def test_numpy_addmm_keeps_the_engines_earlier_arithmetic(beta, alpha):
         got = engine.addmm(engine.tensor(c), engine.tensor(a), engine.tensor(b), beta=beta,
                            alpha=alpha).numpy()
         np.testing.assert_array_equal(got, np.broadcast_to(want, got.shape))
+    finally:
+        blas.use(before)
+
+
+@needs_mkl
+@settings(max_examples=60, deadline=None)
+@given(m=st.integers(1, 40), k=st.integers(1, 40), n=st.integers(1, 40),
+       views=st.tuples(*[st.sampled_from(["c", "t", "step", "broadcast"])] * 2),
+       dtype=st.sampled_from([np.float32, np.float64]))
+def test_any_layout_any_shape_on_mkl(m, k, n, views, dtype):
+    """Every strided view the engine may hand over (transposed, stepped, broadcast rows),
+    with size-1 dims: MKL's product is numpy's within rounding."""
+    def view(shape, kind, seed):
+        base = np.random.default_rng(seed).standard_normal(
+            (shape[0], 2 * shape[1]) if kind == "step" else shape).astype(dtype)
+        if kind == "step":
+            return base[:, ::2]
+        if kind == "broadcast":
+            return np.broadcast_to(base[:1], shape)
+        return _layout(base, kind == "t")
+
+    a, b = view((m, k), views[0], 1), view((k, n), views[1], 2)
+    before = blas.mode()
+    blas.use("mkl")
+    try:
+        _check(blas.matmul_2d(a, b), np.matmul(a, b), bits=False)
     finally:
         blas.use(before)

@@ -14,14 +14,14 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# The app needs Qt; the suite also needs torch (the test oracle), pytest, ruff and
-# import-linter.
+# The app needs Qt; the suite also needs torch (the test oracle), pytest, ruff,
+# import-linter and MKL (the suite runs the matrix products on numpy's BLAS and on MKL's).
 $(APP_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[app]"
 	touch $@
 
 $(TEST_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[test,dev]"
+	$(BIN)/python -m pip install --quiet -e ".[test,dev,mkl]"
 	touch $@ $(APP_STAMP)
 
 setup: $(TEST_STAMP)

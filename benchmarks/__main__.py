@@ -29,7 +29,7 @@ from benchmarks._harness import (
     set_threads,
 )
 
-MODULES = ("small_graphs", "mlp", "large", "bandwidth", "startup", "scaling")
+MODULES = ("small_graphs", "mlp", "blas", "large", "bandwidth", "startup", "scaling")
 MAIN_COLUMNS = ("case", "engine", "torch", "numpy", "ratio engine/torch", "target", "met",
                 "note")
 

@@ -139,7 +139,7 @@ def _plan_case(cfg: Config) -> Row:
                   budget_s=12)
     return Row("MLP 784-256-10 b64: the same step as a compiled autograd.Plan", res["engine"],
                res["torch"], res["numpy"],
-               note="engine: Plan with optim.SGD (products through numpy's BLAS, the rest "
+               note="engine: Plan with optim.SGD (products through the engine's BLAS, the rest "
                     "in one Numba interpreter); torch and numpy: the eager step above")
 
 
@@ -159,7 +159,11 @@ def case_mlp(cfg: Config) -> list[Row]:
     # when they alternate, and every side gets 20-50x slower.
     import os
 
+    from engine._base import blas
+
     note = f"2 threads each, sides in sequence; load avg {os.getloadavg()[0]:.1f} on 2 cores"
+    if blas.backend() == "mkl":  # its sequential layer: see engine/_base/blas.py
+        note += "; the engine's large products on MKL, 1 thread"
     for row in (_case(cfg, "MLP 784-256-10 b64: fwd+bwd+SGD, 2 threads", (784, 256, 10, 64),
                       True, 2, cfg.reps(200, 30), None),
                 _case(cfg, "MLP 1024-1024-1024 b512: fwd+bwd, 2 threads",

@@ -42,6 +42,7 @@ examples:
   jitgrad demo training --open              open the training demo in the lab
   jitgrad compat lessons/                   do my PyTorch scripts run unchanged on JitGrad?
   jitgrad warmup                            compile the Numba kernels ahead of time
+  jitgrad info                              versions, and which BLAS the products use
 """
 
 
@@ -131,6 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
     # `jitgrad --help` stays fast (no engine, no Numba) and the two never disagree.
     sub.add_parser("warmup", help="compile every Numba kernel now (float32 and float64)",
                    add_help=False)
+    sub.add_parser("info", help="print the versions and the BLAS the matrix products use",
+                   description="Print jitgrad's, Python's, numpy's and numba's versions, and "
+                               "the BLAS behind the matrix products (chosen with JITGRAD_BLAS="
+                               "auto|mkl|numpy), its library and its threads.")
     return parser
 
 
@@ -355,6 +360,25 @@ def _compat_table(args: argparse.Namespace, scripts: list[Path]) -> int:
     return 0 if ok else 1
 
 
+# ----------------------------------------------------------------------------- info
+def info() -> int:
+    """Print what the engine runs on: versions, the BLAS backend, its library and threads."""
+    import numba  # noqa: PLC0415 - `jitgrad --help` stays fast without Numba
+    import numpy  # noqa: PLC0415
+
+    try:
+        from engine._base import blas  # noqa: PLC0415 - the engine loads only for this command
+    except (RuntimeError, ValueError) as err:  # JITGRAD_BLAS=mkl without MKL, or a typo
+        print(f"{PROG}: {err}", file=sys.stderr)
+        return 1
+    rows = {"jitgrad": _version(), "Python": f"{sys.version.split()[0]} ({sys.executable})",
+            "numpy": numpy.__version__, "numba": numba.__version__, **blas.describe()}
+    width = max(map(len, rows))
+    for key, value in rows.items():
+        print(f"{key:<{width}}  {value}")
+    return 0
+
+
 # ----------------------------------------------------------------------------- entry
 def _dispatch(args: argparse.Namespace, extra: list[str]) -> int:
     app_options = args.screenshot is not None or args.preset is not None or args.steps
@@ -369,6 +393,8 @@ def _dispatch(args: argparse.Namespace, extra: list[str]) -> int:
         raise UsageError(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "compat":
         return run_compat(args)
+    if args.command == "info":
+        return info()
     if args.command == "demo":
         if args.name == "list":
             if args.open:

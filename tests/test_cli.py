@@ -344,3 +344,41 @@ def test_warmup_unexpected_error_is_one_line(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setattr(engine.warmup, "warmup", broken)
     assert cli.main(["warmup"]) == 1
     assert "warm-up failed: TypeError" in one_line_error(capsys.readouterr().err)
+
+
+def test_info_shows_versions_and_the_blas(capsys: pytest.CaptureFixture) -> None:
+    import numba
+    import numpy
+
+    from engine._base import blas
+
+    assert cli.main(["info"]) == 0
+    rows = dict(line.split(None, 1) for line in capsys.readouterr().out.splitlines())
+    assert list(rows) == ["jitgrad", "Python", "numpy", "numba", "backend", "library",
+                          "threads"]
+    assert (rows["numpy"], rows["numba"]) == (numpy.__version__, numba.__version__)
+    asked = os.environ.get("JITGRAD_BLAS", "auto")
+    assert rows["backend"].startswith(f"{blas.backend()} (JITGRAD_BLAS={asked}")
+    if blas.backend() == "mkl":
+        assert rows["library"].startswith(str(blas.library_path()))
+        assert rows["threads"] == "1 (MKL's sequential layer)"
+    else:
+        assert rows["library"].startswith("numpy's ")
+
+
+@pytest.mark.parametrize("value,message", [
+    ("mkl", "but libmkl_rt was not found (looked in: "),
+    ("fast", "JITGRAD_BLAS must be one of auto, mkl, numpy, not 'fast'")])
+def test_info_reports_a_bad_blas_choice_in_one_line(value: str, message: str,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine._base import blas
+
+    monkeypatch.setenv("LD_LIBRARY_PATH", "")
+    if value == "mkl" and blas.find_mkl():
+        pytest.skip("MKL is installed here: nothing is missing")
+    env = {**os.environ, "JITGRAD_BLAS": value, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "gui.cli", "info"], capture_output=True,
+                          text=True, env=env, timeout=120, cwd=ROOT)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("jitgrad: ") and message in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine._base.blas import matmul_2d
 from engine._base.dtypes import from_np
 from engine.graph import Node
 from engine.kernels import elementwise as ek
 from engine.ops import generator as rng
 from engine.ops.base import edge, flat, out, recording, sum_to, takes_out, unbroadcast, unpack
 from engine.ops.elementwise import mul
-from engine.ops.linalg import check_matrices, matmul, mm, save_other
+from engine.ops.linalg import check_matrices, layouts, matmul, mm, save_other
 from engine.ops.shape import reshape, t
 from engine.tensor import Tensor
 
@@ -23,7 +24,7 @@ class AddmmBackward0(Node):
     """``beta * bias + alpha * mat1 @ mat2``: inputs are (bias, mat1, mat2), as torch
     orders them."""
 
-    __slots__ = ("bias_shape", "bias_dtype", "beta", "alpha")
+    __slots__ = ("bias_shape", "bias_dtype", "beta", "alpha", "orders")
 
     def apply(self, grads: list) -> tuple:
         g = grads[0]
@@ -32,8 +33,9 @@ class AddmmBackward0(Node):
         gb = unbroadcast(_scaled(g, self.beta), self.bias_shape, self.bias_dtype) \
             if fb is not None else None
         ga = _scaled(g, self.alpha)
-        g1 = ga @ saved[-1].T if f1 is not None else None
-        g2 = saved[0].T @ ga if f2 is not None else None
+        o1, o2 = self.orders
+        g1 = matmul_2d(ga, saved[-1].T, order=o1) if f1 is not None else None
+        g2 = matmul_2d(saved[0].T, ga, order=o2) if f2 is not None else None
         return gb, g1, g2
 
     def apply_graph(self, grads: list) -> tuple:
@@ -65,10 +67,15 @@ def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta: float = 1,  # noqa
         if a.dtype != b.dtype:
             raise RuntimeError(f"{what} must have the same dtype, but got "
                                f"{from_np(a.dtype).scalar_name} and {from_np(b.dtype).scalar_name}")
-    prod = m1 @ m2
-    if beta == 1 and alpha == 1:
-        res = input._data + prod
-    else:
+    shape = (m1.shape[0], m2.shape[1])
+    bias = input._data.shape
+    if len(bias) <= 2 and all(s in (1, d) for s, d in zip(bias[::-1], shape[::-1])):
+        res = np.empty(shape, m2.dtype)
+        if beta != 0:  # with beta == 0 the bias is not read, as in torch's gemm
+            res[...] = input._data
+        matmul_2d(m1, m2, out=res, alpha=alpha, beta=beta)
+    else:  # a bias of more dims than the product: numpy broadcasts the sum
+        prod = matmul_2d(m1, m2)
         res = (alpha * prod).astype(prod.dtype)
         res = res + (beta * input._data).astype(prod.dtype) if beta != 0 else np.broadcast_to(
             res, np.broadcast_shapes(res.shape, input._data.shape)).copy()
@@ -77,6 +84,7 @@ def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta: float = 1,  # noqa
     node = AddmmBackward0((edge(input), edge(mat1), edge(mat2)))
     node.bias_shape, node.bias_dtype = input._data.shape, input._data.dtype
     node.beta, node.alpha = beta, alpha
+    node.orders = layouts(m1, m2)
     save_other(node, mat1, mat2)
     return out(res, node)
 

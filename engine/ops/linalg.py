@@ -2,7 +2,8 @@
 
 ``matmul`` follows torch's own decomposition (1-D operands are unsqueezed or folded,
 batches are expanded and flattened for ``bmm``), so ``grad_fn`` chains read the same
-as torch's.  Backward products go to BLAS through numpy: no hand-written loop beats
+as torch's.  Products of two matrices, forward and backward, go to BLAS through
+``engine._base.blas`` (numpy's, or MKL's: ``JITGRAD_BLAS``): no hand-written loop beats
 it, and it is the one place the engine's backward leaves Numba.
 """
 
@@ -12,6 +13,7 @@ import numpy as np
 
 from engine._base import dtypes
 from engine._base.arrays import broadcast_shape
+from engine._base.blas import column_major, matmul_2d
 from engine.graph import Node
 from engine.kernels import elementwise as ek
 from engine.ops.base import edge, flat, out, recording, takes_out, unpack
@@ -57,16 +59,23 @@ def save_other(node: Node, a: Tensor, b: Tensor) -> None:
     node.save(*keep)
 
 
+def layouts(a: np.ndarray, b: np.ndarray) -> tuple[str, str]:
+    """The order torch gives the gradients of matrices ``a`` and ``b``: "F" for a
+    column-major one (``blas.matmul_2d``'s ``order``)."""
+    return ("F" if column_major(a) else "C"), ("F" if column_major(b) else "C")
+
+
 class MmBackward0(Node):
-    __slots__ = ()
+    __slots__ = ("orders",)  # layouts(mat1, mat2)
     fresh_grads = True
 
     def apply(self, grads: list) -> tuple:
         g = grads[0]
         (fa, _), (fb, _) = self.next_functions
         saved = self.saved()
-        ga = g @ saved[-1].T if fa is not None else None
-        gb = saved[0].T @ g if fb is not None else None
+        oa, ob = self.orders
+        ga = matmul_2d(g, saved[-1].T, order=oa) if fa is not None else None
+        gb = matmul_2d(saved[0].T, g, order=ob) if fb is not None else None
         return ga, gb
 
     def apply_graph(self, grads: list) -> tuple:
@@ -88,7 +97,7 @@ def mm(input: Tensor, mat2: Tensor) -> Tensor:
     ad, bd = input._data, mat2._data
     check_matrices(ad, bd, "self")
     _same_dtype(input, mat2, "m1 and m2")
-    return _record(MmBackward0, input, mat2, ad @ bd)
+    return _record(MmBackward0, input, mat2, matmul_2d(ad, bd), orders=layouts(ad, bd))
 
 
 class BmmBackward0(Node):
@@ -206,10 +215,12 @@ def dot(input: Tensor, tensor: Tensor) -> Tensor:
     return _record(DotBackward0, input, tensor, res)
 
 
-def _record(cls: type, a: Tensor, b: Tensor, res: np.ndarray) -> Tensor:
+def _record(cls: type, a: Tensor, b: Tensor, res: np.ndarray, **attrs: object) -> Tensor:
     if not recording(a, b):
         return out(res)
     node = cls((edge(a), edge(b)))
+    for name, value in attrs.items():
+        setattr(node, name, value)
     save_other(node, a, b)
     return out(res, node)
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from engine._base.blas import matmul_2d
 from engine.graph import Node
 from engine.kernels import interpreter as kp
 from engine.plan.lowering import LoweringError, _Lowering, _plain, _Val
@@ -287,9 +288,9 @@ class _Program:
                 self._hyper[i] = (group, k, now)
         code, arena = self._code, self.arena
         at = kp.run_plan(code, arena, 0)
-        while at >= 0:  # a large matrix product: numpy's BLAS, then on from the next op
+        while at >= 0:  # a large matrix product: the eager path's BLAS, then the next op
             left, right, dst = self._blas[code[kp.HEADER + at * kp.WIDTH + 1]]
-            np.matmul(left, right, out=dst)
+            matmul_2d(left, right, out=dst)
             at = kp.run_plan(code, arena, at + 1)
         if at == -2:  # a class index out of range: only forward values were written
             return _BAD_DATA

@@ -28,12 +28,15 @@ import numpy as np
 
 ENV = "JITGRAD_BLAS"
 CHOICES = ("auto", "mkl", "numpy")
-# Below this many multiply-adds ``auto`` leaves a product to numpy: the ctypes call costs
-# about 4 us more than numpy's, a large part of a small product (8x8x8: 0.8 us against 5).
-# Above it the call does not matter; what does is each library's kernels (measured at one
-# thread on this project's 2-core AMD EPYC: OpenBLAS 213-219 us, MKL 253-260 us, torch
-# 248-252 us for 64x784 @ 784x256; other machines differ: `python -m benchmarks --only blas`).
-MIN_MACS = 64 * 256 * 10
+# Below this many multiply-adds ``auto`` leaves a product to numpy, where the ctypes call
+# would be a large part of the time (8x8x8: 0.8 us against 5). From 16x16x16 up it costs
+# 0.4-1 us more than numpy's call (64x100x10: numpy 2.8 us, MKL 3.3 us), and every product
+# from there on is torch's to the last bit: with the threshold at 64x256x10 the tutorials'
+# two-layer nets, whose 64x100x10 products stayed numpy's, drifted 3.8e-4 from torch; with
+# all of them on MKL, 2.2e-7. The kernels' speed is each library's (at one thread on this
+# project's 2-core AMD EPYC: OpenBLAS 213-219 us, MKL 253-260 us, torch 248-252 us for
+# 64x784 @ 784x256; other machines differ: `python -m benchmarks --only blas`).
+MIN_MACS = 16 * 16 * 16
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 _THREADING_SEQUENTIAL, _INTERFACE_LP64 = 1, 0

@@ -151,9 +151,10 @@ def test_auto_leaves_small_products_to_numpy(monkeypatch):
         a = np.ones((8, 8), np.float32)
         blas.matmul_2d(a, a)
         assert calls == []
-        big = np.ones((64, 256), np.float32)
-        blas.matmul_2d(big, np.ones((256, 10), np.float32))
-        assert calls == [(64, 256), (256, 10)]  # exactly MIN_MACS multiply-adds
+        big = np.ones((16, 16), np.float32)
+        blas.matmul_2d(big, np.ones((16, 16), np.float32))
+        assert calls == [(16, 16), (16, 16)]  # exactly MIN_MACS multiply-adds
+        assert blas.MIN_MACS == 16 * 16 * 16
     finally:
         blas.use(before)
 

@@ -3,17 +3,26 @@
 ``backward_steps`` runs a backward pass one node at a time and yields a ``Step`` after
 each node.  ``Tensor.backward``, ``autograd.backward``, ``autograd.grad`` and the desktop
 app's stepper all drive this same generator, ``_loop``; its phases live on ``_Pass``.
+
+``_plain`` is that loop specialised for the common ``loss.backward()`` that nothing
+observes (one root, implicit seed, no hook, no retained grad, no anomaly mode, no
+``create_graph``, no ``inputs``, no Step records, only the engine's own nodes, small
+leaves): the same phases in the same order with the same arrays, inlined, without the
+branches that only an observer needs.  It gives up, having changed nothing, as soon as
+its walk meets an observer, and the phased loop runs instead.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from heapq import heappop, heappush
 from typing import Any
 
 import numpy as np
 
 from engine._base import grad_mode
-from engine.autograd._pass import _Pass
+from engine._base.grad_mode import anomaly
+from engine.autograd._pass import _DEFER_MIN, _NONES, _merge_arrays, _Pass, _remember, _restore
 from engine.autograd.hooks import _wrapped
 from engine.graph import AccumulateGrad, Node
 from engine.ops.base import edge
@@ -219,10 +228,149 @@ def _loop(tensors: Any, grad_tensors: Any, retain_graph: bool | None, create_gra
     return tuple(p.captured)
 
 
+# Per node class: 1 for AccumulateGrad, 0 for the engine's own op nodes (no user code
+# runs in them), -1 for the others (custom Functions; CopySlices, which runs the node it
+# wraps), which leave the pass to the phased loop.
+_KIND: dict[type, int] = {AccumulateGrad: 1, CopySlices: -1}
+
+
+def _kind(cls: type) -> int:
+    kind = _KIND[cls] = 0 if cls.__module__.startswith("engine.ops.") else -1
+    return kind
+
+
+def _plain(tensors: Any, retain_graph: bool | None) -> bool:
+    """``_loop`` for an unobserved ``backward()`` of one root with the implicit seed (the
+    caller checked the arguments); False, with nothing changed, when the pass needs the
+    phased loop.  Same checks, order, gradients and failure handling as ``_loop``.
+
+    >>> x = engine.tensor([1.0, 2.0], requires_grad=True)
+    >>> _plain((x * x).sum(), None), x.grad
+    (True, tensor([2., 4.]))
+    >>> _ = x.register_hook(lambda g: g)
+    >>> _plain((x * x).sum(), None), x.grad     # a hook observes the pass: not here
+    (False, tensor([2., 4.]))
+    """
+    if isinstance(tensors, Tensor):
+        root_t = tensors
+    else:
+        roots = _as_tuple(tensors)
+        if len(roots) != 1:
+            return False
+        root_t = roots[0]
+    seed = _root_grads((root_t,), None, False)[0]
+    root, nr = edge(root_t)
+    # discover + check_saved in one walk, giving up at the first observer
+    deps = {root: 0}
+    order = []
+    stack = [root]
+    kinds = _KIND
+    while stack:
+        node = stack.pop()
+        order.append(node)
+        if node._hooks or node._pre_hooks or node._tensor_hooks or node._retains:
+            return False
+        cls = type(node)
+        kind = kinds.get(cls)
+        if kind is None:
+            kind = _kind(cls)
+        if kind:
+            if kind < 0:
+                return False
+            v = node.variable
+            if v._data.size >= _DEFER_MIN or v._x is not None and v._x.hooks:
+                return False  # (large leaves: the phased loop may adopt or defer)
+        elif node._saved or node._released:
+            node.check_saved()
+        for nxt, _ in node.next_functions:
+            if nxt is None:
+                continue
+            if nxt in deps:
+                deps[nxt] += 1
+            else:
+                deps[nxt] = 1
+                stack.append(nxt)
+    if root.num_outputs == 1:
+        buffers = {root: [seed]}
+    else:
+        buffers = {root: [None] * root.num_outputs}
+        buffers[root][nr] = seed
+    keep = bool(retain_graph)
+    journal: dict = {}
+    summed: dict = {}  # sink -> the sum of its gradients, a new buffer its leaf may adopt
+    ready: list = []
+    state = grad_mode._state
+    caller, state.enabled = state.enabled, False
+    finished = False
+    try:
+        node = root
+        while node is not None:
+            buf = buffers.pop(node, None)
+            ins = None
+            if buf is not None:  # (a buffer always holds a gradient: nothing drops one)
+                if type(node) is AccumulateGrad:
+                    g = buf[0]
+                    if g is not None:
+                        v = node.variable
+                        _remember(journal, v, False)
+                        v._accumulate(g, bool(summed) and summed.pop(node, None) is g)
+                    ins = ()
+                else:
+                    ins = node.apply(buf)
+                    nexts = node.next_functions
+                    if len(ins) < len(nexts):  # one gradient per input, always
+                        ins = (*ins, *(None,) * (len(nexts) - len(ins)))
+                    if not keep and node._saved is not None:
+                        node.release()
+            # route: as _Pass.route
+            single = None
+            for (nxt, k), g in zip(node.next_functions, ins or _NONES):
+                if nxt is None:
+                    continue
+                if g is not None:
+                    b = buffers.get(nxt)
+                    if b is None:
+                        if nxt.num_outputs == 1:
+                            buffers[nxt] = [g]
+                        else:
+                            buffers[nxt] = b = [None] * nxt.num_outputs
+                            b[k] = g
+                    else:
+                        cur = b[k]
+                        b[k] = g if cur is None else _merge_arrays(cur, g)
+                        if type(nxt) is AccumulateGrad:
+                            summed[nxt] = b[k]
+                left = deps[nxt] - 1
+                deps[nxt] = left
+                if not left:
+                    if single is None and not ready:
+                        single = nxt
+                        continue
+                    if single is not None:
+                        heappush(ready, (type(single) is not AccumulateGrad, -single._seq,
+                                         single))
+                        single = None
+                    heappush(ready, (type(nxt) is not AccumulateGrad, -nxt._seq, nxt))
+            node = single if single is not None else heappop(ready)[2] if ready else None
+        finished = True
+    except BaseException:
+        _restore(journal)  # a failed pass leaves every .grad as it found it
+        raise
+    finally:
+        state.enabled = caller
+        if not keep and not finished:
+            for node in order:
+                node.release()
+    return True
+
+
 def run(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None = None,
         create_graph: bool = False, inputs: Iterable[Tensor] | None = None,
         accumulate: bool = True) -> tuple:
     """Run a whole backward pass; returns the captured gradients."""
+    if grad_tensors is None and inputs is None and accumulate and not create_graph and \
+            not anomaly.enabled and _plain(tensors, retain_graph):
+        return ()
     gen = _loop(tensors, grad_tensors, retain_graph, create_graph,
                 None if inputs is None else tuple(inputs), accumulate, False)
     try:

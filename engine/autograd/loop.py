@@ -258,16 +258,17 @@ def _plain(tensors: Any, retain_graph: bool | None) -> bool:
         if len(roots) != 1:
             return False
         root_t = roots[0]
-    seed = _root_grads((root_t,), None, False)[0]
+    d = root_t._data
+    if not root_t._rg or d.size != 1:
+        _root_grads((root_t,), None, False)  # (always raises: torch's error)
+    seed = _ones(d)
     root, nr = edge(root_t)
     # discover + check_saved in one walk, giving up at the first observer
-    deps = {root: 0}
-    order = []
+    deps = {root: 0}  # (its keys: every node of the pass)
     stack = [root]
     kinds = _KIND
     while stack:
         node = stack.pop()
-        order.append(node)
         if node._hooks or node._pre_hooks or node._tensor_hooks or node._retains:
             return False
         cls = type(node)
@@ -299,32 +300,32 @@ def _plain(tensors: Any, retain_graph: bool | None) -> bool:
     journal: dict = {}
     summed: dict = {}  # sink -> the sum of its gradients, a new buffer its leaf may adopt
     ready: list = []
+    pop = buffers.pop
     state = grad_mode._state
     caller, state.enabled = state.enabled, False
     finished = False
     try:
         node = root
         while node is not None:
-            buf = buffers.pop(node, None)
-            ins = None
-            if buf is not None:  # (a buffer always holds a gradient: nothing drops one)
-                if type(node) is AccumulateGrad:
-                    g = buf[0]
-                    if g is not None:
-                        v = node.variable
-                        _remember(journal, v, False)
-                        v._accumulate(g, bool(summed) and summed.pop(node, None) is g)
-                    ins = ()
-                else:
-                    ins = node.apply(buf)
-                    nexts = node.next_functions
-                    if len(ins) < len(nexts):  # one gradient per input, always
-                        ins = (*ins, *(None,) * (len(nexts) - len(ins)))
-                    if not keep and node._saved is not None:
-                        node.release()
-            # route: as _Pass.route
+            buf = pop(node, None)
+            nexts = node.next_functions
+            if buf is None:  # no gradient reached it: it does not run, but counts as done
+                ins = _NONES
+            elif type(node) is AccumulateGrad:
+                g = buf[0]  # (a buffer always holds a gradient: nothing here drops one)
+                v = node.variable
+                _remember(journal, v, False)
+                v._accumulate(g, bool(summed) and summed.pop(node, None) is g)
+                ins = ()
+            else:
+                ins = node.apply(buf)
+                if len(ins) < len(nexts):  # one gradient per input, always
+                    ins = (*ins, *(None,) * (len(nexts) - len(ins)))
+                if not keep and node._saved is not None:
+                    node.release()
+            # route, as _Pass.route: hand on the gradients, queue what became ready
             single = None
-            for (nxt, k), g in zip(node.next_functions, ins or _NONES):
+            for (nxt, k), g in zip(nexts, ins):
                 if nxt is None:
                     continue
                 if g is not None:
@@ -340,12 +341,12 @@ def _plain(tensors: Any, retain_graph: bool | None) -> bool:
                         b[k] = g if cur is None else _merge_arrays(cur, g)
                         if type(nxt) is AccumulateGrad:
                             summed[nxt] = b[k]
-                left = deps[nxt] - 1
-                deps[nxt] = left
-                if not left:
-                    if single is None and not ready:
-                        single = nxt
-                        continue
+                left = deps[nxt]
+                if left > 1:
+                    deps[nxt] = left - 1
+                elif single is None and not ready:  # the only ready node: no heap
+                    single = nxt
+                else:
                     if single is not None:
                         heappush(ready, (type(single) is not AccumulateGrad, -single._seq,
                                          single))
@@ -359,7 +360,7 @@ def _plain(tensors: Any, retain_graph: bool | None) -> bool:
     finally:
         state.enabled = caller
         if not keep and not finished:
-            for node in order:
+            for node in deps:
                 node.release()
     return True
 

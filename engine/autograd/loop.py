@@ -242,15 +242,9 @@ def _kind(cls: type) -> int:
 def _plain(tensors: Any, retain_graph: bool | None) -> bool:
     """``_loop`` for an unobserved ``backward()`` of one root with the implicit seed (the
     caller checked the arguments); False, with nothing changed, when the pass needs the
-    phased loop.  Same checks, order, gradients and failure handling as ``_loop``.
-
-    >>> x = engine.tensor([1.0, 2.0], requires_grad=True)
-    >>> _plain((x * x).sum(), None), x.grad
-    (True, tensor([2., 4.]))
-    >>> _ = x.register_hook(lambda g: g)
-    >>> _plain((x * x).sum(), None), x.grad     # a hook observes the pass: not here
-    (False, tensor([2., 4.]))
-    """
+    phased loop.  Same checks, order, gradients and failure handling as ``_loop``:
+    the walk checks every saved tensor before any node runs, each .grad is journaled
+    before its first addition, and a failure restores them and frees the graph."""
     if isinstance(tensors, Tensor):
         root_t = tensors
     else:

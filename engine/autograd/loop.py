@@ -16,13 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from heapq import heappop, heappush
+from itertools import zip_longest
 from typing import Any
 
 import numpy as np
 
 from engine._base import grad_mode
 from engine._base.grad_mode import anomaly
-from engine.autograd._pass import _DEFER_MIN, _NONES, _merge_arrays, _Pass, _remember, _restore
+from engine.autograd._pass import _DEFER_MIN, _merge_arrays, _Pass, _remember, _restore
 from engine.autograd.hooks import _wrapped
 from engine.graph import AccumulateGrad, Node
 from engine.ops.base import edge
@@ -229,13 +230,15 @@ def _loop(tensors: Any, grad_tensors: Any, retain_graph: bool | None, create_gra
 
 
 # Per node class: 1 for AccumulateGrad, 0 for the engine's own op nodes (no user code
-# runs in them), -1 for the others (custom Functions; CopySlices, which runs the node it
-# wraps), which leave the pass to the phased loop.
+# runs in them; their ``release`` is Node's, which the fast path inlines), -1 for the
+# others (custom Functions; CopySlices, which runs the node it wraps), which leave the
+# pass to the phased loop.
 _KIND: dict[type, int] = {AccumulateGrad: 1, CopySlices: -1}
 
 
 def _kind(cls: type) -> int:
-    kind = _KIND[cls] = 0 if cls.__module__.startswith("engine.ops.") else -1
+    plain = cls.__module__.startswith("engine.ops.") and cls.release is Node.release
+    kind = _KIND[cls] = 0 if plain else -1
     return kind
 
 
@@ -275,7 +278,11 @@ def _plain(tensors: Any, retain_graph: bool | None) -> bool:
             v = node.variable
             if v._data.size >= _DEFER_MIN or v._x is not None and v._x.hooks:
                 return False  # (large leaves: the phased loop may adopt or defer)
-        elif node._saved or node._released:
+        elif node._saved:  # Node.check_saved's test, inline; it raises the error
+            for saved in node._saved:
+                if saved.counter[0] != saved.version:
+                    node.check_saved()
+        elif node._released:
             node.check_saved()
         for nxt, _ in node.next_functions:
             if nxt is None:
@@ -304,7 +311,7 @@ def _plain(tensors: Any, retain_graph: bool | None) -> bool:
             buf = pop(node, None)
             nexts = node.next_functions
             if buf is None:  # no gradient reached it: it does not run, but counts as done
-                ins = _NONES
+                ins = ()
             elif type(node) is AccumulateGrad:
                 g = buf[0]  # (a buffer always holds a gradient: nothing here drops one)
                 v = node.variable
@@ -313,13 +320,13 @@ def _plain(tensors: Any, retain_graph: bool | None) -> bool:
                 ins = ()
             else:
                 ins = node.apply(buf)
-                if len(ins) < len(nexts):  # one gradient per input, always
-                    ins = (*ins, *(None,) * (len(nexts) - len(ins)))
-                if not keep and node._saved is not None:
-                    node.release()
-            # route, as _Pass.route: hand on the gradients, queue what became ready
+                if not keep and node._saved is not None:  # Node.release, inline
+                    node._saved = None
+                    node._released = True
+            # route, as _Pass.route: hand on the gradients (None for the inputs a node
+            # returned nothing for), queue what became ready
             single = None
-            for (nxt, k), g in zip(nexts, ins):
+            for (nxt, k), g in zip_longest(nexts, ins):
                 if nxt is None:
                     continue
                 if g is not None:
@@ -363,9 +370,6 @@ def run(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None = None
         create_graph: bool = False, inputs: Iterable[Tensor] | None = None,
         accumulate: bool = True) -> tuple:
     """Run a whole backward pass; returns the captured gradients."""
-    if grad_tensors is None and inputs is None and accumulate and not create_graph and \
-            not anomaly.enabled and _plain(tensors, retain_graph):
-        return ()
     gen = _loop(tensors, grad_tensors, retain_graph, create_graph,
                 None if inputs is None else tuple(inputs), accumulate, False)
     try:
@@ -387,7 +391,11 @@ def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
     >>> engine.autograd.backward(out, engine.ones_like(out), retain_graph=True); x.grad
     tensor([5., 7.])
     """
-    if inputs is not None:
+    if inputs is None:
+        if grad_tensors is None and not create_graph and not anomaly.enabled and \
+                _plain(tensors, retain_graph):
+            return
+    else:
         inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
         if not inputs:
             raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")

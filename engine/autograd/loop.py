@@ -315,7 +315,8 @@ def _plain(tensors: Any, retain_graph: bool | None) -> bool:
             elif type(node) is AccumulateGrad:
                 g = buf[0]  # (a buffer always holds a gradient: nothing here drops one)
                 v = node.variable
-                _remember(journal, v, False)
+                if ready:  # nothing can fail after the last node: no snapshot for it
+                    _remember(journal, v, False)
                 v._accumulate(g, bool(summed) and summed.pop(node, None) is g)
                 ins = ()
             else:

@@ -16,14 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from heapq import heappop, heappush
-from itertools import zip_longest
 from typing import Any
 
 import numpy as np
 
 from engine._base import grad_mode
 from engine._base.grad_mode import anomaly
-from engine.autograd._pass import _DEFER_MIN, _merge_arrays, _Pass, _remember, _restore
+from engine.autograd._pass import _DEFER_MIN, _NONES, _merge_arrays, _Pass, _remember, _restore
 from engine.autograd.hooks import _wrapped
 from engine.graph import AccumulateGrad, Node
 from engine.ops.base import edge
@@ -311,23 +310,26 @@ def _plain(tensors: Any, retain_graph: bool | None) -> bool:
             buf = pop(node, None)
             nexts = node.next_functions
             if buf is None:  # no gradient reached it: it does not run, but counts as done
-                ins = ()
+                ins = _NONES
             elif type(node) is AccumulateGrad:
-                g = buf[0]  # (a buffer always holds a gradient: nothing here drops one)
-                v = node.variable
                 if ready:  # nothing can fail after the last node: no snapshot for it
-                    _remember(journal, v, False)
-                v._accumulate(g, bool(summed) and summed.pop(node, None) is g)
+                    _remember(journal, node.variable, False)
+                # (a buffer always holds a gradient: nothing here drops one)
+                if summed and summed.pop(node, None) is buf[0]:
+                    node.apply_owned(buf)
+                else:
+                    node.apply(buf)
                 ins = ()
             else:
                 ins = node.apply(buf)
+                if len(ins) < len(nexts):  # one gradient per input, always
+                    ins = (*ins, *(None,) * (len(nexts) - len(ins)))
                 if not keep and node._saved is not None:  # Node.release, inline
                     node._saved = None
                     node._released = True
-            # route, as _Pass.route: hand on the gradients (None for the inputs a node
-            # returned nothing for), queue what became ready
+            # route, as _Pass.route: hand on the gradients, queue what became ready
             single = None
-            for (nxt, k), g in zip_longest(nexts, ins):
+            for (nxt, k), g in zip(nexts, ins):
                 if nxt is None:
                     continue
                 if g is not None:

@@ -241,6 +241,43 @@ def _kind(cls: type) -> int:
     return kind
 
 
+def _plain_deps(root: Node) -> dict[Node, int] | None:
+    """``_plain``'s discover and check_saved, in one walk: how many gradients each node
+    waits for (its keys: every node of the pass), or None at the first observer."""
+    deps = {root: 0}
+    stack = [root]
+    kinds = _KIND
+    while stack:
+        node = stack.pop()
+        if node._hooks or node._pre_hooks or node._tensor_hooks or node._retains:
+            return None
+        cls = type(node)
+        kind = kinds.get(cls)
+        if kind is None:
+            kind = _kind(cls)
+        if kind:
+            if kind < 0:
+                return None
+            v = node.variable
+            if v._data.size >= _DEFER_MIN or v._x is not None and v._x.hooks:
+                return None  # (large leaves: the phased loop may adopt or defer)
+        elif node._saved:  # Node.check_saved's test, inline; it raises the error
+            for saved in node._saved:
+                if saved.counter[0] != saved.version:
+                    node.check_saved()
+        elif node._released:
+            node.check_saved()
+        for nxt, _ in node.next_functions:
+            if nxt is None:
+                continue
+            if nxt in deps:
+                deps[nxt] += 1
+            else:
+                deps[nxt] = 1
+                stack.append(nxt)
+    return deps
+
+
 def _plain(tensors: Any, retain_graph: bool | None) -> bool:
     """``_loop`` for an unobserved ``backward()`` of one root with the implicit seed (the
     caller checked the arguments); False, with nothing changed, when the pass needs the
@@ -259,38 +296,9 @@ def _plain(tensors: Any, retain_graph: bool | None) -> bool:
         _root_grads((root_t,), None, False)  # (always raises: torch's error)
     seed = _ones(d)
     root, nr = edge(root_t)
-    # discover + check_saved in one walk, giving up at the first observer
-    deps = {root: 0}  # (its keys: every node of the pass)
-    stack = [root]
-    kinds = _KIND
-    while stack:
-        node = stack.pop()
-        if node._hooks or node._pre_hooks or node._tensor_hooks or node._retains:
-            return False
-        cls = type(node)
-        kind = kinds.get(cls)
-        if kind is None:
-            kind = _kind(cls)
-        if kind:
-            if kind < 0:
-                return False
-            v = node.variable
-            if v._data.size >= _DEFER_MIN or v._x is not None and v._x.hooks:
-                return False  # (large leaves: the phased loop may adopt or defer)
-        elif node._saved:  # Node.check_saved's test, inline; it raises the error
-            for saved in node._saved:
-                if saved.counter[0] != saved.version:
-                    node.check_saved()
-        elif node._released:
-            node.check_saved()
-        for nxt, _ in node.next_functions:
-            if nxt is None:
-                continue
-            if nxt in deps:
-                deps[nxt] += 1
-            else:
-                deps[nxt] = 1
-                stack.append(nxt)
+    deps = _plain_deps(root)
+    if deps is None:
+        return False
     if root.num_outputs == 1:
         buffers = {root: [seed]}
     else:

@@ -292,11 +292,7 @@ class _Pass:
 
     def restore(self) -> None:
         """Put every .grad the pass changed back as it was: a failed pass changes none."""
-        for t, g, data, version in self.journal.values():
-            t._grad = g
-            if data is not None:
-                g._data[...] = data
-                g._vc[0] = version
+        _restore(self.journal)
 
     def release(self) -> None:
         """Free the graph of a pass that did not finish (abandoned or failed)."""
@@ -383,6 +379,15 @@ def _remember(journal: dict, t: Tensor | None, graph: bool) -> None:
     else:
         # a snapshot, not backward math: numpy's copy avoids a kernel call on tiny grads
         journal[id(t)] = (t, g, g._data.copy(order="C"), g._vc[0])
+
+
+def _restore(journal: dict) -> None:
+    """Put back every .grad ``_remember`` noted, as it was before the pass."""
+    for t, g, data, version in journal.values():
+        t._grad = g
+        if data is not None:
+            g._data[...] = data
+            g._vc[0] = version
 
 
 def _merge_arrays(cur: np.ndarray, g: np.ndarray) -> np.ndarray:

@@ -3,17 +3,26 @@
 ``backward_steps`` runs a backward pass one node at a time and yields a ``Step`` after
 each node.  ``Tensor.backward``, ``autograd.backward``, ``autograd.grad`` and the desktop
 app's stepper all drive this same generator, ``_loop``; its phases live on ``_Pass``.
+
+``_plain`` is that loop specialised for the common ``loss.backward()`` that nothing
+observes (one root, implicit seed, no hook, no retained grad, no anomaly mode, no
+``create_graph``, no ``inputs``, no Step records, only the engine's own nodes, small
+leaves): the same phases in the same order with the same arrays, inlined, without the
+branches that only an observer needs.  It gives up, having changed nothing, as soon as
+its walk meets an observer, and the phased loop runs instead.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from heapq import heappop, heappush
 from typing import Any
 
 import numpy as np
 
 from engine._base import grad_mode
-from engine.autograd._pass import _Pass
+from engine._base.grad_mode import anomaly
+from engine.autograd._pass import _DEFER_MIN, _NONES, _merge_arrays, _Pass, _remember, _restore
 from engine.autograd.hooks import _wrapped
 from engine.graph import AccumulateGrad, Node
 from engine.ops.base import edge
@@ -219,6 +228,155 @@ def _loop(tensors: Any, grad_tensors: Any, retain_graph: bool | None, create_gra
     return tuple(p.captured)
 
 
+# Per node class: 1 for AccumulateGrad, 0 for the engine's own op nodes (no user code
+# runs in them; their ``release`` is Node's, which the fast path inlines), -1 for the
+# others (custom Functions; CopySlices, which runs the node it wraps), which leave the
+# pass to the phased loop.
+_KIND: dict[type, int] = {AccumulateGrad: 1, CopySlices: -1}
+
+
+def _kind(cls: type) -> int:
+    plain = cls.__module__.startswith("engine.ops.") and cls.release is Node.release
+    kind = _KIND[cls] = 0 if plain else -1
+    return kind
+
+
+def _plain_deps(root: Node) -> dict[Node, int] | None:
+    """``_plain``'s discover and check_saved, in one walk: how many gradients each node
+    waits for (its keys: every node of the pass), or None at the first observer."""
+    deps = {root: 0}
+    stack = [root]
+    kinds = _KIND
+    while stack:
+        node = stack.pop()
+        if node._hooks or node._pre_hooks or node._tensor_hooks or node._retains:
+            return None
+        cls = type(node)
+        kind = kinds.get(cls)
+        if kind is None:
+            kind = _kind(cls)
+        if kind:
+            if kind < 0:
+                return None
+            v = node.variable
+            if v._data.size >= _DEFER_MIN or v._x is not None and v._x.hooks:
+                return None  # (large leaves: the phased loop may adopt or defer)
+        elif node._saved:  # Node.check_saved's test, inline; it raises the error
+            for saved in node._saved:
+                if saved.counter[0] != saved.version:
+                    node.check_saved()
+        elif node._released:
+            node.check_saved()
+        for nxt, _ in node.next_functions:
+            if nxt is None:
+                continue
+            if nxt in deps:
+                deps[nxt] += 1
+            else:
+                deps[nxt] = 1
+                stack.append(nxt)
+    return deps
+
+
+def _plain(tensors: Any, retain_graph: bool | None) -> bool:
+    """``_loop`` for an unobserved ``backward()`` of one root with the implicit seed (the
+    caller checked the arguments); False, with nothing changed, when the pass needs the
+    phased loop.  Same checks, order, gradients and failure handling as ``_loop``:
+    the walk checks every saved tensor before any node runs, each .grad is journaled
+    before its first addition, and a failure restores them and frees the graph."""
+    if isinstance(tensors, Tensor):
+        root_t = tensors
+    else:
+        roots = _as_tuple(tensors)
+        if len(roots) != 1:
+            return False
+        root_t = roots[0]
+    d = root_t._data
+    if not root_t._rg or d.size != 1:
+        _root_grads((root_t,), None, False)  # (always raises: torch's error)
+    seed = _ones(d)
+    root, nr = edge(root_t)
+    deps = _plain_deps(root)
+    if deps is None:
+        return False
+    if root.num_outputs == 1:
+        buffers = {root: [seed]}
+    else:
+        buffers = {root: [None] * root.num_outputs}
+        buffers[root][nr] = seed
+    keep = bool(retain_graph)
+    journal: dict = {}
+    summed: dict = {}  # sink -> the sum of its gradients, a new buffer its leaf may adopt
+    ready: list = []
+    pop = buffers.pop
+    state = grad_mode._state
+    caller, state.enabled = state.enabled, False
+    finished = False
+    try:
+        node = root
+        while node is not None:
+            buf = pop(node, None)
+            nexts = node.next_functions
+            if buf is None:  # no gradient reached it: it does not run, but counts as done
+                ins = _NONES
+            elif type(node) is AccumulateGrad:
+                if ready:  # nothing can fail after the last node: no snapshot for it
+                    _remember(journal, node.variable, False)
+                # (a buffer always holds a gradient: nothing here drops one)
+                if summed and summed.pop(node, None) is buf[0]:
+                    node.apply_owned(buf)
+                else:
+                    node.apply(buf)
+                ins = ()
+            else:
+                ins = node.apply(buf)
+                if len(ins) < len(nexts):  # one gradient per input, always
+                    ins = (*ins, *(None,) * (len(nexts) - len(ins)))
+                if not keep and node._saved is not None:  # Node.release, inline
+                    node._saved = None
+                    node._released = True
+            # route, as _Pass.route: hand on the gradients, queue what became ready
+            single = None
+            for (nxt, k), g in zip(nexts, ins):
+                if nxt is None:
+                    continue
+                if g is not None:
+                    b = buffers.get(nxt)
+                    if b is None:
+                        if nxt.num_outputs == 1:
+                            buffers[nxt] = [g]
+                        else:
+                            buffers[nxt] = b = [None] * nxt.num_outputs
+                            b[k] = g
+                    else:
+                        cur = b[k]
+                        b[k] = g if cur is None else _merge_arrays(cur, g)
+                        if type(nxt) is AccumulateGrad:
+                            summed[nxt] = b[k]
+                left = deps[nxt]
+                if left > 1:
+                    deps[nxt] = left - 1
+                elif single is None and not ready:  # the only ready node: no heap
+                    single = nxt
+                else:
+                    if single is not None:
+                        heappush(ready, (type(single) is not AccumulateGrad, -single._seq,
+                                         single))
+                        single = None
+                    heappush(ready, (type(nxt) is not AccumulateGrad, -nxt._seq, nxt))
+            node = single if single is not None else heappop(ready)[2] if ready else None
+        finished = True
+    except BaseException:
+        _restore(journal)  # a failed pass leaves every .grad as it found it
+        raise
+    finally:
+        state.enabled = caller
+        if not keep and not finished:
+            for node in deps:
+                node.release()
+    return True
+
+
 def run(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None = None,
         create_graph: bool = False, inputs: Iterable[Tensor] | None = None,
         accumulate: bool = True) -> tuple:
@@ -244,7 +402,11 @@ def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
     >>> engine.autograd.backward(out, engine.ones_like(out), retain_graph=True); x.grad
     tensor([5., 7.])
     """
-    if inputs is not None:
+    if inputs is None:
+        if grad_tensors is None and not create_graph and not anomaly.enabled and \
+                _plain(tensors, retain_graph):
+            return
+    else:
         inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
         if not inputs:
             raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")

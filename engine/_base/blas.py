@@ -239,6 +239,17 @@ def _numpy(a: np.ndarray, b: np.ndarray, out: np.ndarray | None, alpha: float,
     return out
 
 
+def takes(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether ``matmul_2d(a, b)`` goes to MKL (the backward products of the same two
+    matrices have the same size, so they go the same way).
+
+    >>> takes(np.ones((2, 2), np.float32), np.ones((2, 2), np.float32))
+    False
+    """
+    return (_state.mode != "numpy" and a.dtype in _state.gemm and a.ndim == 2 and b.ndim == 2
+            and a.shape[0] * a.shape[1] * b.shape[-1] >= _state.min_macs)
+
+
 def matmul_2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, *,
               alpha: float = 1.0, beta: float = 0.0, order: str = "C") -> np.ndarray:
     """``alpha * a @ b + beta * out`` (torch's ``addmm``; by default just ``a @ b``, into
@@ -274,4 +285,4 @@ def matmul_2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, *,
 use(os.environ.get(ENV, "auto"))
 
 __all__ = ["CHOICES", "ENV", "MIN_MACS", "backend", "column_major", "describe", "find_mkl",
-           "library_dirs", "library_path", "matmul_2d", "mode", "use", "version"]
+           "library_dirs", "library_path", "matmul_2d", "mode", "takes", "use", "version"]

@@ -13,7 +13,7 @@ import numpy as np
 
 from engine._base import dtypes
 from engine._base.arrays import broadcast_shape
-from engine._base.blas import column_major, matmul_2d
+from engine._base.blas import column_major, matmul_2d, takes
 from engine.graph import Node
 from engine.kernels import elementwise as ek
 from engine.ops.base import edge, flat, out, recording, takes_out, unpack
@@ -61,8 +61,11 @@ def save_other(node: Node, a: Tensor, b: Tensor) -> None:
 
 def layouts(a: np.ndarray, b: np.ndarray) -> tuple[str, str]:
     """The order torch gives the gradients of matrices ``a`` and ``b``: "F" for a
-    column-major one (``blas.matmul_2d``'s ``order``)."""
+    column-major one (``blas.matmul_2d``'s ``order``, which only MKL's path reads)."""
     return ("F" if column_major(a) else "C"), ("F" if column_major(b) else "C")
+
+
+_ROWS = ("C", "C")  # what numpy's products are given: their order is not read
 
 
 class MmBackward0(Node):
@@ -97,7 +100,10 @@ def mm(input: Tensor, mat2: Tensor) -> Tensor:
     ad, bd = input._data, mat2._data
     check_matrices(ad, bd, "self")
     _same_dtype(input, mat2, "m1 and m2")
-    return _record(MmBackward0, input, mat2, matmul_2d(ad, bd), orders=layouts(ad, bd))
+    if takes(ad, bd):
+        return _record(MmBackward0, input, mat2, matmul_2d(ad, bd), orders=layouts(ad, bd))
+    # numpy's product: matmul_2d's own numpy path, without its calls (tiny graphs' hot path)
+    return _record(MmBackward0, input, mat2, ad @ bd, orders=_ROWS)
 
 
 class BmmBackward0(Node):
@@ -225,6 +231,10 @@ def _record(cls: type, a: Tensor, b: Tensor, res: np.ndarray, **attrs: object) -
     return out(res, node)
 
 
+# matmul's own products skip their out= wrapper (an out= belongs to matmul's caller)
+_dot, _mv, _mm, _bmm = dot.__wrapped__, mv.__wrapped__, mm.__wrapped__, bmm.__wrapped__
+
+
 @takes_out(rule="same")
 def matmul(input: Tensor, other: Tensor) -> Tensor:
     """torch.matmul: dot, mv, mm, or batched products with broadcasting, by dims.
@@ -241,13 +251,13 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are "
                            f"{d1}D and {d2}D")
     if d1 == 1 and d2 == 1:
-        return dot(input, other)
+        return _dot(input, other)
     if d1 == 2 and d2 == 1:
-        return mv(input, other)
+        return _mv(input, other)
     if d1 == 1 and d2 == 2:  # torch's unsqueeze(0), mm, squeeze_(0) chain
-        return _squeeze0(mm(_unsqueeze0(input), other))
+        return _squeeze0(_mm(_unsqueeze0(input), other))
     if d1 == 2 and d2 == 2:
-        return mm(input, other)
+        return _mm(input, other)
     if _should_fold(input, other):
         return _folded(input, other)
     return _batched(input, other)
@@ -304,8 +314,8 @@ def _folded(a: Tensor, b: Tensor) -> Tensor:
             raise RuntimeError(
                 f"size mismatch, got input ({rows}), mat ({rows}x{folded._data.shape[1]}), "
                 f"vec ({t2._data.shape[0]})")
-        return _unsafe_view(mv(folded, t2), lead)
-    res = _unsafe_view(mm(folded, t2), lead + (t2._data.shape[1],))
+        return _unsafe_view(_mv(folded, t2), lead)
+    res = _unsafe_view(_mm(folded, t2), lead + (t2._data.shape[1],))
     return contiguous(mT(res)) if transpose else res
 
 
@@ -330,7 +340,7 @@ def _batched(a: Tensor, b: Tensor) -> Tensor:
         b3 = unsqueeze(reshape(expand(b, *(batch + (m2,))), count, m2), 2)
     else:
         b3 = reshape(expand(b, *(batch + (m2, p))), count, m2, p)
-    res = bmm(a3, b3)
+    res = _bmm(a3, b3)
     if vector_rhs:
         res = squeeze(res, -1)
     shape = batch + ((n,) if len(sa) > 1 else ()) + ((p,) if len(sb) > 1 else ())

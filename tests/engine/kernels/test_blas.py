@@ -87,8 +87,9 @@ def _import_fresh(env: dict) -> subprocess.CompletedProcess:
     code = ("import importlib.util as u, sys; s = u.spec_from_file_location('b', sys.argv[1]);"
             "m = u.module_from_spec(s); s.loader.exec_module(m);"
             "print(m.mode(), m.backend(), m.library_path())")
+    base = {k: v for k, v in os.environ.items() if k != "JITGRAD_BLAS"}  # unset: the default
     return subprocess.run([sys.executable, "-c", code, blas.__file__], capture_output=True,
-                          text=True, env={**os.environ, **env}, timeout=60)
+                          text=True, env={**base, **env}, timeout=60)
 
 
 @pytest.mark.parametrize("value", ["numpy", "auto", "mkl", None])

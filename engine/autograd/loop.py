@@ -15,6 +15,7 @@ its walk meets an observer, and the phased loop runs instead.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from heapq import heappop, heappush
 from typing import Any
 
@@ -32,6 +33,7 @@ from engine.ops.inplace import CopySlices
 from engine.tensor import Tensor, _wrap
 
 
+@dataclass(eq=False, slots=True)  # identity equality: each step is one event
 class Step:
     """What one node did: the record ``backward_steps`` yields.
 
@@ -49,16 +51,12 @@ class Step:
     ((tensor([1., 1.]),), (tensor([3., 3.]), None), True)
     """
 
-    __slots__ = ("node", "_outs", "_ins", "accumulated", "index", "remaining")
-
-    def __init__(self, node: Node, outs: list, ins: tuple, accumulated: Tensor | None,
-                 index: int, remaining: int) -> None:
-        self.node = node
-        self._outs = outs
-        self._ins = ins
-        self.accumulated = accumulated
-        self.index = index
-        self.remaining = remaining
+    node: Node
+    _outs: list
+    _ins: tuple
+    accumulated: Tensor | None
+    index: int
+    remaining: int
 
     @property
     def grad_outputs(self) -> tuple[Tensor | None, ...]:

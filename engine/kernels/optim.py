@@ -63,6 +63,20 @@ def _weight_decay(lr, weight_decay, decoupled):
     return weight_decay, 1.0
 
 
+@njit(cache=True, inline="always")
+def _moments(p, g, m, v, i, l2, shrink, maximize, w1, w2, beta2):
+    """Element ``i`` of an Adam-like step's first half: the decoupled shrink of ``p``, the
+    direction, then both moments as torch's lerp and addcmul round them: (d, m_i, v_i)."""
+    if shrink != 1.0:
+        p[i] = p[i] * shrink
+    d = _direction(g[i], p[i], l2, maximize)
+    mi = _lerp(m[i], d, w1)
+    m[i] = mi
+    vi = _fma(w2 * d, d, v[i] * beta2)
+    v[i] = vi
+    return d, mi, vi
+
+
 @kernel("optim", "aaasssssss")
 def sgd_step(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, maximize, first):
     """SGD with momentum/dampening/nesterov/weight decay; ``buf`` unused when momentum is 0."""
@@ -167,13 +181,7 @@ def nadam_step(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, mu, mu_nex
     avg_coef = (-lr * mu_next) / (1.0 - mu_product * mu_next)
     l2, shrink = _weight_decay(lr, weight_decay, decoupled)
     for i in range(p.size):
-        if shrink != 1.0:
-            p[i] = p[i] * shrink
-        d = _direction(g[i], p[i], l2, maximize)
-        mi = _lerp(m[i], d, w1)
-        m[i] = mi
-        vi = _fma(w2 * d, d, v[i] * beta2)
-        v[i] = vi
+        d, mi, vi = _moments(p, g, m, v, i, l2, shrink, maximize, w1, w2, beta2)
         denom = math.sqrt(vi / bc2) + eps
         p[i] = p[i] + (grad_coef * d) / denom
         p[i] = p[i] + (avg_coef * mi) / denom
@@ -197,13 +205,7 @@ def radam_step(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled,
     bc2_sqrt = bc2 ** 0.5
     l2, shrink = _weight_decay(lr, weight_decay, decoupled)
     for i in range(p.size):
-        if shrink != 1.0:
-            p[i] = p[i] * shrink
-        d = _direction(g[i], p[i], l2, maximize)
-        mi = _lerp(m[i], d, w1)
-        m[i] = mi
-        vi = _fma(w2 * d, d, v[i] * beta2)
-        v[i] = vi
+        _, mi, vi = _moments(p, g, m, v, i, l2, shrink, maximize, w1, w2, beta2)
         u = mi / bc1 * lr
         if adaptive:
             u = u * ((1.0 / (math.sqrt(vi) + eps)) * bc2_sqrt) * rect

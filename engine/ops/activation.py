@@ -30,17 +30,25 @@ def _float(a: Tensor, kernel: str) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- pointwise
-class LeakyReluBackward0(Node):
-    __slots__ = ("slope",)
+class _OneNumber(Node):
+    """A pointwise activation whose backward kernel takes one number, ``param``."""
+
+    __slots__ = ("param",)
+    kernel: Any = None
 
     def apply(self, grads: list) -> tuple:
         g = grads[0]
         (x,) = self.saved()
-        return (ak.leaky_relu_bwd(flat(g), flat(x), self.slope).reshape(g.shape),)
+        return (type(self).kernel(flat(g), flat(x), self.param).reshape(g.shape),)
+
+
+class LeakyReluBackward0(_OneNumber):
+    __slots__ = ()
+    kernel = staticmethod(ak.leaky_relu_bwd)  # param: the negative slope
 
     def apply_graph(self, grads: list) -> tuple:
         x = unpack(self)[0]._data
-        return (grads[0] * const(np.where(x > 0, 1.0, self.slope).astype(x.dtype)),)
+        return (grads[0] * const(np.where(x > 0, 1.0, self.param).astype(x.dtype)),)
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01,  # noqa: A002
@@ -52,7 +60,7 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01,  # noqa: A002
     """
     x = _float(input, "leaky_relu_cpu")
     res = np.where(x > 0, x, x * x.dtype.type(negative_slope))
-    return _finish(input, x, res, LeakyReluBackward0, slope=float(negative_slope))
+    return _finish(input, x, res, LeakyReluBackward0, param=float(negative_slope))
 
 
 class GeluBackward0(Node):
@@ -163,18 +171,14 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
                    threshold=float(threshold))
 
 
-class EluBackward0(Node):
-    __slots__ = ("alpha",)
-
-    def apply(self, grads: list) -> tuple:
-        g = grads[0]
-        (x,) = self.saved()
-        return (ak.elu_bwd(flat(g), flat(x), self.alpha).reshape(g.shape),)
+class EluBackward0(_OneNumber):
+    __slots__ = ()
+    kernel = staticmethod(ak.elu_bwd)  # param: alpha
 
     def apply_graph(self, grads: list) -> tuple:
         g = grads[0]
         (x,) = unpack(self)
-        return (where(const(x._data > 0), g, g * x.exp() * self.alpha),)
+        return (where(const(x._data > 0), g, g * x.exp() * self.param),)
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002
@@ -186,7 +190,7 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # 
     x = _float(input, "elu_cpu")
     with np.errstate(over="ignore"):
         res = np.where(x > 0, x, x.dtype.type(alpha) * np.expm1(x))
-    return _finish(input, x, res.astype(x.dtype, copy=False), EluBackward0, alpha=float(alpha))
+    return _finish(input, x, res.astype(x.dtype, copy=False), EluBackward0, param=float(alpha))
 
 
 class SiluBackward0(Node):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -31,10 +32,14 @@ class _PairLoss(Node):
     kernel gives the input's gradient, the target's is its negative."""
 
     __slots__ = ("reduction", "a", "b", "param")
+    kernel: Any = None  # (g, x, y, [param,] denom) -> the input's gradient
+    takes_param = False  # huber's delta and smooth_l1's beta reach the kernel
 
     def _kernel(self, g: np.ndarray, x: np.ndarray, y: np.ndarray, denom: float
                 ) -> np.ndarray:
-        raise NotImplementedError
+        if self.takes_param:
+            return type(self).kernel(g, x, y, self.param, denom)
+        return type(self).kernel(g, x, y, denom)
 
     def _slope(self, d: Tensor) -> Tensor:
         """d(loss)/d(input) from ``d = input - target``, in tensor ops (``apply_graph``)."""
@@ -68,10 +73,7 @@ class _PairLoss(Node):
 
 class MseLossBackward0(_PairLoss):
     __slots__ = ()
-
-    def _kernel(self, g: np.ndarray, x: np.ndarray, y: np.ndarray, denom: float
-                ) -> np.ndarray:
-        return lk.mse_bwd(g, x, y, denom)
+    kernel = staticmethod(lk.mse_bwd)
 
     def _slope(self, d: Tensor) -> Tensor:
         return d * 2
@@ -79,10 +81,8 @@ class MseLossBackward0(_PairLoss):
 
 class HuberLossBackward0(_PairLoss):
     __slots__ = ()
-
-    def _kernel(self, g: np.ndarray, x: np.ndarray, y: np.ndarray, denom: float
-                ) -> np.ndarray:
-        return lk.huber_bwd(g, x, y, self.param, denom)
+    kernel = staticmethod(lk.huber_bwd)
+    takes_param = True
 
     def _slope(self, d: Tensor) -> Tensor:
         return d.clamp(-self.param, self.param)
@@ -90,10 +90,8 @@ class HuberLossBackward0(_PairLoss):
 
 class SmoothL1LossBackward0(_PairLoss):
     __slots__ = ()
-
-    def _kernel(self, g: np.ndarray, x: np.ndarray, y: np.ndarray, denom: float
-                ) -> np.ndarray:
-        return lk.smooth_l1_bwd(g, x, y, self.param, denom)
+    kernel = staticmethod(lk.smooth_l1_bwd)
+    takes_param = True
 
     def _slope(self, d: Tensor) -> Tensor:
         return (d / self.param).clamp(-1.0, 1.0)

@@ -5,17 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from engine.kernels.optim import adadelta_step
-from engine.optim.optimizer import (
-    Optimizer,
-    ParamsT,
-    check_lr,
-    check_non_negative,
-    count_step,
-    flat_grad,
-    flat_inplace,
-    step_counter,
-    zeros_state,
-)
+from engine.optim import optimizer as opt
+from engine.optim.optimizer import Optimizer, ParamsT
 from engine.tensor import Tensor
 
 
@@ -33,10 +24,10 @@ class Adadelta(Optimizer):
                  weight_decay: float = 0, foreach: bool | None = None, *,
                  capturable: bool = False, maximize: bool = False,
                  differentiable: bool = False) -> None:
-        check_lr(lr)
+        opt.check_lr(lr)
         if not 0.0 <= rho <= 1.0:
             raise ValueError(f"Invalid rho value: {rho}")
-        check_non_negative(epsilon=eps, weight_decay=weight_decay)
+        opt.check_non_negative(epsilon=eps, weight_decay=weight_decay)
         defaults = {"lr": lr, "rho": rho, "eps": eps, "weight_decay": weight_decay,
                     "maximize": maximize, "capturable": capturable, "foreach": foreach,
                     "differentiable": differentiable}
@@ -44,13 +35,10 @@ class Adadelta(Optimizer):
 
     def _update(self, group: dict[str, Any], params: list[Tensor]) -> None:
         for p in params:
-            state = self.state.setdefault(p, {})
-            if not state:
-                state["step"] = step_counter()
-                state["square_avg"] = zeros_state(p)
-                state["acc_delta"] = zeros_state(p)
-            count_step(state)
-            adadelta_step(flat_inplace(p), flat_grad(p), flat_inplace(state["square_avg"]),
-                          flat_inplace(state["acc_delta"]), float(group["lr"]),
+            state = opt.first_state(self.state, p, "square_avg", "acc_delta")
+            opt.count_step(state)
+            adadelta_step(opt.flat_inplace(p), opt.flat_grad(p),
+                          opt.flat_inplace(state["square_avg"]),
+                          opt.flat_inplace(state["acc_delta"]), float(group["lr"]),
                           float(group["rho"]), float(group["eps"]),
                           float(group["weight_decay"]), float(group["maximize"]))

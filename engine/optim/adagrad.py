@@ -5,17 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from engine.kernels.optim import adagrad_step
-from engine.optim.optimizer import (
-    Optimizer,
-    ParamsT,
-    check_lr,
-    check_non_negative,
-    count_step,
-    flat_grad,
-    flat_inplace,
-    step_counter,
-    zeros_state,
-)
+from engine.optim import optimizer as opt
+from engine.optim.optimizer import Optimizer, ParamsT
 from engine.tensor import Tensor
 
 
@@ -36,8 +27,8 @@ class Adagrad(Optimizer):
                  weight_decay: float = 0, initial_accumulator_value: float = 0,
                  eps: float = 1e-10, foreach: bool | None = None, *, maximize: bool = False,
                  differentiable: bool = False, fused: bool | None = None) -> None:
-        check_lr(lr)
-        check_non_negative(lr_decay=lr_decay, weight_decay=weight_decay,
+        opt.check_lr(lr)
+        opt.check_non_negative(lr_decay=lr_decay, weight_decay=weight_decay,
                            initial_accumulator_value=initial_accumulator_value, epsilon=eps)
         defaults = {"lr": lr, "lr_decay": lr_decay, "eps": eps, "weight_decay": weight_decay,
                     "initial_accumulator_value": initial_accumulator_value,
@@ -50,16 +41,16 @@ class Adagrad(Optimizer):
 
     def _init_state(self, p: Tensor) -> dict[str, Any]:
         # torch fills every group's sums with the constructor's value, not the group's
-        state = self.state[p] = {"step": step_counter(),
-                                 "sum": zeros_state(p, self.defaults["initial_accumulator_value"])}
+        start = self.defaults["initial_accumulator_value"]
+        state = self.state[p] = {"step": opt.step_counter(), "sum": opt.zeros_state(p, start)}
         return state
 
     def _update(self, group: dict[str, Any], params: list[Tensor]) -> None:
         lr, lr_decay = float(group["lr"]), float(group["lr_decay"])
         for p in params:
             state = self.state.get(p) or self._init_state(p)
-            step = count_step(state)
+            step = opt.count_step(state)
             clr = lr / (1 + (step - 1) * lr_decay)
-            adagrad_step(flat_inplace(p), flat_grad(p), flat_inplace(state["sum"]), clr,
+            adagrad_step(opt.flat_inplace(p), opt.flat_grad(p), opt.flat_inplace(state["sum"]), clr,
                          float(group["eps"]), float(group["weight_decay"]),
                          float(group["maximize"]))

@@ -6,18 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.kernels.optim import adam_step
-from engine.optim.optimizer import (
-    Optimizer,
-    ParamsT,
-    check_betas,
-    check_lr,
-    check_non_negative,
-    count_step,
-    flat_grad,
-    flat_inplace,
-    step_counter,
-    zeros_state,
-)
+from engine.optim import optimizer as opt
+from engine.optim.optimizer import Optimizer, ParamsT
 from engine.tensor import Tensor
 
 
@@ -38,10 +28,10 @@ class Adam(Optimizer):
                  weight_decay: float = 0, amsgrad: bool = False, *, foreach: bool | None = None,
                  maximize: bool = False, capturable: bool = False, differentiable: bool = False,
                  fused: bool | None = None, decoupled_weight_decay: bool | None = None) -> None:
-        check_lr(lr)
-        check_non_negative(epsilon=eps)
-        check_betas(betas)
-        check_non_negative(weight_decay=weight_decay)
+        opt.check_lr(lr)
+        opt.check_non_negative(epsilon=eps)
+        opt.check_betas(betas)
+        opt.check_non_negative(weight_decay=weight_decay)
         decoupled = self._decoupled if decoupled_weight_decay is None else decoupled_weight_decay
         defaults = {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay,
                     "amsgrad": amsgrad, "maximize": maximize, "foreach": foreach,
@@ -53,19 +43,14 @@ class Adam(Optimizer):
         beta1, beta2 = group["betas"]
         amsgrad = bool(group["amsgrad"])
         for p in params:
-            state = self.state.setdefault(p, {})
-            if not state:
-                state["step"] = step_counter()
-                state["exp_avg"] = zeros_state(p)
-                state["exp_avg_sq"] = zeros_state(p)
-                if amsgrad:
-                    state["max_exp_avg_sq"] = zeros_state(p)
-            step = count_step(state)
+            state = opt.first_state(self.state, p, "exp_avg", "exp_avg_sq",
+                                    *(("max_exp_avg_sq",) if amsgrad else ()))
+            step = opt.count_step(state)
             vmax = state.get("max_exp_avg_sq")
-            pf = flat_inplace(p)
-            adam_step(pf, flat_grad(p), flat_inplace(state["exp_avg"]),
-                      flat_inplace(state["exp_avg_sq"]),
-                      flat_inplace(vmax) if vmax is not None else pf[:0],
+            pf = opt.flat_inplace(p)
+            adam_step(pf, opt.flat_grad(p), opt.flat_inplace(state["exp_avg"]),
+                      opt.flat_inplace(state["exp_avg_sq"]),
+                      opt.flat_inplace(vmax) if vmax is not None else pf[:0],
                       float(group["lr"]), float(beta1), float(beta2), float(group["eps"]),
                       float(group["weight_decay"]), step, float(amsgrad),
                       float(group["maximize"]), float(group["decoupled_weight_decay"]))

@@ -7,18 +7,8 @@ from typing import Any
 import numpy as np
 
 from engine.kernels.optim import nadam_step
-from engine.optim.optimizer import (
-    Optimizer,
-    ParamsT,
-    check_betas,
-    check_lr,
-    check_non_negative,
-    count_step,
-    flat_grad,
-    flat_inplace,
-    step_counter,
-    zeros_state,
-)
+from engine.optim import optimizer as opt
+from engine.optim.optimizer import Optimizer, ParamsT
 from engine.tensor import Tensor, _wrap
 
 
@@ -41,10 +31,10 @@ class NAdam(Optimizer):
                  decoupled_weight_decay: bool = False, *, foreach: bool | None = None,
                  maximize: bool = False, capturable: bool = False,
                  differentiable: bool = False) -> None:
-        check_lr(lr)
-        check_non_negative(epsilon=eps)
-        check_betas(betas)
-        check_non_negative(weight_decay=weight_decay, momentum_decay=momentum_decay)
+        opt.check_lr(lr)
+        opt.check_non_negative(epsilon=eps)
+        opt.check_betas(betas)
+        opt.check_non_negative(weight_decay=weight_decay, momentum_decay=momentum_decay)
         defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay,
                     "momentum_decay": momentum_decay,
                     "decoupled_weight_decay": decoupled_weight_decay, "maximize": maximize,
@@ -58,18 +48,18 @@ class NAdam(Optimizer):
         for p in params:
             state = self.state.setdefault(p, {})
             if not state:
-                state["step"] = step_counter()
+                state["step"] = opt.step_counter()
                 state["mu_product"] = _wrap(np.ones((), np.float32))
-                state["exp_avg"] = zeros_state(p)
-                state["exp_avg_sq"] = zeros_state(p)
-            step = count_step(state)
+                state["exp_avg"] = opt.zeros_state(p)
+                state["exp_avg_sq"] = opt.zeros_state(p)
+            step = opt.count_step(state)
             mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * decay)))
             mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * decay)))
             # the product is rounded to its tensor's dtype each step, as torch's is
             product = state["mu_product"]._data
             np.multiply(product, mu, out=product)
-            nadam_step(flat_inplace(p), flat_grad(p), flat_inplace(state["exp_avg"]),
-                       flat_inplace(state["exp_avg_sq"]), float(group["lr"]), beta1, beta2,
+            nadam_step(opt.flat_inplace(p), opt.flat_grad(p), opt.flat_inplace(state["exp_avg"]),
+                       opt.flat_inplace(state["exp_avg_sq"]), float(group["lr"]), beta1, beta2,
                        float(group["eps"]), float(group["weight_decay"]), step, mu, mu_next,
                        float(product), float(group["decoupled_weight_decay"]),
                        float(group["maximize"]))

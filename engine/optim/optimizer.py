@@ -41,6 +41,18 @@ def step_counter() -> Tensor:
     return _wrap(np.zeros((), np.float32))
 
 
+def first_state(states: dict, p: Tensor, *buffers: str, **extra: Tensor) -> dict[str, Any]:
+    """``p``'s state, made on its first step as torch makes it: a step counter, then the
+    named zero buffers, in that order, then ``extra`` entries."""
+    state = states.setdefault(p, {})
+    if not state:
+        state["step"] = step_counter()
+        for name in buffers:
+            state[name] = zeros_state(p)
+        state.update(extra)
+    return state
+
+
 def count_step(state: dict[str, Any]) -> float:
     """Add one to ``state['step']`` and return the new count."""
     step = state["step"]

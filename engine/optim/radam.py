@@ -5,18 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from engine.kernels.optim import radam_step
-from engine.optim.optimizer import (
-    Optimizer,
-    ParamsT,
-    check_betas,
-    check_lr,
-    check_non_negative,
-    count_step,
-    flat_grad,
-    flat_inplace,
-    step_counter,
-    zeros_state,
-)
+from engine.optim import optimizer as opt
+from engine.optim.optimizer import Optimizer, ParamsT
 from engine.tensor import Tensor
 
 
@@ -37,10 +27,10 @@ class RAdam(Optimizer):
                  weight_decay: float = 0, decoupled_weight_decay: bool = False, *,
                  foreach: bool | None = None, maximize: bool = False, capturable: bool = False,
                  differentiable: bool = False) -> None:
-        check_lr(lr)
-        check_non_negative(epsilon=eps)
-        check_betas(betas)
-        check_non_negative(weight_decay=weight_decay)
+        opt.check_lr(lr)
+        opt.check_non_negative(epsilon=eps)
+        opt.check_betas(betas)
+        opt.check_non_negative(weight_decay=weight_decay)
         defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay,
                     "maximize": maximize, "foreach": foreach, "capturable": capturable,
                     "decoupled_weight_decay": decoupled_weight_decay,
@@ -50,13 +40,9 @@ class RAdam(Optimizer):
     def _update(self, group: dict[str, Any], params: list[Tensor]) -> None:
         beta1, beta2 = (float(b) for b in group["betas"])
         for p in params:
-            state = self.state.setdefault(p, {})
-            if not state:
-                state["step"] = step_counter()
-                state["exp_avg"] = zeros_state(p)
-                state["exp_avg_sq"] = zeros_state(p)
-            step = count_step(state)
-            radam_step(flat_inplace(p), flat_grad(p), flat_inplace(state["exp_avg"]),
-                       flat_inplace(state["exp_avg_sq"]), float(group["lr"]), beta1, beta2,
+            state = opt.first_state(self.state, p, "exp_avg", "exp_avg_sq")
+            step = opt.count_step(state)
+            radam_step(opt.flat_inplace(p), opt.flat_grad(p), opt.flat_inplace(state["exp_avg"]),
+                       opt.flat_inplace(state["exp_avg_sq"]), float(group["lr"]), beta1, beta2,
                        float(group["eps"]), float(group["weight_decay"]), step,
                        float(group["decoupled_weight_decay"]), float(group["maximize"]))

@@ -5,18 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from engine.kernels.optim import rmsprop_step
-from engine.optim.optimizer import (
-    Optimizer,
-    ParamsT,
-    check_lr,
-    check_non_negative,
-    count_step,
-    flat_grad,
-    flat_inplace,
-    flat_or_empty,
-    step_counter,
-    zeros_state,
-)
+from engine.optim import optimizer as opt
+from engine.optim.optimizer import Optimizer, ParamsT
 from engine.tensor import Tensor
 
 
@@ -36,8 +26,8 @@ class RMSprop(Optimizer):
                  eps: float = 1e-8, weight_decay: float = 0, momentum: float = 0,
                  centered: bool = False, capturable: bool = False, foreach: bool | None = None,
                  maximize: bool = False, differentiable: bool = False) -> None:
-        check_lr(lr)
-        check_non_negative(epsilon=eps, momentum=momentum, weight_decay=weight_decay,
+        opt.check_lr(lr)
+        opt.check_non_negative(epsilon=eps, momentum=momentum, weight_decay=weight_decay,
                            alpha=alpha)
         defaults = {"lr": lr, "momentum": momentum, "alpha": alpha, "eps": eps,
                     "centered": centered, "weight_decay": weight_decay,
@@ -48,20 +38,15 @@ class RMSprop(Optimizer):
     def _update(self, group: dict[str, Any], params: list[Tensor]) -> None:
         momentum, centered = float(group["momentum"]), bool(group["centered"])
         for p in params:
-            state = self.state.setdefault(p, {})
-            if not state:
-                state["step"] = step_counter()
-                state["square_avg"] = zeros_state(p)
-                if momentum > 0:
-                    state["momentum_buffer"] = zeros_state(p)
-                if centered:
-                    state["grad_avg"] = zeros_state(p)
-            count_step(state)
-            pf = flat_inplace(p)
+            state = opt.first_state(self.state, p, "square_avg",
+                                    *(("momentum_buffer",) if momentum > 0 else ()),
+                                    *(("grad_avg",) if centered else ()))
+            opt.count_step(state)
+            pf = opt.flat_inplace(p)
             # as in torch, a state missing for an option switched on later is a KeyError
-            gavg = flat_inplace(state["grad_avg"]) if centered else pf[:0]
+            gavg = opt.flat_inplace(state["grad_avg"]) if centered else pf[:0]
             buf = state["momentum_buffer"] if momentum > 0 else None
-            rmsprop_step(pf, flat_grad(p), flat_inplace(state["square_avg"]), gavg,
-                         flat_or_empty(buf, pf), float(group["lr"]), float(group["alpha"]),
+            rmsprop_step(pf, opt.flat_grad(p), opt.flat_inplace(state["square_avg"]), gavg,
+                         opt.flat_or_empty(buf, pf), float(group["lr"]), float(group["alpha"]),
                          float(group["eps"]), float(group["weight_decay"]), momentum,
                          float(centered), float(group["maximize"]))

@@ -3,6 +3,8 @@ ELU, SiLU."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from engine.nn.modules.module import Module
 from engine.ops import activation as act
 from engine.ops.unary import relu, sigmoid, tanh
@@ -49,23 +51,33 @@ class Sigmoid(Module):
         return sigmoid(input)
 
 
-class LeakyReLU(Module):
+class _OneNumber(Module):
+    """An activation with one number, the attribute named ``number``, that it passes to
+    ``fn``; ``inplace`` is accepted and shown, as torch shows it."""
+
+    number: str
+    fn: Any
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return type(self).fn(input, getattr(self, self.number))
+
+    def extra_repr(self) -> str:
+        text = f"{self.number}={getattr(self, self.number)}"
+        return text + (", inplace=True" if self.inplace else "")
+
+
+class LeakyReLU(_OneNumber):
     """``x`` if positive else ``negative_slope * x``.
 
     >>> nn.LeakyReLU(0.5)(engine.tensor([-2.0, 3.0]))
     tensor([-1.,  3.])
     """
 
+    number, fn = "negative_slope", staticmethod(act.leaky_relu)
+
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
         self.negative_slope, self.inplace = negative_slope, inplace
-
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        return act.leaky_relu(input, self.negative_slope)
-
-    def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace
-                                                           else "")
 
 
 class GELU(Module):
@@ -86,7 +98,23 @@ class GELU(Module):
         return f"approximate={self.approximate!r}"
 
 
-class Softmax(Module):
+class _AlongDim(Module):
+    """A normalisation along ``dim``: ``fn(input, dim)``."""
+
+    fn = staticmethod(act.softmax)
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return type(self).fn(input, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Softmax(_AlongDim):
     """Softmax along ``dim``.
 
     >>> nn.Softmax(dim=-1)(engine.tensor([[0.0, 0.0], [1.0, 1.0]]))
@@ -94,34 +122,16 @@ class Softmax(Module):
             [0.5000, 0.5000]])
     """
 
-    def __init__(self, dim: int | None = None) -> None:
-        super().__init__()
-        self.dim = dim
-
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        return act.softmax(input, self.dim)
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
 
 
-
-class LogSoftmax(Module):
+class LogSoftmax(_AlongDim):
     """``log(softmax(x))`` along ``dim``, computed stably.
 
     >>> nn.LogSoftmax(dim=1)(engine.tensor([[0.0, 0.0]]))
     tensor([[-0.6931, -0.6931]])
     """
 
-    def __init__(self, dim: int | None = None) -> None:
-        super().__init__()
-        self.dim = dim
-
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        return act.log_softmax(input, self.dim)
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
+    fn = staticmethod(act.log_softmax)
 
 
 class Softplus(Module):
@@ -142,22 +152,18 @@ class Softplus(Module):
         return f"beta={self.beta}, threshold={self.threshold}"
 
 
-class ELU(Module):
+class ELU(_OneNumber):
     """``x`` if positive else ``alpha * (exp(x) - 1)``.
 
     >>> nn.ELU()(engine.tensor([-1.0, 2.0])), nn.ELU(alpha=0.5)
     (tensor([-0.6321,  2.0000]), ELU(alpha=0.5))
     """
 
+    number, fn = "alpha", staticmethod(act.elu)
+
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
         self.alpha, self.inplace = alpha, inplace
-
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        return act.elu(input, self.alpha)
-
-    def extra_repr(self) -> str:
-        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
 
 
 class SiLU(Module):

@@ -17,6 +17,23 @@ from engine.nn.parameter import Parameter
 from engine.tensor import Tensor
 
 
+class _Keyed:
+    """A dict-like container's length, iteration (its keys) and ``in``, over the mapping
+    ``_keyed()`` returns."""
+
+    def _keyed(self) -> Any:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return len(self._keyed())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keyed())
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keyed()
+
+
 class Sequential(Module):
     """Modules applied one after another.
 
@@ -187,13 +204,16 @@ def _pairs(items: Any, owner: str) -> Iterator[tuple[Any, Any]]:
         yield pair[0], pair[1]
 
 
-class ModuleDict(Module):
+class ModuleDict(_Keyed, Module):
     """Modules by name, each registered, in insertion order.
 
     >>> heads = nn.ModuleDict({"cls": nn.Linear(4, 3), "box": nn.Linear(4, 2)})
     >>> list(heads), heads["box"]
     (['cls', 'box'], Linear(in_features=4, out_features=2, bias=True))
     """
+
+    def _keyed(self) -> Any:
+        return self._modules
 
     def __init__(self, modules: Mapping[str, Module] | Iterable | None = None) -> None:
         super().__init__()
@@ -209,14 +229,6 @@ class ModuleDict(Module):
     def __delitem__(self, key: str) -> None:
         del self._modules[key]
 
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._modules)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._modules
 
     def clear(self) -> None:
         """Remove every module.
@@ -360,7 +372,7 @@ class ParameterList(Module):
         return "\n".join(_describe(i, v, False) for i, v in enumerate(self))
 
 
-class ParameterDict(Module):
+class ParameterDict(_Keyed, Module):
     """Parameters by name; a plain ``dict`` is added in sorted key order, as torch does.
 
     >>> ps = nn.ParameterDict({"w": engine.zeros(2), "b": engine.ones(3)}); list(ps)
@@ -371,6 +383,9 @@ class ParameterDict(Module):
         (w): Parameter containing: [engine.FloatTensor of size 2]
     )
     """
+
+    def _keyed(self) -> Any:
+        return self._keys
 
     def __init__(self, parameters: Any = None) -> None:
         super().__init__()
@@ -398,14 +413,6 @@ class ParameterDict(Module):
         del self._keys[key]
         delattr(self, self._attr(key))
 
-    def __len__(self) -> int:
-        return len(self._keys)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._keys)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._keys
 
     def keys(self) -> Iterable[str]:
         """The names, in order.

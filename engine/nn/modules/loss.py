@@ -36,10 +36,6 @@ class MSELoss(_Loss):
     tensor(5.)
     """
 
-    def __init__(self, size_average: bool | None = None, reduce: bool | None = None,
-                 reduction: str = "mean") -> None:
-        super().__init__(size_average, reduce, reduction)
-
     def forward(self, input: Tensor, target: Tensor) -> Tensor:  # noqa: A002
         return F.mse_loss(input, target, reduction=self.reduction)
 
@@ -50,10 +46,6 @@ class L1Loss(_Loss):
     >>> nn.L1Loss(reduction="sum")(engine.tensor([1.0, -3.0]), engine.zeros(2))
     tensor(4.)
     """
-
-    def __init__(self, size_average: bool | None = None, reduce: bool | None = None,
-                 reduction: str = "mean") -> None:
-        super().__init__(size_average, reduce, reduction)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:  # noqa: A002
         return F.l1_loss(input, target, reduction=self.reduction)

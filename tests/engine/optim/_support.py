@@ -163,3 +163,9 @@ def check_loads_torch_state(name: str, kw: dict[str, Any], steps: int = 20) -> N
     train(e, steps)
     train(t, steps)
     assert_same_training(e, t)
+
+
+def config_ids(configs: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """Readable test ids: ``RAdam-lr=0.005,betas=(0.4, 0.99)`` (``-defaults`` for none)."""
+    return [f"{n}-" + (",".join(f"{k}={v}" for k, v in kw.items()) or "defaults")
+            for n, kw in configs]

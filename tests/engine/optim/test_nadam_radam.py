@@ -14,12 +14,7 @@ import torch
 import engine
 from engine import optim
 from tests.engine._support.autograd_helpers import same_error
-from tests.engine.optim._support import (
-    check_loads_torch_state,
-    check_round_trip,
-    check_state_layout,
-    check_trajectory,
-)
+from tests.engine.optim import _support as support
 
 CONFIGS = [
     ("NAdam", {}),
@@ -39,14 +34,13 @@ CONFIGS = [
     ("RAdam", {"lr": 0.01, "betas": (0.9, 0.5)}),  # rho_inf = 3: never rectified
     ("RAdam", {"lr": 0.005, "maximize": True, "weight_decay": 0.01}),
 ]
-IDS = [f"{n}-" + (",".join(f"{k}={v}" for k, v in kw.items()) or "defaults")
-       for n, kw in CONFIGS]
+IDS = support.config_ids(CONFIGS)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("name,kw", CONFIGS, ids=IDS)
 def test_200_steps_match_torch(name: str, kw: dict[str, Any], dtype: str) -> None:
-    check_trajectory(name, kw, dtype)
+    support.check_trajectory(name, kw, dtype)
 
 
 @pytest.mark.parametrize("name,kw", [
@@ -54,7 +48,7 @@ def test_200_steps_match_torch(name: str, kw: dict[str, Any], dtype: str) -> Non
     ("RAdam", {"betas": [0.8, 0.9]}),  # kept as given, a list, as torch keeps it
 ], ids=str)
 def test_state_param_groups_and_repr_are_torchs(name: str, kw: dict[str, Any]) -> None:
-    check_state_layout(name, kw)
+    support.check_state_layout(name, kw)
 
 
 def test_radam_first_steps_are_plain_momentum() -> None:
@@ -77,7 +71,7 @@ def test_radam_first_steps_are_plain_momentum() -> None:
 
 
 def test_nadam_mu_product_is_float32_and_loading_widens_it_as_torch_does() -> None:
-    e_run, whole = check_round_trip("NAdam", {"lr": 0.01})
+    e_run, whole = support.check_round_trip("NAdam", {"lr": 0.01})
     assert str(whole.opt.state_dict()["state"][0]["mu_product"].dtype) == "engine.float32"
     # torch's load_state_dict casts every state tensor but 'step' to the parameter's dtype
     loaded = e_run.opt.state_dict()["state"][0]["mu_product"]
@@ -89,14 +83,14 @@ def test_nadam_mu_product_is_float32_and_loading_widens_it_as_torch_does() -> No
     ("RAdam", {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True}),
 ], ids=str)
 def test_state_dict_round_trip_continues_identically(name: str, kw: dict[str, Any]) -> None:
-    resumed, whole = check_round_trip(name, kw)
+    resumed, whole = support.check_round_trip(name, kw)
     assert resumed.losses == whole.losses
 
 
 @pytest.mark.parametrize("name,kw", [("NAdam", {"lr": 0.01}), ("RAdam", {"lr": 0.01})],
                          ids=str)
 def test_torch_state_dict_loads_and_continues(name: str, kw: dict[str, Any]) -> None:
-    check_loads_torch_state(name, kw)
+    support.check_loads_torch_state(name, kw)
 
 
 BAD = [

@@ -13,12 +13,7 @@ import torch
 import engine
 from engine import optim
 from tests.engine._support.autograd_helpers import same_error
-from tests.engine.optim._support import (
-    check_loads_torch_state,
-    check_round_trip,
-    check_state_layout,
-    check_trajectory,
-)
+from tests.engine.optim import _support as support
 
 CONFIGS = [
     ("RMSprop", {}),
@@ -38,20 +33,19 @@ CONFIGS = [
     ("Adadelta", {"weight_decay": 0.1}),
     ("Adadelta", {"maximize": True, "rho": 0.95}),
 ]
-IDS = [f"{n}-" + (",".join(f"{k}={v}" for k, v in kw.items()) or "defaults")
-       for n, kw in CONFIGS]
+IDS = support.config_ids(CONFIGS)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("name,kw", CONFIGS, ids=IDS)
 def test_200_steps_match_torch(name: str, kw: dict[str, Any], dtype: str) -> None:
-    check_trajectory(name, kw, dtype)
+    support.check_trajectory(name, kw, dtype)
 
 
 def test_rmsprop_grad_avg_lerp_other_form_float64() -> None:
     """alpha <= 0.5 takes lerp's other form; in float32 this run goes NaN (the variance
     rounds below zero) in torch as in engine, so float64 only."""
-    check_trajectory("RMSprop", {"lr": 0.001, "alpha": 0.5, "centered": True, "eps": 1e-2},
+    support.check_trajectory("RMSprop", {"lr": 0.001, "alpha": 0.5, "centered": True, "eps": 1e-2},
                      "float64")
 
 
@@ -60,7 +54,7 @@ def test_rmsprop_grad_avg_lerp_other_form_float64() -> None:
     ("Adagrad", {"initial_accumulator_value": 0.1}), ("Adadelta", {"weight_decay": 0.1}),
 ], ids=str)
 def test_state_param_groups_and_repr_are_torchs(name: str, kw: dict[str, Any]) -> None:
-    check_state_layout(name, kw)
+    support.check_state_layout(name, kw)
 
 
 @pytest.mark.parametrize("name,kw", [
@@ -68,7 +62,7 @@ def test_state_param_groups_and_repr_are_torchs(name: str, kw: dict[str, Any]) -
     ("Adadelta", {}),
 ], ids=str)
 def test_state_dict_round_trip_continues_identically(name: str, kw: dict[str, Any]) -> None:
-    resumed, whole = check_round_trip(name, kw)
+    resumed, whole = support.check_round_trip(name, kw)
     assert resumed.losses == whole.losses
 
 
@@ -77,7 +71,7 @@ def test_state_dict_round_trip_continues_identically(name: str, kw: dict[str, An
     ("Adagrad", {"lr": 0.1, "lr_decay": 0.01}), ("Adadelta", {"lr": 0.7}),
 ], ids=str)
 def test_torch_state_dict_loads_and_continues(name: str, kw: dict[str, Any]) -> None:
-    check_loads_torch_state(name, kw)
+    support.check_loads_torch_state(name, kw)
 
 
 def test_adagrad_state_exists_from_the_start() -> None:

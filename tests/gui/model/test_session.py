@@ -268,6 +268,11 @@ def test_shipped_example_sessions_open():
         s = Session()
         s.open(str(path))
         assert s.config.preset == path.stem
+        fresh = Session()
+        fresh.load_preset(path.stem)
+        # the examples start from the preset's seeded values (torch's stream), so their code
+        # panel says torch.manual_seed(0) and torch.randn, which torch reproduces
+        assert s.config.values == fresh.config.values, path
 
 
 def test_detaching_a_parameter_and_attaching_it_again():

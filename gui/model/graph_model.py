@@ -73,8 +73,9 @@ def norm(a: np.ndarray) -> float:
 def short_values(a: np.ndarray | None, limit: int = 3, width: int = 18) -> str:
     """A compact label for a gradient: its values if few and short, else its norm.
 
-    Edge labels sit in the gaps between the graph's columns, so a list longer than
-    ``width`` characters (``[-0.27, 0.0027, 1e-05]``) gives way to the norm.
+    Edge labels sit in the gaps between the graph's columns, so the values are written
+    with two significant digits, or else with two decimals (``[0.27, 0.12, 0.00]``), and
+    a list still longer than ``width`` characters gives way to the norm.
     """
     if a is None:
         return ""
@@ -82,9 +83,11 @@ def short_values(a: np.ndarray | None, limit: int = 3, width: int = 18) -> str:
     if a.size == 1:
         return f"{float(a.reshape(())):.4g}"
     if a.size <= limit:
-        text = "[" + ", ".join(f"{float(v):.2g}" for v in a.reshape(-1)) + "]"
-        if len(text) <= width:
-            return text
+        values = [float(v) for v in a.reshape(-1)]
+        for spec in (".2g", ".2f"):
+            text = "[" + ", ".join(f"{v:{spec}}" for v in values) + "]"
+            if len(text) <= width:
+                return text
     return f"‖g‖={norm(a):.3g}"
 
 
